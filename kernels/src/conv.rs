@@ -1,0 +1,433 @@
+//! A conv block: `Conv2d` (+ bias) (+ `ReLU`) (+ `MaxPool2d`), forward and backward.
+//!
+//! Semantics are PyTorch's: NCHW, weights OIHW, cross-correlation, output size
+//! `floor((in + 2p - d(k-1) - 1)/s) + 1` (torch.nn.Conv2d / MaxPool2d docs); max-pool pads
+//! with -inf, keeps the first maximum in row-major window order and routes the whole
+//! gradient to it (overlapping windows accumulate); relu'(0) = 0.
+//!
+//! A block without a pool is treated as one with a 1x1 window of stride 1: its "argmax" is
+//! the position itself and is not stored.
+use cubecl::prelude::*;
+
+use crate::sgd::sgd_update;
+
+/// Comptime description of one conv block: shapes, options and where its tensors live.
+///
+/// Per-sample offsets (`*_act`, `argmax`) are multiplied by the batch capacity `cap` to
+/// get the offset in the `acts` / `idx` arena (see the crate docs).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct ConvCfg {
+    /// `in_channels` of the conv.
+    pub c_in: usize,
+    /// Input height (rows).
+    pub h_in: usize,
+    /// Input width (columns).
+    pub w_in: usize,
+    /// `out_channels` of the conv.
+    pub c_out: usize,
+    /// Kernel height and width.
+    pub kh: usize,
+    /// Kernel width.
+    pub kw: usize,
+    /// Stride along H.
+    pub sh: usize,
+    /// Stride along W.
+    pub sw: usize,
+    /// Zero padding along H.
+    pub ph: usize,
+    /// Zero padding along W.
+    pub pw: usize,
+    /// Dilation along H.
+    pub dh: usize,
+    /// Dilation along W.
+    pub dw: usize,
+    /// Conv output height.
+    pub h_conv: usize,
+    /// Conv output width.
+    pub w_conv: usize,
+    /// Whether a ReLU follows the conv.
+    pub relu: bool,
+    /// Whether a max-pool follows (the pool fields below are 1x1/1/0 otherwise).
+    pub pool: bool,
+    /// Pool kernel height.
+    pub pkh: usize,
+    /// Pool kernel width.
+    pub pkw: usize,
+    /// Pool stride along H.
+    pub psh: usize,
+    /// Pool stride along W.
+    pub psw: usize,
+    /// Pool padding along H (implicit -inf).
+    pub pph: usize,
+    /// Pool padding along W.
+    pub ppw: usize,
+    /// Block output height (after the pool).
+    pub h_out: usize,
+    /// Block output width.
+    pub w_out: usize,
+    /// Whether the conv has a bias.
+    pub bias: bool,
+    /// Offset of the weight (`c_out x c_in x kh x kw`) in the parameter arenas.
+    pub w_off: usize,
+    /// Offset of the bias (`c_out`) in the parameter arenas.
+    pub b_off: usize,
+    /// Per-sample offset of the block input in `acts`.
+    pub in_act: usize,
+    /// Per-sample offset of the block output in `acts`.
+    pub out_act: usize,
+    /// Per-sample offset of d(loss)/d(input) in `acts` (unused for the first block).
+    pub in_grad: usize,
+    /// Per-sample offset of d(loss)/d(output) in `acts`.
+    pub out_grad: usize,
+    /// Per-sample offset of the pool argmax (conv-plane index `y * w_conv + x`) in `idx`.
+    pub argmax: usize,
+    /// Output channels computed by one forward unit (divides `c_out`).
+    pub ocb: usize,
+}
+
+impl ConvCfg {
+    /// Floats per sample of the block input (`c_in * h_in * w_in`).
+    pub const fn in_len(&self) -> usize {
+        self.c_in * self.h_in * self.w_in
+    }
+    /// Floats per sample of the block output (`c_out * h_out * w_out`).
+    pub const fn out_len(&self) -> usize {
+        self.c_out * self.h_out * self.w_out
+    }
+    /// Number of parameters (weight and bias).
+    pub const fn num_params(&self) -> usize {
+        self.c_out * self.c_in * self.kh * self.kw + if self.bias { self.c_out } else { 0 }
+    }
+    /// Units of `conv_forward_unit` for a batch of `n`.
+    pub const fn forward_units(&self, n: usize) -> usize {
+        n * (self.c_out / self.ocb) * self.h_out * self.w_out
+    }
+    /// Units of `conv_input_grad_unit` for a batch of `n`.
+    pub const fn input_grad_units(&self, n: usize) -> usize {
+        n * self.h_in * self.w_in
+    }
+    /// Units of `conv_weight_grad_unit` (one per (out, in) channel pair, plus one per bias).
+    pub const fn weight_grad_units(&self) -> usize {
+        self.c_out * self.c_in + if self.bias { self.c_out } else { 0 }
+    }
+    /// Multiply-adds of the forward pass per sample (conv only).
+    pub const fn forward_macs(&self) -> usize {
+        self.c_out * self.h_conv * self.w_conv * self.c_in * self.kh * self.kw
+    }
+}
+
+/// Forward unit `unit`: conv + bias (+ relu) (+ max-pool, storing its argmax) for one sample,
+/// one output position and `cfg.ocb` output channels.
+#[cube]
+pub fn conv_forward_unit(
+    params: &mut [f32],
+    acts: &mut [f32],
+    idx: &mut [u32],
+    unit: usize,
+    #[comptime] cfg: ConvCfg,
+    #[comptime] cap: usize,
+) {
+    let win = comptime!(cfg.pkh * cfg.pkw);
+    let ocb = comptime!(cfg.ocb);
+    let n_ob = comptime!(cfg.c_out / cfg.ocb);
+    let px = unit % cfg.w_out;
+    let py = (unit / cfg.w_out) % cfg.h_out;
+    let ob = (unit / (cfg.w_out * cfg.h_out)) % n_ob;
+    let s = unit / (cfg.w_out * cfg.h_out * n_ob);
+    let oc0 = ob * ocb;
+
+    let x_base = comptime!(cfg.in_act * cap) + s * comptime!(cfg.in_len());
+    let plane_in = comptime!(cfg.h_in * cfg.w_in);
+    let wstride_o = comptime!(cfg.c_in * cfg.kh * cfg.kw);
+
+    let mut acc = Array::<f32>::new(comptime!(cfg.ocb * cfg.pkh * cfg.pkw));
+    let mut xs = Array::<f32>::new(comptime!(cfg.pkh * cfg.pkw));
+    #[unroll]
+    for o in 0..ocb {
+        let mut b = 0.0f32;
+        if comptime!(cfg.bias) {
+            b = params[cfg.b_off + oc0 + o];
+        }
+        #[unroll]
+        for wi in 0..win {
+            acc[o * win + wi] = b;
+        }
+    }
+
+    for c in 0..cfg.c_in {
+        for ky in 0..cfg.kh {
+            for kx in 0..cfg.kw {
+                #[unroll]
+                for wi in 0..win {
+                    let wy = wi / comptime!(cfg.pkw);
+                    let wx = wi % comptime!(cfg.pkw);
+                    let yy = py * cfg.psh + wy;
+                    let xx = px * cfg.psw + wx;
+                    let mut v = 0.0f32;
+                    if yy >= cfg.pph && xx >= cfg.ppw {
+                        let y = yy - cfg.pph;
+                        let x = xx - cfg.ppw;
+                        let iy = y * cfg.sh + ky * cfg.dh;
+                        let ix = x * cfg.sw + kx * cfg.dw;
+                        if y < cfg.h_conv
+                            && x < cfg.w_conv
+                            && iy >= cfg.ph
+                            && ix >= cfg.pw
+                            && iy - cfg.ph < cfg.h_in
+                            && ix - cfg.pw < cfg.w_in
+                        {
+                            v = acts[x_base + c * plane_in + (iy - cfg.ph) * cfg.w_in + (ix - cfg.pw)];
+                        }
+                    }
+                    xs[wi] = v;
+                }
+                let w_base = cfg.w_off + oc0 * wstride_o + (c * cfg.kh + ky) * cfg.kw + kx;
+                #[unroll]
+                for o in 0..ocb {
+                    let wv = params[w_base + o * wstride_o];
+                    #[unroll]
+                    for wi in 0..win {
+                        acc[o * win + wi] += wv * xs[wi];
+                    }
+                }
+            }
+        }
+    }
+
+    let out_base = comptime!(cfg.out_act * cap) + s * comptime!(cfg.out_len());
+    let plane_out = comptime!(cfg.h_out * cfg.w_out);
+    let am_base = comptime!(cfg.argmax * cap) + s * comptime!(cfg.out_len());
+    #[unroll]
+    for o in 0..ocb {
+        // WGSL has no infinity literal (`f32(-Inf)` fails shader validation), so the maximum
+        // starts at the window's first in-bounds value, as PyTorch's index does; the result is
+        // the same as starting from -inf (a window always holds one, since padding <= k/2).
+        let mut best = 0.0f32;
+        let mut best_at = 0u32;
+        let mut found = false;
+        #[unroll]
+        for wi in 0..win {
+            let wy = wi / comptime!(cfg.pkw);
+            let wx = wi % comptime!(cfg.pkw);
+            let yy = py * cfg.psh + wy;
+            let xx = px * cfg.psw + wx;
+            if yy >= cfg.pph && xx >= cfg.ppw && yy - cfg.pph < cfg.h_conv && xx - cfg.ppw < cfg.w_conv {
+                let mut v = acc[o * win + wi];
+                if comptime!(cfg.relu) {
+                    v = max(v, 0.0f32);
+                }
+                if !found || v > best {
+                    best = v;
+                    best_at = ((yy - cfg.pph) * cfg.w_conv + (xx - cfg.ppw)) as u32;
+                    found = true;
+                }
+            }
+        }
+        let at = (oc0 + o) * plane_out + py * cfg.w_out + px;
+        acts[out_base + at] = best;
+        if comptime!(cfg.pool) {
+            idx[am_base + at] = best_at;
+        }
+    }
+}
+
+/// Gradient of the loss with respect to conv output `(y, x)` of channel `oc` of sample `s`,
+/// gathered from the block output gradient through the pool argmax and the relu mask.
+#[cube]
+pub fn conv_out_grad(
+    acts: &mut [f32],
+    idx: &mut [u32],
+    s: usize,
+    oc: usize,
+    y: usize,
+    x: usize,
+    #[comptime] cfg: ConvCfg,
+    #[comptime] cap: usize,
+) -> f32 {
+    let base = s * comptime!(cfg.out_len()) + oc * comptime!(cfg.h_out * cfg.w_out);
+    let g_base = comptime!(cfg.out_grad * cap) + base;
+    let o_base = comptime!(cfg.out_act * cap) + base;
+    let mut total = 0.0f32;
+    if comptime!(cfg.pool) {
+        let a_base = comptime!(cfg.argmax * cap) + base;
+        let me = (y * cfg.w_conv + x) as u32;
+        // Pool windows that contain (y, x): py*psh - pph <= y <= py*psh - pph + pkh - 1.
+        let yp = y + cfg.pph;
+        let xp = x + cfg.ppw;
+        let mut py0 = 0usize;
+        if yp + 1 > cfg.pkh {
+            py0 = (yp + 1 - cfg.pkh + cfg.psh - 1) / cfg.psh;
+        }
+        let mut px0 = 0usize;
+        if xp + 1 > cfg.pkw {
+            px0 = (xp + 1 - cfg.pkw + cfg.psw - 1) / cfg.psw;
+        }
+        let py1 = min(yp / cfg.psh + 1, cfg.h_out);
+        let px1 = min(xp / cfg.psw + 1, cfg.w_out);
+        for py in py0..py1 {
+            for px in px0..px1 {
+                let at = py * cfg.w_out + px;
+                if idx[a_base + at] == me {
+                    let mut g = acts[g_base + at];
+                    if comptime!(cfg.relu) {
+                        if acts[o_base + at] <= 0.0 {
+                            g = 0.0;
+                        }
+                    }
+                    total += g;
+                }
+            }
+        }
+    } else {
+        let at = y * cfg.w_out + x;
+        total = acts[g_base + at];
+        if comptime!(cfg.relu) {
+            if acts[o_base + at] <= 0.0 {
+                total = 0.0;
+            }
+        }
+    }
+    total
+}
+
+/// Input-gradient unit `unit`: d(loss)/d(input) at one input position of one sample, for
+/// every input channel (`conv2d_x_backward`, composed with the pool and relu backward).
+#[cube]
+pub fn conv_input_grad_unit(
+    params: &mut [f32],
+    acts: &mut [f32],
+    idx: &mut [u32],
+    unit: usize,
+    #[comptime] cfg: ConvCfg,
+    #[comptime] cap: usize,
+) {
+    let ix = unit % cfg.w_in;
+    let iy = (unit / cfg.w_in) % cfg.h_in;
+    let s = unit / comptime!(cfg.h_in * cfg.w_in);
+    let mut acc = Array::<f32>::new(comptime!(cfg.c_in));
+    #[unroll]
+    for c in 0..comptime!(cfg.c_in) {
+        acc[c] = 0.0;
+    }
+    let yp = iy + cfg.ph;
+    let xp = ix + cfg.pw;
+    for ky in 0..cfg.kh {
+        let ty = yp as i64 - (ky * cfg.dh) as i64;
+        if ty >= 0 && (ty as usize) % cfg.sh == 0 && (ty as usize) / cfg.sh < cfg.h_conv {
+            let y = (ty as usize) / cfg.sh;
+            for kx in 0..cfg.kw {
+                let tx = xp as i64 - (kx * cfg.dw) as i64;
+                if tx >= 0 && (tx as usize) % cfg.sw == 0 && (tx as usize) / cfg.sw < cfg.w_conv {
+                    let x = (tx as usize) / cfg.sw;
+                    for oc in 0..cfg.c_out {
+                        let g = conv_out_grad(acts, idx, s, oc, y, x, cfg, cap);
+                        if g != 0.0 {
+                            let w_base = cfg.w_off + (oc * cfg.c_in * cfg.kh + ky) * cfg.kw + kx;
+                            #[unroll]
+                            for c in 0..comptime!(cfg.c_in) {
+                                acc[c] += g * params[w_base + c * comptime!(cfg.kh * cfg.kw)];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let base = comptime!(cfg.in_grad * cap) + s * comptime!(cfg.in_len()) + iy * cfg.w_in + ix;
+    #[unroll]
+    for c in 0..comptime!(cfg.c_in) {
+        acts[base + c * comptime!(cfg.h_in * cfg.w_in)] = acc[c];
+    }
+}
+
+/// Weight-gradient unit `unit`: for `unit < c_out * c_in`, the `kh x kw` weights of one
+/// (out, in) channel pair; after that, one bias. The gradient is summed over the batch and
+/// the output positions in a fixed order (no atomics), stored in `grads`, and the SGD step
+/// is applied (`sgd_update`).
+#[cube]
+#[allow(clippy::too_many_arguments)]
+pub fn conv_weight_grad_unit(
+    params: &mut [f32],
+    velocity: &mut [f32],
+    grads: &mut [f32],
+    acts: &mut [f32],
+    idx: &mut [u32],
+    unit: usize,
+    lr: f32,
+    momentum: f32,
+    dampening: f32,
+    weight_decay: f32,
+    flags: u32,
+    #[comptime] cfg: ConvCfg,
+    #[comptime] n: usize,
+    #[comptime] cap: usize,
+) {
+    let kk = comptime!(cfg.kh * cfg.kw);
+    let pairs = comptime!(cfg.c_out * cfg.c_in);
+    let plane_out = comptime!(cfg.h_out * cfg.w_out);
+    if unit < pairs {
+        let oc = unit / cfg.c_in;
+        let c = unit % cfg.c_in;
+        let mut acc = Array::<f32>::new(comptime!(cfg.kh * cfg.kw));
+        #[unroll]
+        for k in 0..kk {
+            acc[k] = 0.0;
+        }
+        for s in 0..n {
+            let base = s * comptime!(cfg.out_len()) + oc * plane_out;
+            let g_base = comptime!(cfg.out_grad * cap) + base;
+            let o_base = comptime!(cfg.out_act * cap) + base;
+            let a_base = comptime!(cfg.argmax * cap) + base;
+            let x_base = comptime!(cfg.in_act * cap) + s * comptime!(cfg.in_len()) + c * comptime!(cfg.h_in * cfg.w_in);
+            for at in 0..plane_out {
+                let mut g = acts[g_base + at];
+                if comptime!(cfg.relu) {
+                    if acts[o_base + at] <= 0.0 {
+                        g = 0.0;
+                    }
+                }
+                if g != 0.0 {
+                    let mut pos = at;
+                    if comptime!(cfg.pool) {
+                        pos = idx[a_base + at] as usize;
+                    }
+                    let y = pos / cfg.w_conv;
+                    let x = pos % cfg.w_conv;
+                    #[unroll]
+                    for k in 0..kk {
+                        let ky = k / comptime!(cfg.kw);
+                        let kx = k % comptime!(cfg.kw);
+                        let iy = y * cfg.sh + ky * cfg.dh;
+                        let ix = x * cfg.sw + kx * cfg.dw;
+                        if iy >= cfg.ph && ix >= cfg.pw && iy - cfg.ph < cfg.h_in && ix - cfg.pw < cfg.w_in {
+                            acc[k] += g * acts[x_base + (iy - cfg.ph) * cfg.w_in + (ix - cfg.pw)];
+                        }
+                    }
+                }
+            }
+        }
+        let p_base = cfg.w_off + unit * kk;
+        #[unroll]
+        for k in 0..kk {
+            sgd_update(params, velocity, grads, p_base + k, acc[k], lr, momentum, dampening, weight_decay, flags);
+        }
+    } else {
+        let oc = unit - pairs;
+        let mut total = 0.0f32;
+        for s in 0..n {
+            let base = s * comptime!(cfg.out_len()) + oc * plane_out;
+            let g_base = comptime!(cfg.out_grad * cap) + base;
+            let o_base = comptime!(cfg.out_act * cap) + base;
+            for at in 0..plane_out {
+                let mut g = acts[g_base + at];
+                if comptime!(cfg.relu) {
+                    if acts[o_base + at] <= 0.0 {
+                        g = 0.0;
+                    }
+                }
+                total += g;
+            }
+        }
+        sgd_update(params, velocity, grads, cfg.b_off + oc, total, lr, momentum, dampening, weight_decay, flags);
+    }
+}

@@ -1,0 +1,232 @@
+//! A linear block: `Linear` (+ bias) (+ `ReLU`), forward and backward.
+//!
+//! `y = x W^T + b` with `W` of shape `out_features x in_features` (torch.nn.Linear);
+//! relu'(0) = 0.
+use cubecl::prelude::*;
+
+use crate::sgd::sgd_update;
+
+/// Comptime description of one linear block.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct LinearCfg {
+    /// `in_features`.
+    pub in_f: usize,
+    /// `out_features`.
+    pub out_f: usize,
+    /// Whether a ReLU follows.
+    pub relu: bool,
+    /// Whether the layer has a bias.
+    pub bias: bool,
+    /// Offset of the weight (`out_f x in_f`) in the parameter arenas.
+    pub w_off: usize,
+    /// Offset of the bias (`out_f`) in the parameter arenas.
+    pub b_off: usize,
+    /// Per-sample offset of the input in `acts`.
+    pub in_act: usize,
+    /// Per-sample offset of the output in `acts`.
+    pub out_act: usize,
+    /// Per-sample offset of d(loss)/d(input) in `acts`.
+    pub in_grad: usize,
+    /// Per-sample offset of d(loss)/d(output) in `acts`.
+    pub out_grad: usize,
+    /// Rows (samples) per forward / input-gradient unit.
+    pub rb: usize,
+    /// Output features per forward unit (divides `out_f`).
+    pub ob: usize,
+    /// Input features per input-gradient and weight-gradient unit (divides `in_f`).
+    pub ib: usize,
+}
+
+impl LinearCfg {
+    /// Number of parameters (weight and bias).
+    pub const fn num_params(&self) -> usize {
+        self.out_f * self.in_f + if self.bias { self.out_f } else { 0 }
+    }
+    /// Units of `linear_forward_unit` for a batch of `n`.
+    pub const fn forward_units(&self, n: usize) -> usize {
+        n.div_ceil(self.rb) * (self.out_f / self.ob)
+    }
+    /// Units of `linear_input_grad_unit` for a batch of `n`.
+    pub const fn input_grad_units(&self, n: usize) -> usize {
+        n.div_ceil(self.rb) * (self.in_f / self.ib)
+    }
+    /// Units of `linear_weight_grad_unit`.
+    pub const fn weight_grad_units(&self) -> usize {
+        self.out_f * (self.in_f / self.ib) + if self.bias { self.out_f } else { 0 }
+    }
+}
+
+/// Gradient with respect to the pre-activation of output `o` of sample `s`.
+#[cube]
+pub fn linear_out_grad(acts: &mut [f32], s: usize, o: usize, #[comptime] cfg: LinearCfg, #[comptime] cap: usize) -> f32 {
+    let at = s * cfg.out_f + o;
+    let mut g = acts[comptime!(cfg.out_grad * cap) + at];
+    if comptime!(cfg.relu) {
+        if acts[comptime!(cfg.out_act * cap) + at] <= 0.0 {
+            g = 0.0;
+        }
+    }
+    g
+}
+
+/// Forward unit: `cfg.rb` samples x `cfg.ob` outputs of `x W^T + b` (+ relu).
+#[cube]
+pub fn linear_forward_unit(
+    params: &mut [f32],
+    acts: &mut [f32],
+    unit: usize,
+    #[comptime] cfg: LinearCfg,
+    #[comptime] n: usize,
+    #[comptime] cap: usize,
+) {
+    let rb = comptime!(cfg.rb);
+    let ob = comptime!(cfg.ob);
+    let n_ob = comptime!(cfg.out_f / cfg.ob);
+    let o0 = (unit % n_ob) * ob;
+    let r0 = (unit / n_ob) * rb;
+    let mut acc = Array::<f32>::new(comptime!(cfg.rb * cfg.ob));
+    let mut xs = Array::<f32>::new(comptime!(cfg.rb));
+    #[unroll]
+    for o in 0..ob {
+        let mut b = 0.0f32;
+        if comptime!(cfg.bias) {
+            b = params[cfg.b_off + o0 + o];
+        }
+        #[unroll]
+        for r in 0..rb {
+            acc[r * ob + o] = b;
+        }
+    }
+    let x_base = comptime!(cfg.in_act * cap);
+    for i in 0..cfg.in_f {
+        #[unroll]
+        for r in 0..rb {
+            let row = min(r0 + r, n - 1);
+            xs[r] = acts[x_base + row * cfg.in_f + i];
+        }
+        #[unroll]
+        for o in 0..ob {
+            let wv = params[cfg.w_off + (o0 + o) * cfg.in_f + i];
+            #[unroll]
+            for r in 0..rb {
+                acc[r * ob + o] += wv * xs[r];
+            }
+        }
+    }
+    let y_base = comptime!(cfg.out_act * cap);
+    #[unroll]
+    for r in 0..rb {
+        if r0 + r < n {
+            #[unroll]
+            for o in 0..ob {
+                let mut v = acc[r * ob + o];
+                if comptime!(cfg.relu) {
+                    v = max(v, 0.0f32);
+                }
+                acts[y_base + (r0 + r) * cfg.out_f + o0 + o] = v;
+            }
+        }
+    }
+}
+
+/// Input-gradient unit: d(loss)/d(x) for `cfg.rb` samples x `cfg.ib` input features.
+#[cube]
+pub fn linear_input_grad_unit(
+    params: &mut [f32],
+    acts: &mut [f32],
+    unit: usize,
+    #[comptime] cfg: LinearCfg,
+    #[comptime] n: usize,
+    #[comptime] cap: usize,
+) {
+    let rb = comptime!(cfg.rb);
+    let ib = comptime!(cfg.ib);
+    let n_ib = comptime!(cfg.in_f / cfg.ib);
+    let i0 = (unit % n_ib) * ib;
+    let r0 = (unit / n_ib) * rb;
+    let mut acc = Array::<f32>::new(comptime!(cfg.rb * cfg.ib));
+    let mut gs = Array::<f32>::new(comptime!(cfg.rb));
+    #[unroll]
+    for k in 0..comptime!(cfg.rb * cfg.ib) {
+        acc[k] = 0.0;
+    }
+    for o in 0..cfg.out_f {
+        #[unroll]
+        for r in 0..rb {
+            let row = min(r0 + r, n - 1);
+            gs[r] = linear_out_grad(acts, row, o, cfg, cap);
+        }
+        #[unroll]
+        for i in 0..ib {
+            let wv = params[cfg.w_off + o * cfg.in_f + i0 + i];
+            #[unroll]
+            for r in 0..rb {
+                acc[r * ib + i] += gs[r] * wv;
+            }
+        }
+    }
+    let base = comptime!(cfg.in_grad * cap);
+    #[unroll]
+    for r in 0..rb {
+        if r0 + r < n {
+            #[unroll]
+            for i in 0..ib {
+                acts[base + (r0 + r) * cfg.in_f + i0 + i] = acc[r * ib + i];
+            }
+        }
+    }
+}
+
+/// Weight-gradient unit: for `unit < out_f * in_f / ib`, `cfg.ib` weights of one output row;
+/// after that, one bias. Summed over the batch in order, stored in `grads`, then SGD.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+pub fn linear_weight_grad_unit(
+    params: &mut [f32],
+    velocity: &mut [f32],
+    grads: &mut [f32],
+    acts: &mut [f32],
+    unit: usize,
+    lr: f32,
+    momentum: f32,
+    dampening: f32,
+    weight_decay: f32,
+    flags: u32,
+    #[comptime] cfg: LinearCfg,
+    #[comptime] n: usize,
+    #[comptime] cap: usize,
+) {
+    let ib = comptime!(cfg.ib);
+    let n_ib = comptime!(cfg.in_f / cfg.ib);
+    let w_units = comptime!(cfg.out_f * (cfg.in_f / cfg.ib));
+    let x_base = comptime!(cfg.in_act * cap);
+    if unit < w_units {
+        let o = unit / n_ib;
+        let i0 = (unit % n_ib) * ib;
+        let mut acc = Array::<f32>::new(comptime!(cfg.ib));
+        #[unroll]
+        for i in 0..ib {
+            acc[i] = 0.0;
+        }
+        for s in 0..n {
+            let g = linear_out_grad(acts, s, o, cfg, cap);
+            if g != 0.0 {
+                #[unroll]
+                for i in 0..ib {
+                    acc[i] += g * acts[x_base + s * cfg.in_f + i0 + i];
+                }
+            }
+        }
+        #[unroll]
+        for i in 0..ib {
+            sgd_update(params, velocity, grads, cfg.w_off + o * cfg.in_f + i0 + i, acc[i], lr, momentum, dampening, weight_decay, flags);
+        }
+    } else {
+        let o = unit - w_units;
+        let mut total = 0.0f32;
+        for s in 0..n {
+            total += linear_out_grad(acts, s, o, cfg, cap);
+        }
+        sgd_update(params, velocity, grads, cfg.b_off + o, total, lr, momentum, dampening, weight_decay, flags);
+    }
+}

@@ -1,0 +1,300 @@
+//! Test-only kernels that run one building block per unit, and the host side that launches
+//! them on a set of arenas.
+use cubecl::client::Client;
+use cubecl::prelude::*;
+use cubecl::server::Handle;
+use cubenet_kernels::conv::{conv_forward_unit, conv_input_grad_unit, conv_weight_grad_unit};
+use cubenet_kernels::head::head_unit;
+use cubenet_kernels::linear::{linear_forward_unit, linear_input_grad_unit, linear_weight_grad_unit};
+use cubenet_kernels::sgd::sgd_update;
+use cubenet_kernels::{ConvCfg, HeadCfg, LinearCfg, SgdFlags};
+
+#[cube(launch_unchecked)]
+fn conv_forward_k(params: &mut [f32], acts: &mut [f32], idx: &mut [u32], units: usize, #[comptime] cfg: ConvCfg, #[comptime] cap: usize) {
+    let u = ABSOLUTE_POS;
+    if u < units {
+        conv_forward_unit(params, acts, idx, u, cfg, cap);
+    }
+}
+
+#[cube(launch_unchecked)]
+fn conv_input_grad_k(params: &mut [f32], acts: &mut [f32], idx: &mut [u32], units: usize, #[comptime] cfg: ConvCfg, #[comptime] cap: usize) {
+    let u = ABSOLUTE_POS;
+    if u < units {
+        conv_input_grad_unit(params, acts, idx, u, cfg, cap);
+    }
+}
+
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+fn conv_weight_grad_k(
+    params: &mut [f32],
+    velocity: &mut [f32],
+    grads: &mut [f32],
+    acts: &mut [f32],
+    idx: &mut [u32],
+    units: usize,
+    lr: f32,
+    momentum: f32,
+    dampening: f32,
+    weight_decay: f32,
+    flags: u32,
+    #[comptime] cfg: ConvCfg,
+    #[comptime] n: usize,
+    #[comptime] cap: usize,
+) {
+    let u = ABSOLUTE_POS;
+    if u < units {
+        conv_weight_grad_unit(params, velocity, grads, acts, idx, u, lr, momentum, dampening, weight_decay, flags, cfg, n, cap);
+    }
+}
+
+#[cube(launch_unchecked)]
+fn linear_forward_k(params: &mut [f32], acts: &mut [f32], units: usize, #[comptime] cfg: LinearCfg, #[comptime] n: usize, #[comptime] cap: usize) {
+    let u = ABSOLUTE_POS;
+    if u < units {
+        linear_forward_unit(params, acts, u, cfg, n, cap);
+    }
+}
+
+#[cube(launch_unchecked)]
+fn linear_input_grad_k(params: &mut [f32], acts: &mut [f32], units: usize, #[comptime] cfg: LinearCfg, #[comptime] n: usize, #[comptime] cap: usize) {
+    let u = ABSOLUTE_POS;
+    if u < units {
+        linear_input_grad_unit(params, acts, u, cfg, n, cap);
+    }
+}
+
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+fn linear_weight_grad_k(
+    params: &mut [f32],
+    velocity: &mut [f32],
+    grads: &mut [f32],
+    acts: &mut [f32],
+    units: usize,
+    lr: f32,
+    momentum: f32,
+    dampening: f32,
+    weight_decay: f32,
+    flags: u32,
+    #[comptime] cfg: LinearCfg,
+    #[comptime] n: usize,
+    #[comptime] cap: usize,
+) {
+    let u = ABSOLUTE_POS;
+    if u < units {
+        linear_weight_grad_unit(params, velocity, grads, acts, u, lr, momentum, dampening, weight_decay, flags, cfg, n, cap);
+    }
+}
+
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+fn head_k(
+    params: &mut [f32],
+    acts: &mut [f32],
+    idx: &mut [u32],
+    units: usize,
+    #[comptime] cfg: HeadCfg,
+    #[comptime] train: bool,
+    #[comptime] n: usize,
+    #[comptime] cap: usize,
+) {
+    let u = ABSOLUTE_POS;
+    if u < units {
+        head_unit(params, acts, idx, u, cfg, train, n, cap);
+    }
+}
+
+/// One SGD step per element `u < units`, with the gradient `g[u]`.
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+fn sgd_k(
+    params: &mut [f32],
+    velocity: &mut [f32],
+    grads: &mut [f32],
+    g: &mut [f32],
+    units: usize,
+    lr: f32,
+    momentum: f32,
+    dampening: f32,
+    weight_decay: f32,
+    flags: u32,
+) {
+    let u = ABSOLUTE_POS;
+    if u < units {
+        sgd_update(params, velocity, grads, u, g[u], lr, momentum, dampening, weight_decay, flags);
+    }
+}
+
+/// The run-time SGD arguments of the weight-gradient kernels.
+#[derive(Clone, Copy, Debug)]
+pub struct SgdArgs {
+    pub lr: f32,
+    pub momentum: f32,
+    pub dampening: f32,
+    pub weight_decay: f32,
+    pub flags: u32,
+}
+
+impl SgdArgs {
+    /// Store the gradients, leave the parameters and the momentum buffer alone.
+    pub const NO_UPDATE: Self = Self { lr: 0.0, momentum: 0.0, dampening: 0.0, weight_decay: 0.0, flags: SgdFlags::NO_UPDATE };
+}
+
+/// Host copies of the five arenas of a network (see the crate docs).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Arenas {
+    pub params: Vec<f32>,
+    pub velocity: Vec<f32>,
+    pub grads: Vec<f32>,
+    pub acts: Vec<f32>,
+    pub idx: Vec<u32>,
+}
+
+/// The arenas on the device.
+pub struct Gpu {
+    client: Client,
+    h: [Handle; 5],
+    len: [usize; 5],
+}
+
+fn groups(units: usize) -> CubeCount {
+    CubeCount::Static(units.div_ceil(64).max(1) as u32, 1, 1)
+}
+
+impl Gpu {
+    /// Uploads `a` (every arena must be non-empty).
+    pub fn new(client: &Client, a: &Arenas) -> Self {
+        let h = [
+            client.create_from_slice(f32::as_bytes(&a.params)),
+            client.create_from_slice(f32::as_bytes(&a.velocity)),
+            client.create_from_slice(f32::as_bytes(&a.grads)),
+            client.create_from_slice(f32::as_bytes(&a.acts)),
+            client.create_from_slice(u32::as_bytes(&a.idx)),
+        ];
+        let len = [a.params.len(), a.velocity.len(), a.grads.len(), a.acts.len(), a.idx.len()];
+        assert!(len.iter().all(|&l| l > 0), "empty arena");
+        Self { client: client.clone(), h, len }
+    }
+
+    /// Reads every arena back (a kernel that failed to compile shows up here).
+    pub fn read(&self) -> Arenas {
+        let bytes = |i: usize| {
+            self.client
+                .read_one(self.h[i].clone())
+                .unwrap_or_else(|e| panic!("reading arena {i} failed: {e:?}"))
+        };
+        Arenas {
+            params: f32::from_bytes(&bytes(0)).to_vec(),
+            velocity: f32::from_bytes(&bytes(1)).to_vec(),
+            grads: f32::from_bytes(&bytes(2)).to_vec(),
+            acts: f32::from_bytes(&bytes(3)).to_vec(),
+            idx: u32::from_bytes(&bytes(4)).to_vec(),
+        }
+    }
+
+    fn arg(&self, i: usize) -> BufferArg {
+        unsafe { BufferArg::from_raw_parts(self.h[i].clone(), self.len[i]) }
+    }
+
+    pub fn conv_forward(&self, cfg: ConvCfg, n: usize, cap: usize) {
+        let units = cfg.forward_units(n);
+        unsafe {
+            conv_forward_k::launch_unchecked(&self.client, groups(units), CubeDim::new_1d(64), self.arg(0), self.arg(3), self.arg(4), units, cfg, cap)
+        }
+    }
+
+    pub fn conv_input_grad(&self, cfg: ConvCfg, n: usize, cap: usize) {
+        let units = cfg.input_grad_units(n);
+        unsafe {
+            conv_input_grad_k::launch_unchecked(&self.client, groups(units), CubeDim::new_1d(64), self.arg(0), self.arg(3), self.arg(4), units, cfg, cap)
+        }
+    }
+
+    pub fn conv_weight_grad(&self, cfg: ConvCfg, n: usize, cap: usize, s: SgdArgs) {
+        let units = cfg.weight_grad_units();
+        unsafe {
+            conv_weight_grad_k::launch_unchecked(
+                &self.client,
+                groups(units),
+                CubeDim::new_1d(64),
+                self.arg(0),
+                self.arg(1),
+                self.arg(2),
+                self.arg(3),
+                self.arg(4),
+                units,
+                s.lr,
+                s.momentum,
+                s.dampening,
+                s.weight_decay,
+                s.flags,
+                cfg,
+                n,
+                cap,
+            )
+        }
+    }
+
+    pub fn linear_forward(&self, cfg: LinearCfg, n: usize, cap: usize) {
+        let units = cfg.forward_units(n);
+        unsafe { linear_forward_k::launch_unchecked(&self.client, groups(units), CubeDim::new_1d(64), self.arg(0), self.arg(3), units, cfg, n, cap) }
+    }
+
+    pub fn linear_input_grad(&self, cfg: LinearCfg, n: usize, cap: usize) {
+        let units = cfg.input_grad_units(n);
+        unsafe { linear_input_grad_k::launch_unchecked(&self.client, groups(units), CubeDim::new_1d(64), self.arg(0), self.arg(3), units, cfg, n, cap) }
+    }
+
+    pub fn linear_weight_grad(&self, cfg: LinearCfg, n: usize, cap: usize, s: SgdArgs) {
+        let units = cfg.weight_grad_units();
+        unsafe {
+            linear_weight_grad_k::launch_unchecked(
+                &self.client,
+                groups(units),
+                CubeDim::new_1d(64),
+                self.arg(0),
+                self.arg(1),
+                self.arg(2),
+                self.arg(3),
+                units,
+                s.lr,
+                s.momentum,
+                s.dampening,
+                s.weight_decay,
+                s.flags,
+                cfg,
+                n,
+                cap,
+            )
+        }
+    }
+
+    pub fn head(&self, cfg: HeadCfg, train: bool, n: usize, cap: usize) {
+        unsafe { head_k::launch_unchecked(&self.client, groups(n), CubeDim::new_1d(64), self.arg(0), self.arg(3), self.arg(4), n, cfg, train, n, cap) }
+    }
+
+    /// One SGD step on the first `g.len()` parameters, `g` as their gradients.
+    pub fn sgd(&self, g: &[f32], s: SgdArgs) {
+        let gh = self.client.create_from_slice(f32::as_bytes(g));
+        let units = g.len();
+        unsafe {
+            sgd_k::launch_unchecked(
+                &self.client,
+                groups(units),
+                CubeDim::new_1d(64),
+                self.arg(0),
+                self.arg(1),
+                self.arg(2),
+                BufferArg::from_raw_parts(gh, units),
+                units,
+                s.lr,
+                s.momentum,
+                s.dampening,
+                s.weight_decay,
+                s.flags,
+            )
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! The conv building blocks (`conv_forward_unit`, `conv_input_grad_unit`,
+//! `conv_weight_grad_unit`) against the f64 reference on seeded random inputs.
+//!
+//! Each case runs forward, input gradient and weight gradient on the device and checks every
+//! arena (see `common::blocks::check_block`): outputs, pool argmax, d(input), parameter
+//! gradients, the SGD step, and that nothing else (rows >= n of a short batch, the other
+//! tensors, the parameter padding) changes.
+mod common;
+
+use common::blocks::{conv_block_ref, check_block, run_block, ConvSpec};
+use common::launch::SgdArgs;
+use common::{client, f64s, rng, uniform};
+use cubenet_kernels::SgdFlags;
+
+const NO_POOL: Option<((usize, usize), (usize, usize), (usize, usize))> = None;
+
+fn conv_case(what: &str, seed: u64, spec: ConvSpec, n: usize, cap: usize, sgd: SgdArgs) {
+    let client = client();
+    let mut rng = rng(seed);
+    let (lay, cfg) = (spec.layout(), spec.cfg());
+    let x = uniform(&mut rng, n * lay.in_len, -1.0, 1.0);
+    let w = uniform(&mut rng, lay.w_len, -0.5, 0.5);
+    let b = spec.bias.then(|| uniform(&mut rng, lay.b_len, -0.3, 0.3));
+    let g = uniform(&mut rng, n * lay.out_len, -1.0, 1.0);
+    let run = run_block(
+        &client,
+        &lay,
+        n,
+        cap,
+        &x,
+        &w,
+        b.as_deref(),
+        &g,
+        |gpu| gpu.conv_forward(cfg, n, cap),
+        |gpu| {
+            // d(input) reads the weights, so it runs before the update.
+            gpu.conv_input_grad(cfg, n, cap);
+            gpu.conv_weight_grad(cfg, n, cap, sgd);
+        },
+    );
+    let b64 = b.as_deref().map(f64s);
+    let r = conv_block_ref(&spec, n, &f64s(&x), &f64s(&w), b64.as_deref(), &f64s(&g));
+    if spec.relu && spec.pool.is_none() {
+        let zeros = r.out.iter().filter(|&&v| v == 0.0).count();
+        assert!(zeros > 0 && zeros < r.out.len(), "{what}: the relu should clip some outputs, not all");
+    }
+    check_block(what, &lay, &run, n, cap, &r, sgd);
+}
+
+#[test]
+fn conv_plain_non_square_kernel() {
+    let spec = ConvSpec {
+        c_in: 2,
+        h: 7,
+        w: 6,
+        c_out: 3,
+        k: (3, 2),
+        stride: (1, 1),
+        pad: (0, 0),
+        dil: (1, 1),
+        bias: true,
+        relu: false,
+        pool: NO_POOL,
+        ocb: 1,
+    };
+    conv_case("plain 2->3, 7x6, k 3x2", 1, spec, 2, 2, SgdArgs::NO_UPDATE);
+}
+
+#[test]
+fn conv_plain_with_first_sgd_step() {
+    let spec = ConvSpec {
+        c_in: 2,
+        h: 7,
+        w: 6,
+        c_out: 3,
+        k: (3, 2),
+        stride: (1, 1),
+        pad: (0, 0),
+        dil: (1, 1),
+        bias: true,
+        relu: false,
+        pool: NO_POOL,
+        ocb: 1,
+    };
+    let sgd = SgdArgs { lr: 0.1, momentum: 0.9, dampening: 0.3, weight_decay: 0.01, flags: SgdFlags::FIRST_STEP };
+    conv_case("plain 2->3 + SGD first step", 2, spec, 2, 2, sgd);
+}
+
+#[test]
+fn conv_per_axis_stride_padding_dilation_relu_batch_1() {
+    let spec = ConvSpec {
+        c_in: 2,
+        h: 9,
+        w: 8,
+        c_out: 4,
+        k: (3, 2),
+        stride: (2, 1),
+        pad: (1, 2),
+        dil: (1, 2),
+        bias: true,
+        relu: true,
+        pool: NO_POOL,
+        ocb: 2,
+    };
+    conv_case("stride (2,1) pad (1,2) dil (1,2) + relu", 3, spec, 1, 1, SgdArgs::NO_UPDATE);
+}
+
+#[test]
+fn conv_relu_pool_2x2_short_batch_nesterov() {
+    let spec = ConvSpec {
+        c_in: 3,
+        h: 8,
+        w: 9,
+        c_out: 2,
+        k: (3, 3),
+        stride: (1, 1),
+        pad: (1, 1),
+        dil: (1, 1),
+        bias: false,
+        relu: true,
+        pool: Some(((2, 2), (2, 2), (0, 0))),
+        ocb: 2,
+    };
+    // Not the first step: the momentum buffer holds the arena's initial values.
+    let sgd = SgdArgs { lr: 0.05, momentum: 0.9, dampening: 0.0, weight_decay: 0.1, flags: SgdFlags::NESTEROV };
+    conv_case("3->2 pad 1 + relu + pool 2/2, n 3 of cap 4", 4, spec, 3, 4, sgd);
+}
+
+#[test]
+fn conv_relu_overlapping_pool_3_stride_2_short_batch() {
+    let spec = ConvSpec {
+        c_in: 1,
+        h: 9,
+        w: 7,
+        c_out: 2,
+        k: (2, 3),
+        stride: (1, 1),
+        pad: (0, 0),
+        dil: (1, 1),
+        bias: true,
+        relu: true,
+        pool: Some(((3, 3), (2, 2), (0, 0))),
+        ocb: 1,
+    };
+    conv_case("1->2 k 2x3 + relu + pool 3/2 (overlapping), n 2 of cap 3", 5, spec, 2, 3, SgdArgs::NO_UPDATE);
+}
+
+#[test]
+fn conv_strided_padded_pool_per_axis_without_relu() {
+    let spec = ConvSpec {
+        c_in: 2,
+        h: 10,
+        w: 9,
+        c_out: 2,
+        k: (3, 3),
+        stride: (2, 2),
+        pad: (1, 1),
+        dil: (1, 1),
+        bias: true,
+        relu: false,
+        // kernel (2,3), stride (2,1), -inf padding (1,1): windows overlap along W.
+        pool: Some(((2, 3), (2, 1), (1, 1))),
+        ocb: 2,
+    };
+    conv_case("2->2 stride 2 pad 1 + pool k (2,3) s (2,1) p (1,1)", 6, spec, 2, 2, SgdArgs::NO_UPDATE);
+}

@@ -1,0 +1,343 @@
+//! Code generation: the struct, its `Network` impl, and the fused `#[cube]` kernels.
+//!
+//! Generated code names only `::cubenet::__private::…` paths; the kernels live in a hidden
+//! module per network that imports cubecl from there.
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
+use syn::ItemStruct;
+
+use crate::plan::{Block, BlockKind, Job, Kernel, Plan};
+
+fn largest_divisor(n: usize, candidates: &[usize]) -> usize {
+    candidates.iter().copied().find(|&c| n % c == 0).unwrap_or(1)
+}
+
+fn cfg_ident(i: usize) -> Ident {
+    format_ident!("B{}", i)
+}
+
+/// The comptime configuration constant of block `i`.
+fn block_const(i: usize, b: &Block) -> TokenStream {
+    let name = cfg_ident(i);
+    let (w_off, b_off, in_act, out_act, in_grad, out_grad, argmax) =
+        (b.w_off, b.b_off, b.in_act, b.out_act, b.in_grad, b.out_grad, b.argmax);
+    match &b.kind {
+        BlockKind::Conv(c) => {
+            let (c_in, h_in, w_in, c_out) = (c.c_in, c.h_in, c.w_in, c.c_out);
+            let ((kh, kw), (sh, sw), (ph, pw), (dh, dw)) = (c.k, c.s, c.p, c.d);
+            let (h_conv, w_conv) = c.conv_hw;
+            let (h_out, w_out) = c.out_hw;
+            let relu = c.relu;
+            let bias = c.bias;
+            let pool = c.pool.is_some();
+            let ((pkh, pkw), (psh, psw), (pph, ppw)) = c.pool.unwrap_or(((1, 1), (1, 1), (0, 0)));
+            let ocb = largest_divisor(c_out, &[16, 12, 8, 6, 4, 3, 2, 1]);
+            quote! {
+                pub const #name: ConvCfg = ConvCfg {
+                    c_in: #c_in, h_in: #h_in, w_in: #w_in, c_out: #c_out,
+                    kh: #kh, kw: #kw, sh: #sh, sw: #sw, ph: #ph, pw: #pw, dh: #dh, dw: #dw,
+                    h_conv: #h_conv, w_conv: #w_conv, relu: #relu, pool: #pool,
+                    pkh: #pkh, pkw: #pkw, psh: #psh, psw: #psw, pph: #pph, ppw: #ppw,
+                    h_out: #h_out, w_out: #w_out, bias: #bias, w_off: #w_off, b_off: #b_off,
+                    in_act: #in_act, out_act: #out_act, in_grad: #in_grad, out_grad: #out_grad,
+                    argmax: #argmax, ocb: #ocb,
+                };
+            }
+        }
+        BlockKind::Linear(l) => {
+            let (in_f, out_f, relu, bias) = (l.in_f, l.out_f, l.relu, l.bias);
+            let ob = largest_divisor(out_f, &[4, 2, 1]);
+            let ib = largest_divisor(in_f, &[4, 2, 1]);
+            quote! {
+                pub const #name: LinearCfg = LinearCfg {
+                    in_f: #in_f, out_f: #out_f, relu: #relu, bias: #bias, w_off: #w_off, b_off: #b_off,
+                    in_act: #in_act, out_act: #out_act, in_grad: #in_grad, out_grad: #out_grad,
+                    rb: 4, ob: #ob, ib: #ib,
+                };
+            }
+        }
+    }
+}
+
+/// Host expression for the number of units of `job`.
+fn units_expr(job: Job, blocks: &[Block]) -> TokenStream {
+    match job {
+        Job::Forward(i) => {
+            let c = cfg_ident(i);
+            quote!(#c.forward_units(n))
+        }
+        Job::Head => quote!(n),
+        Job::InputGrad(i) => {
+            let c = cfg_ident(i);
+            quote!(#c.input_grad_units(n))
+        }
+        Job::WeightGrad(i) => {
+            let c = cfg_ident(i);
+            let _ = &blocks[i];
+            quote!(#c.weight_grad_units())
+        }
+    }
+}
+
+/// Device statement running unit `u` of `job`.
+fn job_call(job: Job, blocks: &[Block], train: bool) -> TokenStream {
+    match job {
+        Job::Forward(i) => {
+            let c = cfg_ident(i);
+            match blocks[i].kind {
+                BlockKind::Conv(_) => quote!(conv_forward_unit(params, acts, idx, u, #c, cap);),
+                BlockKind::Linear(_) => quote!(linear_forward_unit(params, acts, u, #c, n, cap);),
+            }
+        }
+        Job::Head => quote!(head_unit(params, acts, idx, u, HEAD, #train, n, cap);),
+        Job::InputGrad(i) => {
+            let c = cfg_ident(i);
+            match blocks[i].kind {
+                BlockKind::Conv(_) => quote!(conv_input_grad_unit(params, acts, idx, u, #c, cap);),
+                BlockKind::Linear(_) => quote!(linear_input_grad_unit(params, acts, u, #c, n, cap);),
+            }
+        }
+        Job::WeightGrad(i) => {
+            let c = cfg_ident(i);
+            match blocks[i].kind {
+                BlockKind::Conv(_) => quote!(conv_weight_grad_unit(params, velocity, grads, acts, idx, u, lr, momentum, dampening, weight_decay, flags, #c, n, cap);),
+                BlockKind::Linear(_) => quote!(linear_weight_grad_unit(params, velocity, grads, acts, u, lr, momentum, dampening, weight_decay, flags, #c, n, cap);),
+            }
+        }
+    }
+}
+
+/// A fused kernel: the unit ranges of its jobs laid end to end over `ABSOLUTE_POS`.
+fn kernel_fn(k: &Kernel, blocks: &[Block], train: bool) -> TokenStream {
+    let name = format_ident!("{}", k.name);
+    let ends: Vec<Ident> = (0..k.jobs.len()).map(|j| format_ident!("e{}", j)).collect();
+    let mut decls = Vec::new();
+    for (j, job) in k.jobs.iter().enumerate() {
+        let units = units_expr(*job, blocks);
+        let end = &ends[j];
+        if j == 0 {
+            decls.push(quote!(let #end = comptime!(#units);));
+        } else {
+            let prev = &ends[j - 1];
+            decls.push(quote!(let #end = comptime!(#prev + #units);));
+        }
+    }
+    // Nested if/else, built from the last job backwards.
+    let mut body = quote!();
+    for (j, job) in k.jobs.iter().enumerate().rev() {
+        let call = job_call(*job, blocks, train);
+        let end = &ends[j];
+        let unit = if j == 0 {
+            quote!(let u = pos;)
+        } else {
+            let prev = &ends[j - 1];
+            quote!(let u = pos - #prev;)
+        };
+        body = if j + 1 == k.jobs.len() {
+            quote!(if pos < #end { #unit #call })
+        } else {
+            quote!(if pos < #end { #unit #call } else { #body })
+        };
+    }
+    quote! {
+        #[allow(unused, clippy::all)]
+        #[cube(launch_unchecked)]
+        pub fn #name(
+            params: &mut [f32],
+            velocity: &mut [f32],
+            grads: &mut [f32],
+            acts: &mut [f32],
+            idx: &mut [u32],
+            lr: f32,
+            momentum: f32,
+            dampening: f32,
+            weight_decay: f32,
+            flags: u32,
+            #[comptime] n: usize,
+            #[comptime] cap: usize,
+        ) {
+            let pos = ABSOLUTE_POS;
+            #(#decls)*
+            #body
+        }
+    }
+}
+
+/// Host code launching kernel `k`.
+fn launch_stmt(k: &Kernel, blocks: &[Block], module: &Ident) -> TokenStream {
+    let name = format_ident!("{}", k.name);
+    let units: Vec<TokenStream> = k.jobs.iter().map(|j| units_expr(*j, blocks)).collect();
+    quote! {
+        {
+            use #module::*;
+            let units = 0usize #(+ #units)*;
+            let (count, dim) = state.grid(units);
+            // SAFETY: the arena lengths come from the same layout the kernel indexes with,
+            // and every unit index is bounded by the job's unit count.
+            unsafe {
+                let [p, v, g, ac, ix] = state.args();
+                #module::#name::launch_unchecked(
+                    state.client(), count, dim, p, v, g, ac, ix,
+                    args.lr, args.momentum, args.dampening, args.weight_decay, args.flags, n, cap,
+                );
+            }
+        }
+    }
+}
+
+/// The whole expansion for a valid network.
+pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
+    let vis = &item.vis;
+    let ident = &item.ident;
+    let attrs: Vec<_> = item.attrs.iter().filter(|a| !a.path().is_ident("network")).collect();
+    let module = format_ident!("__cubenet_{}", ident.to_string().to_lowercase());
+    let blocks = &plan.blocks;
+    let k = blocks.len();
+    let consts: Vec<TokenStream> = blocks.iter().enumerate().map(|(i, b)| block_const(i, b)).collect();
+    let head_cfg = cfg_ident(k - 1);
+    let (loss_act, label_idx, correct_idx) = (plan.loss_act, plan.label_idx, plan.correct_idx);
+    let input_grad = k >= 2;
+    let train_kernels: Vec<TokenStream> = plan.train.iter().map(|kr| kernel_fn(kr, blocks, true)).collect();
+    let eval_head: Vec<TokenStream> =
+        plan.eval.iter().filter(|kr| kr.jobs == [Job::Head]).map(|kr| kernel_fn(kr, blocks, false)).collect();
+    let train_launches: Vec<TokenStream> = plan.train.iter().map(|kr| launch_stmt(kr, blocks, &module)).collect();
+    let eval_launches: Vec<TokenStream> = plan.eval.iter().map(|kr| launch_stmt(kr, blocks, &module)).collect();
+
+    let params: Vec<TokenStream> = blocks
+        .iter()
+        .flat_map(|b| {
+            let mut v = Vec::new();
+            let wname = format!("{}.weight", b.name);
+            let wshape = b.weight_shape();
+            let (w_off, fan_in) = (b.w_off, b.fan_in());
+            v.push(quote!(::cubenet::__private::ParamInfo { name: #wname, shape: &[#(#wshape),*], offset: #w_off, fan_in: #fan_in }));
+            if b.has_bias() {
+                let bname = format!("{}.bias", b.name);
+                let blen = b.out_len_channels();
+                let b_off = b.b_off;
+                v.push(quote!(::cubenet::__private::ParamInfo { name: #bname, shape: &[#blen], offset: #b_off, fan_in: #fan_in }));
+            }
+            v
+        })
+        .collect();
+    let input_shape = plan_input(plan);
+    let (c, h, w) = (input_shape[0], input_shape[1], input_shape[2]);
+    let classes = plan.classes;
+    let num_params = plan.num_params;
+    let acts_per_sample = plan.acts_per_sample;
+    let idx_per_sample = plan.idx_per_sample;
+    let input_act = plan.input_act;
+    let logits_act = blocks[k - 1].out_act;
+    let kernels_per_step = plan.train.len();
+    let kernels_per_eval = plan.eval.len();
+    let fwd_macs: usize = blocks.iter().map(|b| b.forward_macs()).sum();
+    let macs_per_sample = 3 * fwd_macs;
+    let doc_summary = format!("Generated by `#[network]`.\n\n```text\n{summary}\n```");
+
+    quote! {
+        #(#attrs)*
+        #[doc = #doc_summary]
+        #vis struct #ident {
+            __state: ::cubenet::__private::NetState,
+        }
+
+        #[doc(hidden)]
+        #[allow(non_snake_case, unused_imports, clippy::all)]
+        mod #module {
+            use ::cubenet::__private::cubecl;
+            use cubecl::prelude::*;
+            use ::cubenet::__private::kernels::conv::*;
+            use ::cubenet::__private::kernels::head::*;
+            use ::cubenet::__private::kernels::linear::*;
+
+            #(#consts)*
+            pub const HEAD: HeadCfg = HeadCfg {
+                linear: #head_cfg,
+                loss_act: #loss_act,
+                label: #label_idx,
+                correct: #correct_idx,
+                input_grad: #input_grad,
+            };
+
+            #(#train_kernels)*
+            #(#eval_head)*
+        }
+
+        #[automatically_derived]
+        impl ::cubenet::__private::Network for #ident {
+            const LAYOUT: ::cubenet::__private::Layout = ::cubenet::__private::Layout {
+                input_shape: [#c, #h, #w],
+                classes: #classes,
+                params: &[#(#params),*],
+                num_params: #num_params,
+                acts_per_sample: #acts_per_sample,
+                idx_per_sample: #idx_per_sample,
+                input_act: #input_act,
+                loss_act: #loss_act,
+                logits_act: #logits_act,
+                label_idx: #label_idx,
+                correct_idx: #correct_idx,
+            };
+            const KERNELS_PER_STEP: usize = #kernels_per_step;
+            const KERNELS_PER_EVAL: usize = #kernels_per_eval;
+            const MACS_PER_SAMPLE: usize = #macs_per_sample;
+            const SUMMARY: &'static str = #summary;
+
+            fn from_state(state: ::cubenet::__private::NetState) -> Self {
+                Self { __state: state }
+            }
+            fn state(&self) -> &::cubenet::__private::NetState {
+                &self.__state
+            }
+            fn state_mut(&mut self) -> &mut ::cubenet::__private::NetState {
+                &mut self.__state
+            }
+            fn launch_train(state: &::cubenet::__private::NetState, n: usize, args: ::cubenet::__private::StepArgs) {
+                let cap = state.cap();
+                #(#train_launches)*
+            }
+            fn launch_eval(state: &::cubenet::__private::NetState, n: usize) {
+                let cap = state.cap();
+                let args = ::cubenet::__private::StepArgs { lr: 0.0, momentum: 0.0, dampening: 0.0, weight_decay: 0.0, flags: 0 };
+                #(#eval_launches)*
+            }
+        }
+    }
+}
+
+fn plan_input(plan: &Plan) -> [usize; 3] {
+    plan.input_shape
+}
+
+/// What is emitted when the network has errors: the error, plus a struct and a `Network`
+/// impl that type-check, so no follow-on errors come from code that uses the network.
+pub fn fallback(item: &ItemStruct, err: syn::Error) -> TokenStream {
+    let vis = &item.vis;
+    let ident = &item.ident;
+    let attrs: Vec<_> = item.attrs.iter().filter(|a| !a.path().is_ident("network")).collect();
+    let err = err.to_compile_error();
+    quote! {
+        #err
+        #(#attrs)*
+        #vis struct #ident {
+            __state: ::cubenet::__private::NetState,
+        }
+        #[automatically_derived]
+        impl ::cubenet::__private::Network for #ident {
+            const LAYOUT: ::cubenet::__private::Layout = ::cubenet::__private::Layout {
+                input_shape: [1, 1, 1], classes: 1, params: &[], num_params: 0, acts_per_sample: 0,
+                idx_per_sample: 0, input_act: 0, loss_act: 0, logits_act: 0, label_idx: 0, correct_idx: 0,
+            };
+            const KERNELS_PER_STEP: usize = 0;
+            const KERNELS_PER_EVAL: usize = 0;
+            const MACS_PER_SAMPLE: usize = 0;
+            const SUMMARY: &'static str = "";
+            fn from_state(state: ::cubenet::__private::NetState) -> Self { Self { __state: state } }
+            fn state(&self) -> &::cubenet::__private::NetState { &self.__state }
+            fn state_mut(&mut self) -> &mut ::cubenet::__private::NetState { &mut self.__state }
+            fn launch_train(_: &::cubenet::__private::NetState, _: usize, _: ::cubenet::__private::StepArgs) {}
+            fn launch_eval(_: &::cubenet::__private::NetState, _: usize) {}
+        }
+    }
+}
+

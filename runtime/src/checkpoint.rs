@@ -1,0 +1,64 @@
+//! Checkpoints as safetensors files with PyTorch `state_dict` keys and layouts, so that
+//! `safetensors.torch.load_file` reads them into the same PyTorch model.
+use std::collections::HashMap;
+use std::path::Path;
+
+use safetensors::tensor::{Dtype, TensorView};
+
+use crate::error::{Error, Result};
+use crate::model::NamedTensor;
+
+fn ck_err(path: &Path, message: impl Into<String>) -> Error {
+    Error::Checkpoint { path: path.to_path_buf(), message: message.into() }
+}
+
+/// Writes `tensors` (f32, row-major) to `path` atomically: a temporary file beside it is
+/// written, flushed and renamed over `path`.
+///
+/// # Errors
+/// [`Error::Checkpoint`] naming the file when it cannot be written.
+pub fn save(path: &Path, tensors: &[NamedTensor]) -> Result<()> {
+    let bytes: Vec<Vec<u8>> = tensors.iter().map(|t| t.data.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
+    let mut views = Vec::with_capacity(tensors.len());
+    for (t, b) in tensors.iter().zip(&bytes) {
+        let view = TensorView::new(Dtype::F32, t.shape.clone(), b).map_err(|e| ck_err(path, format!("tensor `{}`: {e}", t.name)))?;
+        views.push((t.name.clone(), view));
+    }
+    let data = safetensors::serialize(views, &None).map_err(|e| ck_err(path, e.to_string()))?;
+    let tmp = path.with_extension("safetensors.tmp");
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| ck_err(path, e.to_string()))
+}
+
+/// Reads every f32 tensor of a safetensors file.
+///
+/// # Errors
+/// [`Error::Checkpoint`] naming the file when it is missing, malformed, or holds a tensor
+/// that is not f32 (the tensor is named).
+pub fn load(path: &Path) -> Result<Vec<NamedTensor>> {
+    let data = std::fs::read(path).map_err(|e| ck_err(path, e.to_string()))?;
+    let st = safetensors::SafeTensors::deserialize(&data).map_err(|e| ck_err(path, format!("not a safetensors file: {e}")))?;
+    let mut out = Vec::new();
+    let mut names: Vec<String> = st.names().into_iter().map(|s| s.to_string()).collect();
+    names.sort();
+    for name in names {
+        let view = st.tensor(&name).map_err(|e| ck_err(path, e.to_string()))?;
+        if view.dtype() != Dtype::F32 {
+            return Err(ck_err(path, format!("tensor `{name}` is {:?}, expected F32", view.dtype())));
+        }
+        let values = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        out.push(NamedTensor { name, shape: view.shape().to_vec(), data: values });
+    }
+    Ok(out)
+}
+
+/// Indexes tensors by name.
+pub fn by_name(tensors: Vec<NamedTensor>) -> HashMap<String, NamedTensor> {
+    tensors.into_iter().map(|t| (t.name.clone(), t)).collect()
+}

@@ -1,0 +1,441 @@
+//! In-memory datasets of u8 images with class labels, and the torchvision-style normalisation.
+
+use super::cifar::{self, CIFAR_CHANNELS, CIFAR_HINT, CIFAR_NUM_CLASSES, CIFAR_SIDE};
+use super::idx::{read_idx_images, read_idx_labels, IDX_NUM_CLASSES};
+use super::DataError;
+use std::path::{Path, PathBuf};
+
+/// Which part of a dataset to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Split {
+    /// The training set (MNIST-style: 60000 samples; CIFAR-10: 50000).
+    Train,
+    /// The test set (10000 samples for MNIST-style and CIFAR-10).
+    Test,
+}
+
+/// A labelled image dataset held in memory as raw bytes.
+///
+/// Images are stored NCHW: sample after sample, each `channels x height x width` bytes
+/// (0..=255), contiguous. Pixels become `byte / 255` in `[0, 1]` (then [`Normalize`]d) only
+/// when a [`DataLoader`](super::DataLoader) builds a batch. Every label is `< num_classes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dataset {
+    images: Vec<u8>,
+    labels: Vec<u8>,
+    channels: usize,
+    height: usize,
+    width: usize,
+    num_classes: usize,
+}
+
+impl Dataset {
+    /// Builds a dataset from raw bytes: `images` holds `labels.len()` samples of
+    /// `c * h * w` bytes each (NCHW); `[c, h, w] = shape`.
+    ///
+    /// # Errors
+    /// [`DataError::InvalidRaw`] if a dimension is 0, `num_classes` is not in `1..=256`,
+    /// `images.len() != labels.len() * c * h * w`, or a label is `>= num_classes`
+    /// (the message names the index).
+    pub fn from_raw(
+        images: Vec<u8>,
+        labels: Vec<u8>,
+        shape: [usize; 3],
+        num_classes: usize,
+    ) -> Result<Dataset, DataError> {
+        let bad = |m: String| Err(DataError::InvalidRaw(m));
+        let [channels, height, width] = shape;
+        let sample_len = channels
+            .checked_mul(height)
+            .and_then(|x| x.checked_mul(width));
+        let Some(sample_len) = sample_len.filter(|&s| s > 0) else {
+            return bad(format!(
+                "image shape {shape:?} must have every dimension > 0"
+            ));
+        };
+        if !(1..=256).contains(&num_classes) {
+            return bad(format!("num_classes is {num_classes}, must be in 1..=256"));
+        }
+        if labels.len().checked_mul(sample_len) != Some(images.len()) {
+            return bad(format!(
+                "{} image bytes for {} labels of shape {shape:?} ({sample_len} bytes each)",
+                images.len(),
+                labels.len()
+            ));
+        }
+        if let Some(i) = labels.iter().position(|&l| usize::from(l) >= num_classes) {
+            return bad(format!(
+                "label {} at index {i} is >= num_classes {num_classes}",
+                labels[i]
+            ));
+        }
+        Ok(Dataset {
+            images,
+            labels,
+            channels,
+            height,
+            width,
+            num_classes,
+        })
+    }
+
+    /// Loads MNIST or Fashion-MNIST from `dir` (1 x 28 x 28 images, 10 classes).
+    ///
+    /// Looks for `train-images-idx3-ubyte` / `train-labels-idx1-ubyte` ([`Split::Train`]) or
+    /// `t10k-images-idx3-ubyte` / `t10k-labels-idx1-ubyte` ([`Split::Test`]), each raw or
+    /// with a `.gz` suffix (gzip).
+    ///
+    /// # Errors
+    /// [`DataError::MissingFile`] listing the names searched and the folder; any IDX error of
+    /// [`read_idx_images`]/[`read_idx_labels`] (naming the file); [`DataError::CountMismatch`]
+    /// naming both files if they hold different numbers of samples.
+    pub fn mnist(dir: &Path, split: Split) -> Result<Dataset, DataError> {
+        let prefix = match split {
+            Split::Train => "train",
+            Split::Test => "t10k",
+        };
+        let what = |kind| format!("MNIST-format {prefix} {kind}");
+        let images_path = find(dir, &what("images"), &format!("{prefix}-images-idx3-ubyte"))?;
+        let labels_path = find(dir, &what("labels"), &format!("{prefix}-labels-idx1-ubyte"))?;
+        let images = read_idx_images(&images_path)?;
+        let labels = read_idx_labels(&labels_path)?;
+        if images.count != labels.len() {
+            return Err(DataError::CountMismatch {
+                images: images.count,
+                labels: labels.len(),
+                images_path,
+                labels_path,
+            });
+        }
+        Dataset::from_raw(
+            images.data,
+            labels,
+            [1, images.rows, images.cols],
+            IDX_NUM_CLASSES,
+        )
+    }
+
+    /// Loads CIFAR-10 (binary version) from `dir`: 3 x 32 x 32 images (R, G, B planes),
+    /// 10 classes. [`Split::Train`] reads `data_batch_1.bin` .. `data_batch_5.bin` in order,
+    /// [`Split::Test`] reads `test_batch.bin`. `dir` is the extracted `cifar-10-batches-bin`
+    /// folder, or a folder that contains it.
+    ///
+    /// # Errors
+    /// [`DataError::MissingFile`] naming the missing file and where to get the data; any
+    /// error of [`read_cifar_batch`](super::read_cifar_batch) (naming the file).
+    pub fn cifar10(dir: &Path, split: Split) -> Result<Dataset, DataError> {
+        let names: &[&str] = match split {
+            Split::Train => &cifar::CIFAR_TRAIN_FILES,
+            Split::Test => &[cifar::CIFAR_TEST_FILE],
+        };
+        let nested = dir.join("cifar-10-batches-bin");
+        let dir = if !dir.join(names[0]).exists() && nested.is_dir() {
+            &nested
+        } else {
+            dir
+        };
+        let (mut images, mut labels) = (Vec::new(), Vec::new());
+        for name in names {
+            let path = dir.join(name);
+            if !path.is_file() {
+                return Err(DataError::MissingFile {
+                    dir: dir.to_path_buf(),
+                    what: format!(
+                        "CIFAR-10 {} batch",
+                        if names.len() > 1 { "training" } else { "test" }
+                    ),
+                    searched: vec![name.to_string()],
+                    hint: CIFAR_HINT,
+                });
+            }
+            let batch = cifar::read_cifar_batch(&path)?;
+            images.extend_from_slice(&batch.images);
+            labels.extend_from_slice(&batch.labels);
+        }
+        let shape = [CIFAR_CHANNELS, CIFAR_SIDE, CIFAR_SIDE];
+        Dataset::from_raw(images, labels, shape, CIFAR_NUM_CLASSES)
+    }
+
+    /// The first `min(n, len)` samples as a new dataset (e.g. a quick-test subset).
+    pub fn head(&self, n: usize) -> Dataset {
+        let n = n.min(self.len());
+        Dataset {
+            images: self.images[..n * self.sample_len()].to_vec(),
+            labels: self.labels[..n].to_vec(),
+            ..*self
+        }
+    }
+
+    /// Number of samples N.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether the dataset holds no samples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Shape `[channels, height, width]` of one image.
+    pub fn image_shape(&self) -> [usize; 3] {
+        [self.channels, self.height, self.width]
+    }
+
+    /// Bytes (and f32 values in a batch) per sample: `channels * height * width`.
+    pub fn sample_len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    /// Number of classes; every label is below it.
+    pub fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+
+    /// All image bytes, NCHW, `len() * sample_len()` of them.
+    pub fn images(&self) -> &[u8] {
+        &self.images
+    }
+
+    /// All labels, one per sample.
+    pub fn labels(&self) -> &[u8] {
+        &self.labels
+    }
+
+    /// The bytes (CHW) of sample `index`. Panics if `index >= len()`, like slice indexing.
+    pub fn image(&self, index: usize) -> &[u8] {
+        let s = self.sample_len();
+        &self.images[index * s..(index + 1) * s]
+    }
+}
+
+/// Looks for `name` or `name.gz` in `dir`.
+fn find(dir: &Path, what: &str, name: &str) -> Result<PathBuf, DataError> {
+    let searched = vec![name.to_string(), format!("{name}.gz")];
+    if let Some(p) = searched.iter().map(|n| dir.join(n)).find(|p| p.is_file()) {
+        return Ok(p);
+    }
+    let hint = if dir.is_dir() {
+        ""
+    } else {
+        " (the folder does not exist)"
+    };
+    Err(DataError::MissingFile {
+        dir: dir.to_path_buf(),
+        what: what.to_string(),
+        searched,
+        hint,
+    })
+}
+
+/// Per-channel normalisation, as torchvision's `Normalize` after `ToTensor`:
+/// `x = (byte / 255 - mean[c]) / std[c]`, computed in f32 in that order.
+///
+/// Both vectors must have one entry per channel, every `std` finite and `> 0`, every `mean`
+/// finite; [`Normalize::validate`] (called by [`DataLoader::new`](super::DataLoader::new))
+/// checks this.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Normalize {
+    /// Per-channel mean, in the `[0, 1]` pixel units of `byte / 255`.
+    pub mean: Vec<f32>,
+    /// Per-channel standard deviation, same units, each `> 0`.
+    pub std: Vec<f32>,
+}
+
+impl Normalize {
+    /// No normalisation beyond `byte / 255`: mean 0, std 1 for each of `channels` channels.
+    pub fn identity(channels: usize) -> Normalize {
+        Normalize {
+            mean: vec![0.0; channels],
+            std: vec![1.0; channels],
+        }
+    }
+
+    /// Checks that this normalisation fits images of `channels` channels.
+    ///
+    /// # Errors
+    /// [`DataError::InvalidNormalize`] if a length differs from `channels`, a `std` is not
+    /// finite and `> 0`, or a `mean` is not finite (the message names the channel).
+    pub fn validate(&self, channels: usize) -> Result<(), DataError> {
+        let bad = |m: String| Err(DataError::InvalidNormalize(m));
+        if self.mean.len() != channels || self.std.len() != channels {
+            return bad(format!(
+                "mean has {} and std has {} entries, but the images have {channels} channels",
+                self.mean.len(),
+                self.std.len()
+            ));
+        }
+        if let Some(c) = self.std.iter().position(|&s| !(s.is_finite() && s > 0.0)) {
+            return bad(format!("std[{c}] = {} must be finite and > 0", self.std[c]));
+        }
+        if let Some(c) = self.mean.iter().position(|m| !m.is_finite()) {
+            return bad(format!("mean[{c}] = {} must be finite", self.mean[c]));
+        }
+        Ok(())
+    }
+
+    /// The normalised value of each byte, per channel: `table[c][b]`.
+    pub(crate) fn table(&self) -> Vec<[f32; 256]> {
+        let value = |b: usize, c: usize| (b as f32 / 255.0 - self.mean[c]) / self.std[c];
+        (0..self.mean.len())
+            .map(|c| std::array::from_fn(|b| value(b, c)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::cifar::tests::fixture as cifar_fixture;
+    use crate::data::idx::tests::{gz, write, IMAGES, LABELS};
+
+    #[test]
+    fn mnist_fixture_raw_and_gz() {
+        for gzip in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let enc = |b: &[u8]| if gzip { gz(b) } else { b.to_vec() };
+            let sfx = if gzip { ".gz" } else { "" };
+            write(
+                dir.path(),
+                &format!("t10k-images-idx3-ubyte{sfx}"),
+                &enc(&IMAGES),
+            );
+            write(
+                dir.path(),
+                &format!("t10k-labels-idx1-ubyte{sfx}"),
+                &enc(&LABELS),
+            );
+            let d = Dataset::mnist(dir.path(), Split::Test).unwrap();
+            assert_eq!(
+                (d.len(), d.image_shape(), d.sample_len()),
+                (2, [1, 2, 3], 6)
+            );
+            assert_eq!(d.labels(), &[7, 2]);
+            assert_eq!(d.image(1), &IMAGES[22..]);
+            let e = Dataset::mnist(dir.path(), Split::Train).unwrap_err();
+            let m = e.to_string();
+            assert!(matches!(e, DataError::MissingFile { .. }), "{m}");
+            assert!(
+                m.contains("train-images-idx3-ubyte, train-images-idx3-ubyte.gz"),
+                "{m}"
+            );
+            assert!(m.contains(&*dir.path().to_string_lossy()), "{m}");
+        }
+    }
+
+    #[test]
+    fn mnist_count_mismatch() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "train-images-idx3-ubyte", &IMAGES);
+        let three = [0, 0, 8, 1, 0, 0, 0, 3, 7, 2, 1];
+        write(dir.path(), "train-labels-idx1-ubyte.gz", &gz(&three));
+        let e = Dataset::mnist(dir.path(), Split::Train).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DataError::CountMismatch {
+                    images: 2,
+                    labels: 3,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let m = e.to_string();
+        assert!(m.contains("train-images-idx3-ubyte") && m.contains("labels-idx1-ubyte.gz"));
+    }
+
+    #[test]
+    fn cifar_dataset_and_missing_file() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("cifar-10-batches-bin");
+        std::fs::create_dir(&dir).unwrap();
+        write(&dir, "test_batch.bin", &cifar_fixture(3));
+        for d in [&dir, &root.path().to_path_buf()] {
+            let ds = Dataset::cifar10(d, Split::Test).unwrap();
+            assert_eq!(
+                (ds.len(), ds.image_shape(), ds.num_classes()),
+                (3, [3, 32, 32], 10)
+            );
+            assert_eq!(ds.labels(), &[1, 4, 7]);
+        }
+        for name in ["data_batch_1.bin", "data_batch_2.bin"] {
+            write(&dir, name, &cifar_fixture(2));
+        }
+        let e = Dataset::cifar10(&dir, Split::Train).unwrap_err();
+        let m = e.to_string();
+        assert!(
+            m.contains("data_batch_3.bin") && m.contains("cifar-10-batches-bin"),
+            "{m}"
+        );
+        assert!(
+            m.contains("https://www.cs.toronto.edu/~kriz/cifar.html"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn from_raw_checks() {
+        let ok = Dataset::from_raw(vec![0; 12], vec![0, 1], [3, 2, 1], 2).unwrap();
+        assert_eq!((ok.len(), ok.sample_len(), ok.head(1).len()), (2, 6, 1));
+        assert_eq!(ok.head(5), ok);
+        assert!(Dataset::from_raw(vec![0; 12], vec![0, 1], [2, 2, 1], 2).is_err());
+        assert!(Dataset::from_raw(vec![], vec![], [0, 2, 1], 2).is_err());
+        assert!(Dataset::from_raw(vec![0; 2], vec![0, 1], [1, 1, 1], 0).is_err());
+        let e = Dataset::from_raw(vec![0; 2], vec![0, 5], [1, 1, 1], 5).unwrap_err();
+        assert!(e.to_string().contains("index 1"), "{e}");
+        let empty = Dataset::from_raw(vec![], vec![], [1, 1, 1], 10).unwrap();
+        assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn normalize_validation_and_values() {
+        assert!(Normalize::identity(3).validate(3).is_ok());
+        assert!(Normalize::identity(3).validate(1).is_err());
+        let n = |m: f32, s: f32| Normalize {
+            mean: vec![m],
+            std: vec![s],
+        };
+        for bad in [
+            n(0.0, 0.0),
+            n(0.0, -1.0),
+            n(0.0, f32::NAN),
+            n(f32::INFINITY, 1.0),
+        ] {
+            assert!(bad.validate(1).is_err(), "{bad:?}");
+        }
+        let norm = Normalize {
+            mean: vec![0.5, 0.25],
+            std: vec![0.5, 2.0],
+        };
+        let t = norm.table();
+        for b in [0u8, 1, 51, 128, 255] {
+            for c in 0..2 {
+                let want = (f64::from(b) / 255.0 - [0.5, 0.25][c]) / [0.5, 2.0][c];
+                assert!((f64::from(t[c][usize::from(b)]) - want).abs() < 1e-6);
+            }
+        }
+        assert_eq!((t[0][0], t[0][255], t[1][0]), (-1.0, 1.0, -0.125));
+    }
+
+    /// Real Fashion-MNIST, if installed (package `dataset-fashion-mnist`).
+    #[test]
+    fn real_fashion_mnist() {
+        let dir = Path::new("/usr/share/datasets/fashion-mnist");
+        if !dir.is_dir() {
+            eprintln!(
+                "skipped: {} not found (install dataset-fashion-mnist)",
+                dir.display()
+            );
+            return;
+        }
+        for (split, n) in [(Split::Train, 60000), (Split::Test, 10000)] {
+            let d = Dataset::mnist(dir, split).unwrap();
+            assert_eq!(
+                (d.len(), d.image_shape(), d.num_classes()),
+                (n, [1, 28, 28], 10)
+            );
+            assert!(d.labels().iter().all(|&l| l < 10));
+            assert_eq!(d.images().len(), n * 784);
+        }
+    }
+}

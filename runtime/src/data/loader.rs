@@ -1,0 +1,332 @@
+//! Batching, shuffling and normalisation, with the next batch prepared on a background thread.
+
+use super::{DataError, Dataset, Normalize};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// One mini-batch, ready for the device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    /// `len x C x H x W` values (NCHW), each `(byte / 255 - mean[c]) / std[c]`.
+    pub images: Vec<f32>,
+    /// `len` class labels, each `< num_classes`.
+    pub labels: Vec<u32>,
+    /// Rows present: the batch size, except that the last batch of an epoch may be short.
+    pub len: usize,
+    /// Position of this batch in its epoch, `0..num_batches()`.
+    pub index: usize,
+    /// Dataset index of each row.
+    pub indices: Vec<usize>,
+}
+
+/// Splits a [`Dataset`] into normalised mini-batches, epoch after epoch.
+///
+/// With `shuffle`, epoch `e` visits the samples in a permutation drawn by a Fisher-Yates
+/// shuffle from `ChaCha8Rng::seed_from_u64(seed)` on stream `e`: reproducible for a given
+/// `(seed, e)`, different between epochs. Without it, samples come in file order.
+#[derive(Debug, Clone)]
+pub struct DataLoader {
+    dataset: Arc<Dataset>,
+    batch_size: usize,
+    shuffle: bool,
+    drop_last: bool,
+    normalize: Normalize,
+    table: Arc<Vec<[f32; 256]>>,
+    seed: u64,
+}
+
+impl DataLoader {
+    /// Creates a loader of `batch_size` rows per batch. With `drop_last`, a final batch
+    /// shorter than `batch_size` is skipped (as PyTorch's `DataLoader`).
+    ///
+    /// # Errors
+    /// [`DataError::InvalidLoader`] if `batch_size` is 0 or an epoch would have 0 batches
+    /// (empty dataset, or `drop_last` with fewer samples than `batch_size`);
+    /// [`DataError::InvalidNormalize`] if `normalize` does not fit the image channels.
+    pub fn new(
+        dataset: Arc<Dataset>,
+        batch_size: usize,
+        shuffle: bool,
+        drop_last: bool,
+        normalize: Normalize,
+        seed: u64,
+    ) -> Result<Self, DataError> {
+        if batch_size == 0 {
+            return Err(DataError::InvalidLoader("batch_size must be > 0".into()));
+        }
+        normalize.validate(dataset.image_shape()[0])?;
+        let table = Arc::new(normalize.table());
+        let loader = DataLoader {
+            dataset,
+            batch_size,
+            shuffle,
+            drop_last,
+            normalize,
+            table,
+            seed,
+        };
+        if loader.num_batches() == 0 {
+            return Err(DataError::InvalidLoader(format!(
+                "0 batches per epoch: {} samples, batch_size {}, drop_last {}",
+                loader.dataset.len(),
+                batch_size,
+                drop_last
+            )));
+        }
+        Ok(loader)
+    }
+
+    /// Rows per full batch.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// Batches per epoch: `ceil(N / batch_size)`, or `floor(N / batch_size)` with `drop_last`.
+    pub fn num_batches(&self) -> usize {
+        let n = self.dataset.len();
+        if self.drop_last {
+            n / self.batch_size
+        } else {
+            n.div_ceil(self.batch_size)
+        }
+    }
+
+    /// The dataset batches are drawn from.
+    pub fn dataset(&self) -> &Arc<Dataset> {
+        &self.dataset
+    }
+
+    /// The normalisation applied to every pixel.
+    pub fn normalize(&self) -> &Normalize {
+        &self.normalize
+    }
+
+    /// The order in which epoch `epoch` visits the dataset: a permutation of `0..N`
+    /// (identity without shuffling). Rows dropped by `drop_last` are the tail of it.
+    pub fn order(&self, epoch: u64) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.dataset.len()).collect();
+        if self.shuffle {
+            let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+            rng.set_stream(epoch);
+            order.shuffle(&mut rng);
+        }
+        order
+    }
+
+    /// The batches of epoch `epoch`, in order. A background thread builds up to two batches
+    /// ahead while the caller works; it stops when the iterator is dropped.
+    pub fn epoch(&self, epoch: u64) -> Epoch {
+        let (tx, rx) = sync_channel(2);
+        let order = self.order(epoch);
+        let (ds, table) = (Arc::clone(&self.dataset), Arc::clone(&self.table));
+        let (bs, count) = (self.batch_size, self.num_batches());
+        let worker = std::thread::spawn(move || {
+            for (index, rows) in order.chunks(bs).take(count).enumerate() {
+                if tx.send(make_batch(&ds, &table, rows, index)).is_err() {
+                    return; // the iterator was dropped
+                }
+            }
+        });
+        Epoch {
+            rx: Some(rx),
+            worker: Some(worker),
+            remaining: count,
+        }
+    }
+}
+
+fn make_batch(ds: &Dataset, table: &[[f32; 256]], rows: &[usize], index: usize) -> Batch {
+    let plane = ds.image_shape()[1] * ds.image_shape()[2];
+    let mut images = Vec::with_capacity(rows.len() * ds.sample_len());
+    for &i in rows {
+        for (bytes, lut) in ds.image(i).chunks_exact(plane).zip(table) {
+            images.extend(bytes.iter().map(|&b| lut[usize::from(b)]));
+        }
+    }
+    let labels = rows.iter().map(|&i| u32::from(ds.labels()[i])).collect();
+    Batch {
+        images,
+        labels,
+        len: rows.len(),
+        index,
+        indices: rows.to_vec(),
+    }
+}
+
+/// Iterator over the batches of one epoch (see [`DataLoader::epoch`]).
+///
+/// Dropping it early stops and joins the background thread.
+#[derive(Debug)]
+pub struct Epoch {
+    rx: Option<Receiver<Batch>>,
+    worker: Option<JoinHandle<()>>,
+    remaining: usize,
+}
+
+impl Iterator for Epoch {
+    type Item = Batch;
+
+    fn next(&mut self) -> Option<Batch> {
+        if self.remaining == 0 {
+            return None;
+        }
+        match self.rx.as_ref()?.recv() {
+            Ok(batch) => {
+                self.remaining -= 1;
+                Some(batch)
+            }
+            Err(_) => {
+                // The worker ended early: it can only have panicked; pass the panic on.
+                self.remaining = 0;
+                if let Some(Err(panic)) = self.worker.take().map(JoinHandle::join) {
+                    std::panic::resume_unwind(panic);
+                }
+                None
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+}
+
+impl ExactSizeIterator for Epoch {}
+
+impl Drop for Epoch {
+    fn drop(&mut self) {
+        drop(self.rx.take()); // unblocks a worker waiting to send
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::idx::tests::{IMAGES, LABELS};
+
+    /// N samples of 1x1x1 whose byte is `i % 256` and label `i % 10`.
+    fn tiny(n: usize) -> Arc<Dataset> {
+        let images = (0..n).map(|i| (i % 256) as u8).collect();
+        let labels = (0..n).map(|i| (i % 10) as u8).collect();
+        Arc::new(Dataset::from_raw(images, labels, [1, 1, 1], 10).unwrap())
+    }
+
+    fn loader(ds: Arc<Dataset>, bs: usize, shuffle: bool, drop: bool, seed: u64) -> DataLoader {
+        DataLoader::new(ds, bs, shuffle, drop, Normalize::identity(1), seed).unwrap()
+    }
+
+    fn lens(l: &DataLoader) -> Vec<usize> {
+        l.epoch(0).map(|b| b.len).collect()
+    }
+
+    #[test]
+    fn batch_sizes() {
+        assert_eq!(lens(&loader(tiny(10), 4, true, false, 1)), vec![4, 4, 2]);
+        assert_eq!(lens(&loader(tiny(10), 4, true, true, 1)), vec![4, 4]);
+        for (n, full, last) in [(60000, 468, 96), (10000, 78, 16)] {
+            let l = loader(tiny(n), 128, true, false, 3);
+            assert_eq!(l.num_batches(), full + 1);
+            let got = lens(&l);
+            assert_eq!(
+                (got.len(), got[full], got[..full].iter().all(|&x| x == 128)),
+                (full + 1, last, true)
+            );
+            assert_eq!(loader(tiny(n), 128, false, true, 3).num_batches(), full);
+        }
+    }
+
+    #[test]
+    fn zero_batches_is_an_error() {
+        let e = |ds, bs, drop| DataLoader::new(ds, bs, false, drop, Normalize::identity(1), 0);
+        let m = e(tiny(0), 4, false).unwrap_err().to_string();
+        assert!(
+            m.contains("0 batches per epoch") && m.contains("0 samples"),
+            "{m}"
+        );
+        let m = e(tiny(3), 4, true).unwrap_err().to_string();
+        assert!(m.contains("0 batches per epoch") && m.contains("3 samples") && m.contains("4"));
+        assert!(e(tiny(3), 0, false)
+            .unwrap_err()
+            .to_string()
+            .contains("batch_size"));
+        let wrong = Normalize::identity(3);
+        assert!(DataLoader::new(tiny(3), 1, false, false, wrong, 0).is_err());
+    }
+
+    #[test]
+    fn epochs_are_permutations_and_reproducible() {
+        let n = 37;
+        let l = loader(tiny(n), 5, true, false, 42);
+        let mut seen = Vec::new();
+        for (k, b) in l.epoch(7).enumerate() {
+            assert_eq!((b.index, b.labels.len(), b.images.len()), (k, b.len, b.len));
+            for (r, &i) in b.indices.iter().enumerate() {
+                assert_eq!(b.labels[r], (i % 10) as u32);
+                assert_eq!(b.images[r], i as f32 / 255.0);
+            }
+            seen.extend(b.indices);
+        }
+        assert_eq!(seen, l.order(7));
+        seen.sort_unstable();
+        assert_eq!(seen, (0..n).collect::<Vec<_>>());
+        assert_ne!(l.order(0), l.order(1));
+        assert_eq!(l.order(3), loader(tiny(n), 5, true, false, 42).order(3));
+        assert_ne!(l.order(3), loader(tiny(n), 5, true, false, 43).order(3));
+        let plain = loader(tiny(n), 5, false, false, 42);
+        assert_eq!(plain.order(9), (0..n).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn idx_fixture_as_f32() {
+        let ds = Dataset::from_raw(IMAGES[16..].to_vec(), LABELS[8..].to_vec(), [1, 2, 3], 10);
+        let l = loader(Arc::new(ds.unwrap()), 2, false, false, 0);
+        let b = l.epoch(0).next().unwrap();
+        assert_eq!(b.labels, vec![7, 2]);
+        let want = [
+            0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.0, 0.0, 0.501961, 0.00392157, 0.00784314, 0.0117647,
+        ];
+        for (g, w) in b.images.iter().zip(want) {
+            assert!((g - w).abs() < 1e-6, "{g} vs {w}");
+        }
+    }
+
+    #[test]
+    fn normalisation_values() {
+        // 2 samples of 3x1x2, bytes chosen to cover 0, 255 and values in between.
+        let bytes: Vec<u8> = vec![0, 255, 1, 128, 51, 200, 255, 0, 77, 3, 254, 100];
+        let ds = Arc::new(Dataset::from_raw(bytes.clone(), vec![0, 1], [3, 1, 2], 10).unwrap());
+        let (mean, std) = (vec![0.4914, 0.4822, 0.4465], vec![0.247, 0.243, 0.261]);
+        let norm = Normalize {
+            mean: mean.clone(),
+            std: std.clone(),
+        };
+        let l = DataLoader::new(ds, 2, false, false, norm, 0).unwrap();
+        let b = l.epoch(0).next().unwrap();
+        for (k, (&g, &byte)) in b.images.iter().zip(&bytes).enumerate() {
+            let c = (k / 2) % 3;
+            assert_eq!(
+                g,
+                (f32::from(byte) / 255.0 - mean[c]) / std[c],
+                "element {k}"
+            );
+        }
+    }
+
+    #[test]
+    fn dropping_early_stops_the_worker() {
+        let l = loader(tiny(1000), 1, true, false, 5);
+        let mut e = l.epoch(0);
+        assert_eq!(e.len(), 1000);
+        assert_eq!(e.next().map(|b| b.len), Some(1));
+        drop(e); // must not hang
+        drop(l.epoch(1));
+        assert_eq!(l.epoch(2).count(), 1000);
+    }
+}

@@ -1,0 +1,65 @@
+//! The runtime's error type.
+use std::path::PathBuf;
+
+use crate::data::DataError;
+
+/// Everything that can go wrong while building, training or evaluating a network.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No usable compute device, or the device failed.
+    #[error("device error: {0}")]
+    Device(String),
+    /// A kernel failed to compile or run; the message is the backend's.
+    #[error("kernel error ({context}): {message}. Set CUBECL_DEBUG_LOG=stderr to see the generated shader.")]
+    Kernel {
+        /// What the runtime was doing.
+        context: String,
+        /// The backend's message.
+        message: String,
+    },
+    /// A configuration value is out of range.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// A batch does not match the network's shapes.
+    #[error("shape error: {0}")]
+    Shape(String),
+    /// A label is not a valid class index.
+    #[error("label {label} of sample {sample} in the batch is not a class index: the network has {classes} classes (0..={max})", max = classes - 1)]
+    Label {
+        /// Row of the batch.
+        sample: usize,
+        /// The label found.
+        label: u32,
+        /// Number of classes of the network.
+        classes: usize,
+    },
+    /// A loss or parameter became NaN or infinite.
+    #[error("non-finite loss {loss} at epoch {epoch}, step {step} (batch {batch}); lower the learning rate or check the data")]
+    NonFinite {
+        /// The loss value.
+        loss: f32,
+        /// Epoch (1-based).
+        epoch: usize,
+        /// Global step (1-based).
+        step: u64,
+        /// Batch index within the epoch (0-based).
+        batch: usize,
+    },
+    /// A dataset file is missing or malformed.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A checkpoint could not be written or read.
+    #[error("checkpoint {path}: {message}")]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A state dict does not match the network.
+    #[error("state dict does not match the network:\n{0}")]
+    StateDict(String),
+}
+
+/// `Result` with the runtime's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

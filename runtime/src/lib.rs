@@ -1,0 +1,17 @@
+//! # cubenet-runtime
+//!
+//! What training a `#[network]` needs besides its kernels: the device state of a compiled
+//! network ([`NetState`], [`Network`]), datasets and a data loader ([`data`]), SGD
+//! ([`Sgd`]), the training loop ([`trainer`]) and checkpoints ([`checkpoint`]).
+pub mod checkpoint;
+pub mod data;
+pub mod device;
+pub mod error;
+pub mod model;
+pub mod optim;
+pub mod trainer;
+
+pub use device::{default_device, describe, Device};
+pub use error::{Error, Result};
+pub use model::{mean_in_order, Layout, NamedTensor, NetState, Network, ParamInfo, StepArgs};
+pub use optim::Sgd;

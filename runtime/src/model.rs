@@ -1,0 +1,450 @@
+//! A compiled network's device state and the [`Network`] trait that `#[network]` implements.
+use cubecl::bytes::Bytes;
+use cubecl::client::Client;
+use cubecl::prelude::*;
+use cubecl::server::Handle;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::{Error, Result};
+use crate::optim::Sgd;
+use cubenet_kernels::SgdFlags;
+
+/// One parameter tensor of a network, named as its PyTorch `state_dict` key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParamInfo {
+    /// `state_dict` key, e.g. `conv1.weight` (OIHW) or `fc1.weight` (out x in).
+    pub name: &'static str,
+    /// Shape, PyTorch order.
+    pub shape: &'static [usize],
+    /// Offset (in floats) in the parameter arena.
+    pub offset: usize,
+    /// Fan-in of the layer (`in_channels * kh * kw` or `in_features`), for the default init.
+    pub fan_in: usize,
+}
+
+impl ParamInfo {
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+/// Where a network's tensors live in its arenas (see `cubenet_kernels` crate docs), as
+/// inferred by `#[network]`. Per-sample offsets are multiplied by the batch capacity.
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    /// Input shape of one sample, `[C, H, W]`.
+    pub input_shape: [usize; 3],
+    /// Number of classes (features of the last linear layer).
+    pub classes: usize,
+    /// Every parameter, in `state_dict` order.
+    pub params: &'static [ParamInfo],
+    /// Total number of parameters.
+    pub num_params: usize,
+    /// Floats per sample in the `acts` arena.
+    pub acts_per_sample: usize,
+    /// u32 per sample in the `idx` arena.
+    pub idx_per_sample: usize,
+    /// Per-sample offset of the input batch in `acts`.
+    pub input_act: usize,
+    /// Per-sample offset of the per-row loss in `acts`.
+    pub loss_act: usize,
+    /// Per-sample offset of the logits in `acts`.
+    pub logits_act: usize,
+    /// Per-sample offset of the label in `idx`.
+    pub label_idx: usize,
+    /// Per-sample offset of the correctness flag in `idx`.
+    pub correct_idx: usize,
+}
+
+impl Layout {
+    /// Floats of one input sample (`C * H * W`).
+    pub fn input_len(&self) -> usize {
+        self.input_shape.iter().product()
+    }
+}
+
+/// Run-time values passed to the parameter-updating kernels of one step.
+#[derive(Clone, Copy, Debug)]
+pub struct StepArgs {
+    /// Learning rate.
+    pub lr: f32,
+    /// Momentum.
+    pub momentum: f32,
+    /// Dampening.
+    pub dampening: f32,
+    /// Weight decay.
+    pub weight_decay: f32,
+    /// [`SgdFlags`] bits.
+    pub flags: u32,
+}
+
+/// The device buffers of one network instance, allocated once for a batch capacity.
+pub struct NetState {
+    client: Client,
+    layout: &'static Layout,
+    cap: usize,
+    params: Handle,
+    velocity: Handle,
+    grads: Handle,
+    acts: Handle,
+    idx: Handle,
+    steps: u64,
+    cube_dim: u32,
+}
+
+fn bytes_of(v: &[f32]) -> Bytes {
+    Bytes::from_bytes_vec(f32::as_bytes(v).to_vec())
+}
+
+impl NetState {
+    /// Allocates the arenas of `layout` for batches of up to `cap` samples and initialises the
+    /// parameters as PyTorch's default (`kaiming_uniform_(a=sqrt(5))` for weights, i.e.
+    /// U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the same bound for biases), drawn from a
+    /// ChaCha8 stream seeded with `seed`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] if `cap` is 0.
+    pub fn new(client: Client, layout: &'static Layout, cap: usize, seed: u64) -> Result<Self> {
+        if cap == 0 {
+            return Err(Error::Config("batch size must be at least 1".into()));
+        }
+        let np = layout.num_params.max(1);
+        let mut init = vec![0f32; np];
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        for p in layout.params {
+            let bound = 1.0 / (p.fan_in as f64).sqrt();
+            for v in &mut init[p.offset..p.offset + p.numel()] {
+                *v = rng.random_range(-bound..bound) as f32;
+            }
+        }
+        let zeros = vec![0f32; np];
+        let params = client.create_from_slice(f32::as_bytes(&init));
+        let velocity = client.create_from_slice(f32::as_bytes(&zeros));
+        let grads = client.create_from_slice(f32::as_bytes(&zeros));
+        let acts = client.create_from_slice(f32::as_bytes(&vec![0f32; layout.acts_per_sample * cap]));
+        let idx = client.create_from_slice(u32::as_bytes(&vec![0u32; layout.idx_per_sample * cap]));
+        let max_dim = client.properties().hardware.max_units_per_cube;
+        Ok(Self { client, layout, cap, params, velocity, grads, acts, idx, steps: 0, cube_dim: 64.min(max_dim).max(1) })
+    }
+
+    /// The compute client the network runs on.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+    /// Batch capacity (the largest batch a step accepts).
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+    /// The network's layout.
+    pub fn layout(&self) -> &'static Layout {
+        self.layout
+    }
+    /// Training steps taken so far.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Launch geometry for `units` units: 1-D, `cube_dim` units per cube.
+    pub fn grid(&self, units: usize) -> (CubeCount, CubeDim) {
+        let dim = self.cube_dim;
+        let cubes = units.div_ceil(dim as usize).max(1) as u32;
+        if cubes <= 65535 {
+            (CubeCount::Static(cubes, 1, 1), CubeDim::new_1d(dim))
+        } else {
+            let y = cubes.div_ceil(65535);
+            (CubeCount::Static(65535, y, 1), CubeDim::new_1d(dim))
+        }
+    }
+
+    /// The five arena arguments, in kernel order (params, velocity, grads, acts, idx).
+    ///
+    /// # Safety
+    /// The lengths are the arenas' true lengths; the caller launches a kernel whose indices
+    /// come from the same layout.
+    pub unsafe fn args(&self) -> [BufferArg; 5] {
+        let np = self.layout.num_params.max(1);
+        unsafe {
+            [
+                BufferArg::from_raw_parts(self.params.clone(), np),
+                BufferArg::from_raw_parts(self.velocity.clone(), np),
+                BufferArg::from_raw_parts(self.grads.clone(), np),
+                BufferArg::from_raw_parts(self.acts.clone(), self.layout.acts_per_sample * self.cap),
+                BufferArg::from_raw_parts(self.idx.clone(), self.layout.idx_per_sample * self.cap),
+            ]
+        }
+    }
+
+    /// Copies a batch to the device: `images` is `n x C x H x W` (NCHW, already normalised),
+    /// `labels` has `n` class indices (or is empty for inference).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if the lengths disagree with the network or `n` is 0 or above the
+    /// capacity; [`Error::Label`] for a label that is not a class index.
+    pub fn upload(&self, images: &[f32], labels: Option<&[u32]>) -> Result<usize> {
+        let len = self.layout.input_len();
+        if images.is_empty() || images.len() % len != 0 {
+            return Err(Error::Shape(format!(
+                "the batch holds {} floats, which is not a positive multiple of one sample's {} ({:?}, NCHW)",
+                images.len(),
+                len,
+                self.layout.input_shape
+            )));
+        }
+        let n = images.len() / len;
+        if n > self.cap {
+            return Err(Error::Shape(format!(
+                "batch of {n} samples exceeds the capacity of {} this network was created with",
+                self.cap
+            )));
+        }
+        if let Some(labels) = labels {
+            if labels.len() != n {
+                return Err(Error::Shape(format!("{} labels for {n} images", labels.len())));
+            }
+            if let Some((sample, &label)) =
+                labels.iter().enumerate().find(|(_, &l)| l as usize >= self.layout.classes)
+            {
+                return Err(Error::Label { sample, label, classes: self.layout.classes });
+            }
+            let off = (self.layout.label_idx * self.cap * 4) as u64;
+            self.client.write(&self.idx.clone().offset_start(off), Bytes::from_bytes_vec(u32::as_bytes(labels).to_vec()));
+        }
+        let off = (self.layout.input_act * self.cap * 4) as u64;
+        self.client.write(&self.acts.clone().offset_start(off), bytes_of(images));
+        Ok(n)
+    }
+
+    fn read_region(&self, handle: &Handle, total: usize, start: usize, len: usize, context: &str) -> Result<Vec<u8>> {
+        let h = handle.clone().offset_start((start * 4) as u64).offset_end(((total - start - len) * 4) as u64);
+        let bytes = self
+            .client
+            .read_one(h)
+            .map_err(|e| Error::Kernel { context: context.to_string(), message: format!("{e:?}") })?;
+        Ok(bytes.to_vec())
+    }
+
+    /// Reads `len` floats per sample for the first `n` samples of the tensor at per-sample
+    /// offset `act` of the `acts` arena.
+    pub fn read_acts(&self, act: usize, len: usize, n: usize, context: &str) -> Result<Vec<f32>> {
+        let total = self.layout.acts_per_sample * self.cap;
+        let b = self.read_region(&self.acts, total, act * self.cap, len * n, context)?;
+        Ok(f32::from_bytes(&b).to_vec())
+    }
+
+    /// Reads `n` u32 at per-sample offset `at` of the `idx` arena.
+    pub fn read_idx(&self, at: usize, n: usize, context: &str) -> Result<Vec<u32>> {
+        let total = self.layout.idx_per_sample * self.cap;
+        let b = self.read_region(&self.idx, total, at * self.cap, n, context)?;
+        Ok(u32::from_bytes(&b).to_vec())
+    }
+
+    fn read_arena(&self, h: &Handle, context: &str) -> Result<Vec<f32>> {
+        let b = self
+            .client
+            .read_one(h.clone())
+            .map_err(|e| Error::Kernel { context: context.to_string(), message: format!("{e:?}") })?;
+        let mut v = f32::from_bytes(&b).to_vec();
+        v.truncate(self.layout.num_params);
+        Ok(v)
+    }
+
+    /// All parameters, flat, in `state_dict` order.
+    pub fn read_params(&self) -> Result<Vec<f32>> {
+        self.read_arena(&self.params, "reading parameters")
+    }
+    /// The gradient of the last step's mean loss for every parameter, flat.
+    pub fn read_grads(&self) -> Result<Vec<f32>> {
+        self.read_arena(&self.grads, "reading gradients")
+    }
+    /// The SGD momentum buffers, flat.
+    pub fn read_velocity(&self) -> Result<Vec<f32>> {
+        self.read_arena(&self.velocity, "reading momentum buffers")
+    }
+
+    /// Overwrites every parameter (flat, `state_dict` order).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if the length is not the number of parameters.
+    pub fn write_params(&mut self, values: &[f32]) -> Result<()> {
+        if values.len() != self.layout.num_params {
+            return Err(Error::Shape(format!(
+                "{} parameter values given, the network has {}",
+                values.len(),
+                self.layout.num_params
+            )));
+        }
+        self.client.write(&self.params, bytes_of(values));
+        Ok(())
+    }
+
+    /// Overwrites the momentum buffers and the step count (for resuming).
+    pub fn write_velocity(&mut self, values: &[f32], steps: u64) -> Result<()> {
+        if values.len() != self.layout.num_params {
+            return Err(Error::Shape(format!("{} momentum values given, the network has {}", values.len(), self.layout.num_params)));
+        }
+        self.client.write(&self.velocity, bytes_of(values));
+        self.steps = steps;
+        Ok(())
+    }
+
+    /// The run-time kernel arguments for one optimiser step with `sgd`.
+    pub fn step_args(&self, sgd: &Sgd) -> StepArgs {
+        let mut flags = 0;
+        if self.steps == 0 {
+            flags |= SgdFlags::FIRST_STEP;
+        }
+        if sgd.nesterov {
+            flags |= SgdFlags::NESTEROV;
+        }
+        StepArgs { lr: sgd.lr, momentum: sgd.momentum, dampening: sgd.dampening, weight_decay: sgd.weight_decay, flags }
+    }
+
+    /// Records that one optimiser step was taken.
+    pub fn finish_step(&mut self) {
+        self.steps += 1;
+    }
+}
+
+/// A named tensor of a state dict: PyTorch key, shape, values (row-major).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamedTensor {
+    /// `state_dict` key.
+    pub name: String,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Values, row-major.
+    pub data: Vec<f32>,
+}
+
+/// A network compiled by `#[network]`: its layout, its kernels, and the operations a trainer
+/// needs. The required items are generated; the provided methods are the public API.
+pub trait Network: Sized {
+    /// Where every tensor lives.
+    const LAYOUT: Layout;
+    /// Kernel launches of one training step (forward, loss, backward and update).
+    const KERNELS_PER_STEP: usize;
+    /// Kernel launches of one evaluation batch.
+    const KERNELS_PER_EVAL: usize;
+    /// Multiply-adds of one training step per sample (forward + backward).
+    const MACS_PER_SAMPLE: usize;
+    /// Human-readable shapes and fusion plan.
+    const SUMMARY: &'static str;
+
+    /// Wraps device state (generated).
+    fn from_state(state: NetState) -> Self;
+    /// The device state.
+    fn state(&self) -> &NetState;
+    /// The device state, mutably.
+    fn state_mut(&mut self) -> &mut NetState;
+    /// Launches the kernels of one training step on a batch of `n` already uploaded
+    /// (generated).
+    fn launch_train(state: &NetState, n: usize, args: StepArgs);
+    /// Launches the kernels of the forward pass plus loss and correctness flags, without
+    /// gradients (generated).
+    fn launch_eval(state: &NetState, n: usize);
+
+    /// Allocates the network on `device` for batches of up to `batch_size` samples, with
+    /// PyTorch's default initialisation drawn from `seed`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for `batch_size == 0`.
+    fn new(device: &crate::Device, batch_size: usize, seed: u64) -> Result<Self> {
+        let client = device.client();
+        let layout: &'static Layout = Box::leak(Box::new(Self::LAYOUT));
+        Ok(Self::from_state(NetState::new(client, layout, batch_size, seed)?))
+    }
+
+    /// One training step on `images` (`n x C x H x W`, normalised) and `labels` (`n`):
+    /// forward, softmax cross-entropy (mean over the `n` rows), backward, SGD update.
+    /// Returns the mean loss of the batch (before the update).
+    ///
+    /// # Errors
+    /// Shape and label errors ([`NetState::upload`]), invalid `sgd` values, kernel errors.
+    fn train_step(&mut self, images: &[f32], labels: &[u32], sgd: &Sgd) -> Result<f32> {
+        sgd.validate()?;
+        let n = self.state().upload(images, Some(labels))?;
+        let args = self.state().step_args(sgd);
+        Self::launch_train(self.state(), n, args);
+        self.state_mut().finish_step();
+        let losses = self.state().read_acts(Self::LAYOUT.loss_act, 1, n, "training step")?;
+        Ok(mean_in_order(&losses))
+    }
+
+    /// Computes the gradients of the mean loss on a batch without updating the parameters
+    /// (read them with [`NetState::read_grads`]). Returns the mean loss.
+    fn compute_gradients(&mut self, images: &[f32], labels: &[u32]) -> Result<f32> {
+        let n = self.state().upload(images, Some(labels))?;
+        let args = StepArgs { lr: 0.0, momentum: 0.0, dampening: 0.0, weight_decay: 0.0, flags: SgdFlags::NO_UPDATE };
+        Self::launch_train(self.state(), n, args);
+        let losses = self.state().read_acts(Self::LAYOUT.loss_act, 1, n, "gradient computation")?;
+        Ok(mean_in_order(&losses))
+    }
+
+    /// Evaluates a labelled batch: returns (number of rows whose argmax logit is the label,
+    /// sum of the per-row losses).
+    fn evaluate(&mut self, images: &[f32], labels: &[u32]) -> Result<(usize, f64)> {
+        let n = self.state().upload(images, Some(labels))?;
+        Self::launch_eval(self.state(), n);
+        let correct = self.state().read_idx(Self::LAYOUT.correct_idx, n, "evaluation")?;
+        let losses = self.state().read_acts(Self::LAYOUT.loss_act, 1, n, "evaluation")?;
+        Ok((correct.iter().filter(|&&c| c == 1).count(), losses.iter().map(|&l| l as f64).sum()))
+    }
+
+    /// The logits (`n x classes`, row-major) of a batch of images.
+    fn forward(&mut self, images: &[f32]) -> Result<Vec<f32>> {
+        let n = self.state().upload(images, None)?;
+        // Labels are left as they were; logits do not depend on them.
+        Self::launch_eval(self.state(), n);
+        self.state().read_acts(Self::LAYOUT.logits_act, Self::LAYOUT.classes, n, "forward")
+    }
+
+    /// Every parameter as a named tensor, with PyTorch's `state_dict` keys and shapes.
+    fn state_dict(&self) -> Result<Vec<NamedTensor>> {
+        let flat = self.state().read_params()?;
+        Ok(split_named(&flat, Self::LAYOUT.params))
+    }
+
+    /// Loads parameters by `state_dict` key. Every key of the network must be present with
+    /// its exact shape; every mismatch is listed in one error.
+    fn load_state_dict(&mut self, tensors: &[NamedTensor]) -> Result<()> {
+        let mut flat = vec![0f32; Self::LAYOUT.num_params];
+        let mut problems = Vec::new();
+        for p in Self::LAYOUT.params {
+            match tensors.iter().find(|t| t.name == p.name) {
+                None => problems.push(format!("  missing key `{}` (expected shape {:?})", p.name, p.shape)),
+                Some(t) if t.shape != p.shape || t.data.len() != p.numel() => problems.push(format!(
+                    "  `{}`: expected shape {:?}, found {:?} ({} values)",
+                    p.name,
+                    p.shape,
+                    t.shape,
+                    t.data.len()
+                )),
+                Some(t) => flat[p.offset..p.offset + p.numel()].copy_from_slice(&t.data),
+            }
+        }
+        for t in tensors {
+            if !Self::LAYOUT.params.iter().any(|p| p.name == t.name) {
+                problems.push(format!("  unexpected key `{}` (shape {:?})", t.name, t.shape));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::StateDict(problems.join("\n")));
+        }
+        self.state_mut().write_params(&flat)
+    }
+}
+
+/// Splits a flat parameter vector into named tensors.
+pub fn split_named(flat: &[f32], params: &[ParamInfo]) -> Vec<NamedTensor> {
+    params
+        .iter()
+        .map(|p| NamedTensor { name: p.name.to_string(), shape: p.shape.to_vec(), data: flat[p.offset..p.offset + p.numel()].to_vec() })
+        .collect()
+}
+
+/// Mean of `v` accumulated in f64 in index order (deterministic).
+pub fn mean_in_order(v: &[f32]) -> f32 {
+    (v.iter().map(|&x| x as f64).sum::<f64>() / v.len().max(1) as f64) as f32
+}

@@ -1,0 +1,77 @@
+//! # cubenet
+//!
+//! A compile-time neural-network code generator. Annotate a struct with [`network`]; its
+//! fields are the layers, in order. At `cargo build` the macro infers every shape, rejects a
+//! wrong network with a compile error on the offending token, and emits fused, statically
+//! shaped forward and backward kernels written in [cubecl](https://github.com/tracel-ai/cubecl)
+//! (CUDA, Vulkan/Metal/DX12 through wgpu, or a CPU Vulkan driver such as Mesa's lavapipe).
+//!
+//! ```no_run
+//! use cubenet::prelude::*;
+//!
+//! /// LeNet-5 for 1 x 28 x 28 images (Fashion-MNIST).
+//! #[network(input = [1, 28, 28])]
+//! pub struct LeNet5 {
+//!     #[layer(padding = 2)]
+//!     conv1: Conv2d<1, 6, 5>,              // in_channels, out_channels, kernel_size
+//!     relu1: Relu,
+//!     pool1: MaxPool2d<2>,                 // kernel_size; stride defaults to it
+//!     conv2: Conv2d<6, 16, 5>,
+//!     relu2: Relu,
+//!     pool2: MaxPool2d<2>,
+//!     flatten: Flatten,
+//!     fc1: Linear<400, 120>,               // in_features, out_features
+//!     relu3: Relu,
+//!     fc2: Linear<120, 84>,
+//!     relu4: Relu,
+//!     fc3: Linear<84, 10>,
+//! }
+//!
+//! # fn main() -> cubenet::Result<()> {
+//! let device = cubenet::default_device();
+//! let mut net = LeNet5::new(&device, 100, 42)?; // batch capacity 100, init seed 42
+//! let images = vec![0.0f32; 100 * 28 * 28];      // N x C x H x W
+//! let labels = vec![0u32; 100];
+//! let loss = net.train_step(&images, &labels, &Sgd::new(0.01).with_momentum(0.9))?;
+//! println!("loss {loss}, {} kernel launches per step", LeNet5::KERNELS_PER_STEP);
+//! # Ok(()) }
+//! ```
+//!
+//! ## Layers and options (PyTorch names)
+//! | layer | positional | named (default) |
+//! |---|---|---|
+//! | `Conv2d` | `in_channels, out_channels, kernel_size` | `stride` (1), `padding` (0), `dilation` (1), `bias` (true) |
+//! | `MaxPool2d` | `kernel_size` | `stride` (kernel_size), `padding` (0) |
+//! | `Linear` | `in_features, out_features` | `bias` (true) |
+//! | `Relu`, `Flatten` | | |
+//!
+//! A per-axis value is a braced pair, `stride = {(2, 1)}` (height, width). Parameters are
+//! named `<field>.weight` / `<field>.bias` exactly as PyTorch's `state_dict` keys, with
+//! PyTorch's layouts (conv OIHW, linear out x in). The last layer must be a `Linear`
+//! producing class scores; training minimises softmax cross-entropy over them.
+//!
+//! Add `print` to the attribute (`#[network(input = [1, 28, 28], print)]`) or set
+//! `CUBENET_PRINT=1` while building to print every layer's shape, the fusion plan and the
+//! generated code; `Network::SUMMARY` holds the same plan at run time.
+
+pub use cubenet_macros::network;
+pub use cubenet_runtime::{
+    checkpoint, data, default_device, describe, trainer, Device, Error, Layout, NamedTensor, NetState, Network, ParamInfo,
+    Result, Sgd,
+};
+
+/// Everything a user of `#[network]` needs.
+pub mod prelude {
+    pub use crate::network;
+    pub use cubenet_runtime::data::{Batch, DataLoader, Dataset, Normalize, Split};
+    pub use cubenet_runtime::trainer::{evaluate, fit, EpochReport, TrainConfig};
+    pub use cubenet_runtime::{default_device, Device, Network, Sgd};
+}
+
+/// Paths used by the code `#[network]` generates. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use cubecl;
+    pub use cubenet_kernels as kernels;
+    pub use cubenet_runtime::{Layout, NetState, Network, ParamInfo, StepArgs};
+}

@@ -1,0 +1,113 @@
+//! PyTorch parity of a whole LeNet-5 training step through `#[network]`.
+//!
+//! Fixture: tests/fixtures/lenet5_sgd.safetensors, written by
+//! `venv/bin/python scripts/lenet5_sgd_fixture.py` (PyTorch 2.15, CPU, float32): initial
+//! weights (`init.*`), the first 100 Fashion-MNIST training images normalised with mean
+//! 0.2860 / std 0.3530 (`x`, `y`), the loss, gradients and parameters after one and two SGD
+//! steps with lr 0.01, momentum 0.9 on that batch.
+use cubenet::prelude::*;
+use cubenet::NamedTensor;
+
+#[network(input = [1, 28, 28])]
+pub struct LeNet5 {
+    #[layer(padding = 2)]
+    conv1: Conv2d<1, 6, 5>,
+    relu1: Relu,
+    pool1: MaxPool2d<2>,
+    conv2: Conv2d<6, 16, 5>,
+    relu2: Relu,
+    pool2: MaxPool2d<2>,
+    flatten: Flatten,
+    fc1: Linear<400, 120>,
+    relu3: Relu,
+    fc2: Linear<120, 84>,
+    relu4: Relu,
+    fc3: Linear<84, 10>,
+}
+
+struct Fixture {
+    tensors: std::collections::HashMap<String, (Vec<usize>, Vec<u8>, safetensors::Dtype)>,
+}
+
+impl Fixture {
+    fn load(name: &str) -> Fixture {
+        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let st = safetensors::SafeTensors::deserialize(&bytes).expect("valid safetensors");
+        let tensors = st
+            .tensors()
+            .into_iter()
+            .map(|(k, v)| (k, (v.shape().to_vec(), v.data().to_vec(), v.dtype())))
+            .collect();
+        Fixture { tensors }
+    }
+    fn f32(&self, key: &str) -> Vec<f32> {
+        let (_, data, dtype) = &self.tensors[key];
+        assert_eq!(*dtype, safetensors::Dtype::F32, "{key}");
+        data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
+    }
+    fn labels(&self, key: &str) -> Vec<u32> {
+        let (_, data, dtype) = &self.tensors[key];
+        assert_eq!(*dtype, safetensors::Dtype::I64, "{key}");
+        data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap()) as u32).collect()
+    }
+    fn state(&self, prefix: &str) -> Vec<NamedTensor> {
+        let mut out = Vec::new();
+        for (k, (shape, _, _)) in &self.tensors {
+            if let Some(name) = k.strip_prefix(prefix) {
+                out.push(NamedTensor { name: name.to_string(), shape: shape.clone(), data: self.f32(k) });
+            }
+        }
+        out
+    }
+}
+
+/// |a - b| <= tol * max(1, |b|) elementwise, with the worst offender in the message.
+fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    let mut worst = (0usize, 0f32);
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let err = (g - w).abs() / w.abs().max(1.0);
+        if !(err <= worst.1) {
+            worst = (i, err);
+        }
+    }
+    assert!(worst.1 <= tol, "{what}: element {} is {} but PyTorch gives {} (relative error {})", worst.0, got[worst.0], want[worst.0], worst.1);
+}
+
+#[test]
+fn lenet5_two_sgd_steps_match_pytorch() {
+    let fx = Fixture::load("lenet5_sgd.safetensors");
+    let device = cubenet::default_device();
+    let mut net = LeNet5::new(&device, 100, 0).unwrap();
+    net.load_state_dict(&fx.state("init.")).unwrap();
+    let x = fx.f32("x");
+    let y = fx.labels("y");
+
+    let logits = net.forward(&x).unwrap();
+    assert_close("logits0", &logits, &fx.f32("logits0"), 1e-4);
+
+    let sgd = Sgd::new(0.01).with_momentum(0.9);
+    let loss1 = net.train_step(&x, &y, &sgd).unwrap();
+    assert_close("loss1", &[loss1], &fx.f32("loss1"), 1e-5);
+    let grads = cubenet::NetState::read_grads(net.state()).unwrap();
+    let layout = LeNet5::LAYOUT;
+    for t in cubenet_runtime_split(&grads, layout.params) {
+        assert_close(&format!("grad1.{}", t.name), &t.data, &fx.f32(&format!("grad1.{}", t.name)), 1e-4);
+    }
+    for t in net.state_dict().unwrap() {
+        assert_close(&format!("step1.{}", t.name), &t.data, &fx.f32(&format!("step1.{}", t.name)), 1e-4);
+    }
+    let loss2 = net.train_step(&x, &y, &sgd).unwrap();
+    assert_close("loss2", &[loss2], &fx.f32("loss2"), 1e-5);
+    for t in net.state_dict().unwrap() {
+        assert_close(&format!("step2.{}", t.name), &t.data, &fx.f32(&format!("step2.{}", t.name)), 1e-4);
+    }
+}
+
+fn cubenet_runtime_split(flat: &[f32], params: &[cubenet::ParamInfo]) -> Vec<NamedTensor> {
+    params
+        .iter()
+        .map(|p| NamedTensor { name: p.name.to_string(), shape: p.shape.to_vec(), data: flat[p.offset..p.offset + p.numel()].to_vec() })
+        .collect()
+}
