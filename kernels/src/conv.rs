@@ -216,7 +216,7 @@ pub fn conv_forward_unit(
                 if comptime!(cfg.relu) {
                     v = max(v, 0.0f32);
                 }
-                if !found || v > best {
+                if v > best {
                     best = v;
                     best_at = ((yy - cfg.pph) * cfg.w_conv + (xx - cfg.ppw)) as u32;
                     found = true;
@@ -270,7 +270,7 @@ pub fn conv_out_grad(
                 if idx[a_base + at] == me {
                     let mut g = acts[g_base + at];
                     if comptime!(cfg.relu) {
-                        if acts[o_base + at] <= 0.0 {
+                        if acts[o_base + at] < 0.0 {
                             g = 0.0;
                         }
                     }

@@ -1,0 +1,112 @@
+//! LeNet-5 on Fashion-MNIST, trained with the kernels `#[network]` generates.
+//!
+//! ```text
+//! cargo run --release --example fashion_mnist -- --epochs 3
+//! ```
+//! Data: the IDX files of the Debian package `dataset-fashion-mnist`
+//! (`/usr/share/datasets/fashion-mnist`), or `--data DIR`.
+//! The last line is machine-readable:
+//! `test_accuracy=0.xxxx epochs=N train_samples_per_s=S kernels_per_step=K`.
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use cubenet::prelude::*;
+
+/// LeNet-5 (LeCun et al. 1998, with ReLU and max-pooling) for 1 x 28 x 28 images.
+#[network(input = [1, 28, 28])]
+pub struct LeNet5 {
+    #[layer(padding = 2)]
+    conv1: Conv2d<1, 6, 5>,
+    relu1: Relu,
+    pool1: MaxPool2d<2>,
+    conv2: Conv2d<6, 16, 5>,
+    relu2: Relu,
+    pool2: MaxPool2d<2>,
+    flatten: Flatten,
+    fc1: Linear<400, 120>,
+    relu3: Relu,
+    fc2: Linear<120, 84>,
+    relu4: Relu,
+    fc3: Linear<84, 10>,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "Train LeNet-5 on Fashion-MNIST with cubenet")]
+struct Args {
+    /// Folder with the Fashion-MNIST IDX files (raw or .gz).
+    #[arg(long, default_value = "/usr/share/datasets/fashion-mnist")]
+    data: PathBuf,
+    /// Passes over the 60000 training images.
+    #[arg(long, default_value_t = 3)]
+    epochs: usize,
+    /// Samples per SGD step.
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Learning rate.
+    #[arg(long, default_value_t = 0.05)]
+    lr: f32,
+    /// SGD momentum.
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f32,
+    /// Weight decay (L2).
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f32,
+    /// Seed for the initial weights and the shuffling.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Train on the first N training images only (0: all).
+    #[arg(long, default_value_t = 0)]
+    limit: usize,
+    /// Print the network's shapes and fusion plan first.
+    #[arg(long)]
+    plan: bool,
+    /// Hide the progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn run(args: &Args) -> cubenet::Result<()> {
+    if args.plan {
+        println!("{}", LeNet5::SUMMARY);
+    }
+    let mut train = Dataset::mnist(&args.data, Split::Train)?;
+    if args.limit > 0 {
+        train = train.head(args.limit);
+    }
+    let test = Dataset::mnist(&args.data, Split::Test)?;
+    // Mean and standard deviation of the Fashion-MNIST training pixels (byte / 255).
+    let normalize = Normalize { mean: vec![0.2860], std: vec![0.3530] };
+    let train = DataLoader::new(Arc::new(train), args.batch_size, true, false, normalize.clone(), args.seed)?;
+    let test = DataLoader::new(Arc::new(test), args.batch_size.max(100), false, false, normalize, args.seed)?;
+
+    let device = cubenet::default_device();
+    println!("device: {}", cubenet::describe(&device));
+    let mut net = LeNet5::new(&device, args.batch_size.max(100), args.seed)?;
+    let sgd = Sgd::new(args.lr).with_momentum(args.momentum).with_weight_decay(args.weight_decay);
+    let cfg = TrainConfig { epochs: args.epochs, sgd, progress: !args.quiet, log_every: 0 };
+    let reports = fit(&mut net, &train, Some(&test), &cfg)?;
+    let last = reports.last().expect("at least one epoch");
+    let secs: f64 = reports.iter().map(|r| r.train_seconds).sum();
+    let samples = (train.dataset().len() * reports.len()) as f64;
+    println!(
+        "test_accuracy={:.4} epochs={} train_samples_per_s={:.0} kernels_per_step={}",
+        last.test_accuracy.unwrap_or(0.0),
+        reports.len(),
+        samples / secs.max(1e-9),
+        LeNet5::KERNELS_PER_STEP
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
