@@ -87,6 +87,13 @@ fn run(args: &Args) -> cubenet::Result<()> {
     let sgd = Sgd::new(args.lr).with_momentum(args.momentum).with_weight_decay(args.weight_decay);
     let cfg = TrainConfig { epochs: args.epochs, sgd, progress: !args.quiet, log_every: 0 };
     let reports = fit(&mut net, &train, Some(&test), &cfg)?;
+    if let Some(p) = net.state().profile() {
+        let total: f64 = p.kernels.iter().map(|k| k.1).sum();
+        println!("kernel profile (CUBENET_PROFILE=1; each launch synced):");
+        for (name, secs, launches) in &p.kernels {
+            println!("  {name:<18} {:>9.3} ms/launch {:>5.1}%", 1e3 * secs / *launches as f64, 100.0 * secs / total);
+        }
+    }
     let last = reports.last().expect("at least one epoch");
     let secs: f64 = reports.iter().map(|r| r.train_seconds).sum();
     let samples = (train.dataset().len() * reports.len()) as f64;

@@ -216,7 +216,7 @@ pub fn conv_forward_unit(
                 if comptime!(cfg.relu) {
                     v = max(v, 0.0f32);
                 }
-                if v > best {
+                if !found || v > best {
                     best = v;
                     best_at = ((yy - cfg.pph) * cfg.w_conv + (xx - cfg.ppw)) as u32;
                     found = true;
@@ -270,7 +270,7 @@ pub fn conv_out_grad(
                 if idx[a_base + at] == me {
                     let mut g = acts[g_base + at];
                     if comptime!(cfg.relu) {
-                        if acts[o_base + at] < 0.0 {
+                        if acts[o_base + at] <= 0.0 {
                             g = 0.0;
                         }
                     }
@@ -292,6 +292,11 @@ pub fn conv_out_grad(
 
 /// Input-gradient unit `unit`: d(loss)/d(input) at one input position of one sample, for
 /// every input channel (`conv2d_x_backward`, composed with the pool and relu backward).
+///
+/// Sparse in the pool: it visits the block outputs (pooled positions) whose window can reach
+/// this input position, follows each one's argmax to its conv position, and adds
+/// `g * W[oc, c, ky, kx]` when that position reads this input through tap `(ky, kx)`.
+/// Overlapping windows that share an argmax contribute once each, as in PyTorch.
 #[cube]
 pub fn conv_input_grad_unit(
     params: &mut [f32],
@@ -309,27 +314,72 @@ pub fn conv_input_grad_unit(
     for c in 0..comptime!(cfg.c_in) {
         acc[c] = 0.0;
     }
-    let yp = iy + cfg.ph;
-    let xp = ix + cfg.pw;
-    for ky in 0..cfg.kh {
-        let ty = yp as i64 - (ky * cfg.dh) as i64;
-        if ty >= 0 && (ty as usize) % cfg.sh == 0 && (ty as usize) / cfg.sh < cfg.h_conv {
-            let y = (ty as usize) / cfg.sh;
-            for kx in 0..cfg.kw {
-                let tx = xp as i64 - (kx * cfg.dw) as i64;
-                if tx >= 0 && (tx as usize) % cfg.sw == 0 && (tx as usize) / cfg.sw < cfg.w_conv {
-                    let x = (tx as usize) / cfg.sw;
-                    for oc in 0..cfg.c_out {
-                        let g = conv_out_grad(acts, idx, s, oc, y, x, cfg, cap);
-                        if g != 0.0 {
-                            let w_base = cfg.w_off + (oc * cfg.c_in * cfg.kh + ky) * cfg.kw + kx;
+    // Conv rows y with 0 <= iy + ph - y * sh <= (kh - 1) * dh, then the pooled rows whose
+    // window [py * psh - pph, py * psh - pph + pkh - 1] meets [y_lo, y_hi].
+    let yp = (iy + cfg.ph) as i32;
+    let xp = (ix + cfg.pw) as i32;
+    let ext_h = comptime!(((cfg.kh - 1) * cfg.dh) as i32);
+    let ext_w = comptime!(((cfg.kw - 1) * cfg.dw) as i32);
+    let sh = comptime!(cfg.sh as i32);
+    let sw = comptime!(cfg.sw as i32);
+    let y_lo = max((yp - ext_h + sh - 1) / sh, 0i32);
+    let y_hi = min(yp / sh, comptime!(cfg.h_conv as i32 - 1));
+    let x_lo = max((xp - ext_w + sw - 1) / sw, 0i32);
+    let x_hi = min(xp / sw, comptime!(cfg.w_conv as i32 - 1));
+    // Pool window bounds (psh = 1, pkh = 1, pph = 0 without a pool).
+    let psh = comptime!(cfg.psh as i32);
+    let psw = comptime!(cfg.psw as i32);
+    let pph = comptime!(cfg.pph as i32);
+    let ppw = comptime!(cfg.ppw as i32);
+    let pkh = comptime!(cfg.pkh as i32);
+    let pkw = comptime!(cfg.pkw as i32);
+    let py_lo = max((y_lo + pph - pkh + 1 + psh - 1) / psh, 0i32);
+    let py_hi = min((y_hi + pph) / psh, comptime!(cfg.h_out as i32 - 1));
+    let px_lo = max((x_lo + ppw - pkw + 1 + psw - 1) / psw, 0i32);
+    let px_hi = min((x_hi + ppw) / psw, comptime!(cfg.w_out as i32 - 1));
+    let plane_out = comptime!(cfg.h_out * cfg.w_out);
+    let kk = comptime!(cfg.kh * cfg.kw);
+    if y_lo <= y_hi && x_lo <= x_hi {
+        for oc in 0..cfg.c_out {
+            let base = s * comptime!(cfg.out_len()) + oc * plane_out;
+            let g_base = comptime!(cfg.out_grad * cap) + base;
+            let o_base = comptime!(cfg.out_act * cap) + base;
+            let a_base = comptime!(cfg.argmax * cap) + base;
+            let w_base = cfg.w_off + oc * comptime!(cfg.c_in * cfg.kh * cfg.kw);
+            let mut py = py_lo;
+            while py <= py_hi {
+                let mut px = px_lo;
+                while px <= px_hi {
+                    let at = py as usize * cfg.w_out + px as usize;
+                    let mut g = acts[g_base + at];
+                    if comptime!(cfg.relu) {
+                        if acts[o_base + at] <= 0.0 {
+                            g = 0.0;
+                        }
+                    }
+                    if g != 0.0 {
+                        let mut y = py;
+                        let mut x = px;
+                        if comptime!(cfg.pool) {
+                            let pos = idx[a_base + at];
+                            y = (pos / cfg.w_conv as u32) as i32;
+                            x = (pos % cfg.w_conv as u32) as i32;
+                        }
+                        let ty = yp - y * sh;
+                        let tx = xp - x * sw;
+                        if ty >= 0 && ty <= ext_h && tx >= 0 && tx <= ext_w
+                            && ty % comptime!(cfg.dh as i32) == 0 && tx % comptime!(cfg.dw as i32) == 0
+                        {
+                            let tap = (ty / comptime!(cfg.dh as i32)) as usize * cfg.kw + (tx / comptime!(cfg.dw as i32)) as usize;
                             #[unroll]
                             for c in 0..comptime!(cfg.c_in) {
-                                acc[c] += g * params[w_base + c * comptime!(cfg.kh * cfg.kw)];
+                                acc[c] += g * params[w_base + c * kk + tap];
                             }
                         }
                     }
+                    px += 1;
                 }
+                py += 1;
             }
         }
     }

@@ -62,7 +62,7 @@ pub fn linear_out_grad(acts: &mut [f32], s: usize, o: usize, #[comptime] cfg: Li
     let at = s * cfg.out_f + o;
     let mut g = acts[comptime!(cfg.out_grad * cap) + at];
     if comptime!(cfg.relu) {
-        if acts[comptime!(cfg.out_act * cap) + at] < 0.0 {
+        if acts[comptime!(cfg.out_act * cap) + at] <= 0.0 {
             g = 0.0;
         }
     }

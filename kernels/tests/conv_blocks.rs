@@ -7,12 +7,11 @@
 //! tensors, the parameter padding) changes.
 mod common;
 
-use common::blocks::{conv_block_ref, check_block, run_block, ConvSpec};
+use common::blocks::{conv_block_ref, ConvSpec, NO_POOL};
 use common::launch::SgdArgs;
+use common::run::{check_block, run_block};
 use common::{client, f64s, rng, uniform};
 use cubenet_kernels::SgdFlags;
-
-const NO_POOL: Option<((usize, usize), (usize, usize), (usize, usize))> = None;
 
 fn conv_case(what: &str, seed: u64, spec: ConvSpec, n: usize, cap: usize, sgd: SgdArgs) {
     let client = client();
@@ -42,7 +41,10 @@ fn conv_case(what: &str, seed: u64, spec: ConvSpec, n: usize, cap: usize, sgd: S
     let r = conv_block_ref(&spec, n, &f64s(&x), &f64s(&w), b64.as_deref(), &f64s(&g));
     if spec.relu && spec.pool.is_none() {
         let zeros = r.out.iter().filter(|&&v| v == 0.0).count();
-        assert!(zeros > 0 && zeros < r.out.len(), "{what}: the relu should clip some outputs, not all");
+        assert!(
+            zeros > 0 && zeros < r.out.len(),
+            "{what}: the relu should clip some outputs, not all"
+        );
     }
     check_block(what, &lay, &run, n, cap, &r, sgd);
 }
@@ -82,7 +84,13 @@ fn conv_plain_with_first_sgd_step() {
         pool: NO_POOL,
         ocb: 1,
     };
-    let sgd = SgdArgs { lr: 0.1, momentum: 0.9, dampening: 0.3, weight_decay: 0.01, flags: SgdFlags::FIRST_STEP };
+    let sgd = SgdArgs {
+        lr: 0.1,
+        momentum: 0.9,
+        dampening: 0.3,
+        weight_decay: 0.01,
+        flags: SgdFlags::FIRST_STEP,
+    };
     conv_case("plain 2->3 + SGD first step", 2, spec, 2, 2, sgd);
 }
 
@@ -102,7 +110,14 @@ fn conv_per_axis_stride_padding_dilation_relu_batch_1() {
         pool: NO_POOL,
         ocb: 2,
     };
-    conv_case("stride (2,1) pad (1,2) dil (1,2) + relu", 3, spec, 1, 1, SgdArgs::NO_UPDATE);
+    conv_case(
+        "stride (2,1) pad (1,2) dil (1,2) + relu",
+        3,
+        spec,
+        1,
+        1,
+        SgdArgs::NO_UPDATE,
+    );
 }
 
 #[test]
@@ -122,8 +137,21 @@ fn conv_relu_pool_2x2_short_batch_nesterov() {
         ocb: 2,
     };
     // Not the first step: the momentum buffer holds the arena's initial values.
-    let sgd = SgdArgs { lr: 0.05, momentum: 0.9, dampening: 0.0, weight_decay: 0.1, flags: SgdFlags::NESTEROV };
-    conv_case("3->2 pad 1 + relu + pool 2/2, n 3 of cap 4", 4, spec, 3, 4, sgd);
+    let sgd = SgdArgs {
+        lr: 0.05,
+        momentum: 0.9,
+        dampening: 0.0,
+        weight_decay: 0.1,
+        flags: SgdFlags::NESTEROV,
+    };
+    conv_case(
+        "3->2 pad 1 + relu + pool 2/2, n 3 of cap 4",
+        4,
+        spec,
+        3,
+        4,
+        sgd,
+    );
 }
 
 #[test]
@@ -142,7 +170,14 @@ fn conv_relu_overlapping_pool_3_stride_2_short_batch() {
         pool: Some(((3, 3), (2, 2), (0, 0))),
         ocb: 1,
     };
-    conv_case("1->2 k 2x3 + relu + pool 3/2 (overlapping), n 2 of cap 3", 5, spec, 2, 3, SgdArgs::NO_UPDATE);
+    conv_case(
+        "1->2 k 2x3 + relu + pool 3/2 (overlapping), n 2 of cap 3",
+        5,
+        spec,
+        2,
+        3,
+        SgdArgs::NO_UPDATE,
+    );
 }
 
 #[test]
@@ -162,5 +197,12 @@ fn conv_strided_padded_pool_per_axis_without_relu() {
         pool: Some(((2, 3), (2, 1), (1, 1))),
         ocb: 2,
     };
-    conv_case("2->2 stride 2 pad 1 + pool k (2,3) s (2,1) p (1,1)", 6, spec, 2, 2, SgdArgs::NO_UPDATE);
+    conv_case(
+        "2->2 stride 2 pad 1 + pool k (2,3) s (2,1) p (1,1)",
+        6,
+        spec,
+        2,
+        2,
+        SgdArgs::NO_UPDATE,
+    );
 }

@@ -3,9 +3,10 @@
 //! >= n must stay untouched).
 mod common;
 
-use common::blocks::{check_block, linear_block_ref, run_block, LinearSpec};
+use common::blocks::{linear_block_ref, LinearSpec};
 use common::head::{check_head, head_ref, run_head, HeadSpec};
 use common::launch::{Arenas, Gpu, SgdArgs};
+use common::run::{check_block, run_block};
 use common::{assert_close, client, f64s, rng, uniform};
 use cubenet_kernels::reference::{softmax_cross_entropy, Sgd, SgdOptions};
 use cubenet_kernels::SgdFlags;
@@ -38,30 +39,90 @@ fn linear_case(what: &str, seed: u64, spec: LinearSpec, n: usize, cap: usize, sg
     let r = linear_block_ref(&spec, n, &f64s(&x), &f64s(&w), b64.as_deref(), &f64s(&g));
     if spec.relu {
         let zeros = r.out.iter().filter(|&&v| v == 0.0).count();
-        assert!(zeros > 0 && zeros < r.out.len(), "{what}: the relu should clip some outputs, not all");
+        assert!(
+            zeros > 0 && zeros < r.out.len(),
+            "{what}: the relu should clip some outputs, not all"
+        );
     }
     check_block(what, &lay, &run, n, cap, &r, sgd);
 }
 
 #[test]
 fn linear_unblocked_with_bias() {
-    let spec = LinearSpec { in_f: 7, out_f: 6, relu: false, bias: true, rb: 1, ob: 1, ib: 1 };
-    linear_case("linear 7->6, rb 1 ob 1 ib 1", 11, spec, 3, 3, SgdArgs::NO_UPDATE);
+    let spec = LinearSpec {
+        in_f: 7,
+        out_f: 6,
+        relu: false,
+        bias: true,
+        rb: 1,
+        ob: 1,
+        ib: 1,
+    };
+    linear_case(
+        "linear 7->6, rb 1 ob 1 ib 1",
+        11,
+        spec,
+        3,
+        3,
+        SgdArgs::NO_UPDATE,
+    );
 }
 
 #[test]
 fn linear_blocked_relu_odd_short_batch() {
     // rb 2 with n = 3: the last row block is half empty; cap 5 leaves rows 3 and 4 untouched.
-    let spec = LinearSpec { in_f: 8, out_f: 6, relu: true, bias: true, rb: 2, ob: 3, ib: 4 };
-    let sgd = SgdArgs { lr: 0.2, momentum: 0.5, dampening: 0.25, weight_decay: 0.05, flags: 0 };
-    linear_case("linear 8->6 + relu, rb 2 ob 3 ib 4, n 3 of cap 5", 12, spec, 3, 5, sgd);
+    let spec = LinearSpec {
+        in_f: 8,
+        out_f: 6,
+        relu: true,
+        bias: true,
+        rb: 2,
+        ob: 3,
+        ib: 4,
+    };
+    let sgd = SgdArgs {
+        lr: 0.2,
+        momentum: 0.5,
+        dampening: 0.25,
+        weight_decay: 0.05,
+        flags: 0,
+    };
+    linear_case(
+        "linear 8->6 + relu, rb 2 ob 3 ib 4, n 3 of cap 5",
+        12,
+        spec,
+        3,
+        5,
+        sgd,
+    );
 }
 
 #[test]
 fn linear_no_bias_relu_batch_1_first_sgd_step() {
-    let spec = LinearSpec { in_f: 5, out_f: 4, relu: true, bias: false, rb: 4, ob: 2, ib: 5 };
-    let sgd = SgdArgs { lr: 0.1, momentum: 0.9, dampening: 0.0, weight_decay: 0.0, flags: SgdFlags::FIRST_STEP | SgdFlags::NESTEROV };
-    linear_case("linear 5->4 no bias + relu, rb 4, n 1 of cap 2", 13, spec, 1, 2, sgd);
+    let spec = LinearSpec {
+        in_f: 5,
+        out_f: 4,
+        relu: true,
+        bias: false,
+        rb: 4,
+        ob: 2,
+        ib: 5,
+    };
+    let sgd = SgdArgs {
+        lr: 0.1,
+        momentum: 0.9,
+        dampening: 0.0,
+        weight_decay: 0.0,
+        flags: SgdFlags::FIRST_STEP | SgdFlags::NESTEROV,
+    };
+    linear_case(
+        "linear 5->4 no bias + relu, rb 4, n 1 of cap 2",
+        13,
+        spec,
+        1,
+        2,
+        sgd,
+    );
 }
 
 fn head_case(what: &str, seed: u64, spec: HeadSpec, n: usize, cap: usize, train: bool) {
@@ -72,30 +133,69 @@ fn head_case(what: &str, seed: u64, spec: HeadSpec, n: usize, cap: usize, train:
     let w = uniform(&mut rng, i * c, -1.5, 1.5);
     let b = spec.bias.then(|| uniform(&mut rng, c, -0.5, 0.5));
     let labels: Vec<u32> = (0..n).map(|_| rng.random_range(0..c as u32)).collect();
-    let run = run_head(&client, &spec, n, cap, &x, &w, b.as_deref(), &labels, train, train);
+    let run = run_head(
+        &client,
+        &spec,
+        n,
+        cap,
+        &x,
+        &w,
+        b.as_deref(),
+        &labels,
+        train,
+        train,
+    );
     let lab: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
     let b64 = b.as_deref().map(f64s);
     let r = head_ref(&spec, n, &f64s(&x), &f64s(&w), b64.as_deref(), &lab);
-    assert!(r.correct.contains(&0) || n < 3, "{what}: pick a seed where some row is wrong");
+    assert!(
+        r.correct.contains(&0) || n < 3,
+        "{what}: pick a seed where some row is wrong"
+    );
     check_head(what, &spec, &run, n, cap, &r, train, train);
 }
 
 #[test]
 fn head_train_short_batch() {
-    let spec = HeadSpec { in_f: 6, classes: 4, bias: true, ib: 3, input_grad: true };
+    let spec = HeadSpec {
+        in_f: 6,
+        classes: 4,
+        bias: true,
+        ib: 3,
+        input_grad: true,
+    };
     head_case("head 6->4, n 3 of cap 5, train", 21, spec, 3, 5, true);
 }
 
 #[test]
 fn head_eval_writes_no_gradients() {
-    let spec = HeadSpec { in_f: 6, classes: 4, bias: true, ib: 3, input_grad: true };
+    let spec = HeadSpec {
+        in_f: 6,
+        classes: 4,
+        bias: true,
+        ib: 3,
+        input_grad: true,
+    };
     head_case("head 6->4, n 4 of cap 4, eval", 22, spec, 4, 4, false);
 }
 
 #[test]
 fn head_first_layer_without_bias_or_input_grad() {
-    let spec = HeadSpec { in_f: 5, classes: 3, bias: false, ib: 5, input_grad: false };
-    head_case("head 5->3 no bias, no input grad, batch 1", 23, spec, 1, 1, true);
+    let spec = HeadSpec {
+        in_f: 5,
+        classes: 3,
+        bias: false,
+        ib: 5,
+        input_grad: false,
+    };
+    head_case(
+        "head 5->3 no bias, no input grad, batch 1",
+        23,
+        spec,
+        1,
+        1,
+        true,
+    );
 }
 
 /// A label >= classes gives a NaN loss, a 0 correctness flag and zero gradients for its row
@@ -103,20 +203,52 @@ fn head_first_layer_without_bias_or_input_grad() {
 /// still divided by n = 2).
 #[test]
 fn head_label_out_of_range_gives_nan_loss_and_zero_gradients() {
-    let spec = HeadSpec { in_f: 3, classes: 3, bias: false, ib: 3, input_grad: true };
+    let spec = HeadSpec {
+        in_f: 3,
+        classes: 3,
+        bias: false,
+        ib: 3,
+        input_grad: true,
+    };
     let x = [0.5f32, -1.0, 2.0, 1.0, 1.0, 1.0];
     let w = [1.0f32, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
     let run = run_head(&client(), &spec, 2, 2, &x, &w, None, &[2, 3], true, false);
     let cfg = spec.cfg();
     let acts = &run.after.acts;
     let ce = softmax_cross_entropy(&f64s(&x[..3]), &[2], 3);
-    assert_close("row 0 loss", &acts[cfg.loss_act * 2..][..1], &ce.per_row, None);
-    assert!(acts[cfg.loss_act * 2 + 1].is_nan(), "row 1 loss must be NaN");
+    assert_close(
+        "row 0 loss",
+        &acts[cfg.loss_act * 2..][..1],
+        &ce.per_row,
+        None,
+    );
+    assert!(
+        acts[cfg.loss_act * 2 + 1].is_nan(),
+        "row 1 loss must be NaN"
+    );
     let half: Vec<f64> = ce.grad_logits.iter().map(|g| g / 2.0).collect();
-    assert_close("row 0 d(logits)", &acts[cfg.linear.out_grad * 2..][..3], &half, None);
-    assert_close("row 0 d(input)", &acts[cfg.linear.in_grad * 2..][..3], &half, None);
-    assert_eq!(&acts[cfg.linear.out_grad * 2 + 3..][..3], &[0.0; 3], "row 1 d(logits)");
-    assert_eq!(&acts[cfg.linear.in_grad * 2 + 3..][..3], &[0.0; 3], "row 1 d(input)");
+    assert_close(
+        "row 0 d(logits)",
+        &acts[cfg.linear.out_grad * 2..][..3],
+        &half,
+        None,
+    );
+    assert_close(
+        "row 0 d(input)",
+        &acts[cfg.linear.in_grad * 2..][..3],
+        &half,
+        None,
+    );
+    assert_eq!(
+        &acts[cfg.linear.out_grad * 2 + 3..][..3],
+        &[0.0; 3],
+        "row 1 d(logits)"
+    );
+    assert_eq!(
+        &acts[cfg.linear.in_grad * 2 + 3..][..3],
+        &[0.0; 3],
+        "row 1 d(input)"
+    );
     assert_eq!(&run.after.idx[2..4], &[1, 0], "correctness flags");
 }
 
@@ -134,9 +266,21 @@ fn sgd_update_matches_reference_over_steps() {
     for (momentum, dampening, weight_decay, nesterov) in variants {
         let len = 9;
         let p0 = uniform(&mut rng, len, -1.0, 1.0);
-        let init = Arenas { params: p0.clone(), velocity: vec![7.0; len], grads: vec![7.0; len], acts: vec![0.0], idx: vec![0] };
+        let init = Arenas {
+            params: p0.clone(),
+            velocity: vec![7.0; len],
+            grads: vec![7.0; len],
+            acts: vec![0.0],
+            idx: vec![0],
+        };
         let gpu = Gpu::new(&client, &init);
-        let opts = SgdOptions { lr: 0.1, momentum, dampening, weight_decay, nesterov };
+        let opts = SgdOptions {
+            lr: 0.1,
+            momentum,
+            dampening,
+            weight_decay,
+            nesterov,
+        };
         let mut opt = Sgd::new(opts);
         let mut p = f64s(&p0);
         for step in 0..4 {
@@ -148,7 +292,13 @@ fn sgd_update_matches_reference_over_steps() {
             if nesterov {
                 flags |= SgdFlags::NESTEROV;
             }
-            let s = SgdArgs { lr: lr as f32, momentum: momentum as f32, dampening: dampening as f32, weight_decay: weight_decay as f32, flags };
+            let s = SgdArgs {
+                lr: lr as f32,
+                momentum: momentum as f32,
+                dampening: dampening as f32,
+                weight_decay: weight_decay as f32,
+                flags,
+            };
             gpu.sgd(&g, s);
             let after = gpu.read();
             let what = format!("SGD momentum {momentum} dampening {dampening} wd {weight_decay} nesterov {nesterov} step {step}");
@@ -156,7 +306,10 @@ fn sgd_update_matches_reference_over_steps() {
             assert_close(&format!("{what}: grads"), &after.grads, &f64s(&g), None);
             match &opt.momentum_buffer {
                 Some(v) => assert_close(&format!("{what}: velocity"), &after.velocity, v, None),
-                None => assert_eq!(after.velocity, init.velocity, "{what}: no momentum, the buffer is untouched"),
+                None => assert_eq!(
+                    after.velocity, init.velocity,
+                    "{what}: no momentum, the buffer is untouched"
+                ),
             }
         }
     }

@@ -9,16 +9,18 @@
 //! the identity conv) come from the f64 reference, which is first checked against PyTorch.
 mod common;
 
-use common::blocks::{check_block, conv_block_ref, run_block, ConvSpec};
+use common::blocks::{conv_block_ref, ConvSpec, PoolSpec, NO_POOL};
 use common::launch::SgdArgs;
+use common::run::{check_block, run_block};
 use common::{client, f32s, indices, input, op_case, output, shape};
-
-const NO_POOL: Option<((usize, usize), (usize, usize), (usize, usize))> = None;
 
 fn assert_same(what: &str, got: &[f64], want: &[f64]) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= 1e-9 * w.abs().max(1.0), "{what}[{i}]: reference {g}, PyTorch {w}");
+        assert!(
+            (g - w).abs() <= 1e-9 * w.abs().max(1.0),
+            "{what}[{i}]: reference {g}, PyTorch {w}"
+        );
     }
 }
 
@@ -50,7 +52,11 @@ fn torch_conv_case(name: &str, spec: ConvSpec, w: Option<Vec<f64>>, cap: usize) 
         (r.grad_b, r.grad_b_scale) = (gb.clone(), zeros(&gb));
     }
     if let Some(am) = case["outputs"].get("argmax_flat_index") {
-        assert_eq!(r.argmax.as_deref(), Some(&indices(am)[..]), "{name}: reference argmax vs PyTorch");
+        assert_eq!(
+            r.argmax.as_deref(),
+            Some(&indices(am)[..]),
+            "{name}: reference argmax vs PyTorch"
+        );
     }
 
     let (lay, cfg) = (spec.layout(), spec.cfg());
@@ -75,7 +81,7 @@ fn torch_conv_case(name: &str, spec: ConvSpec, w: Option<Vec<f64>>, cap: usize) 
 }
 
 /// A 1x1 conv `c -> c` with the identity weight and no bias, followed by a max-pool.
-fn identity_then_pool(c: usize, h: usize, w: usize, pool: ((usize, usize), (usize, usize), (usize, usize))) -> (ConvSpec, Vec<f64>) {
+fn identity_then_pool(c: usize, h: usize, w: usize, pool: PoolSpec) -> (ConvSpec, Vec<f64>) {
     let spec = ConvSpec {
         c_in: c,
         h,
@@ -90,7 +96,9 @@ fn identity_then_pool(c: usize, h: usize, w: usize, pool: ((usize, usize), (usiz
         pool: Some(pool),
         ocb: c,
     };
-    let eye = (0..c * c).map(|i| if i / c == i % c { 1.0 } else { 0.0 }).collect();
+    let eye = (0..c * c)
+        .map(|i| if i / c == i % c { 1.0 } else { 0.0 })
+        .collect();
     (spec, eye)
 }
 
@@ -116,8 +124,14 @@ fn p1_conv2d_per_axis_stride_padding_dilation() {
         ocb: 1,
     };
     let case = op_case("P1_conv2d");
-    assert_eq!(output(case, "output"), vec![-1.75, -0.75, 0.25, 32.25, 35.25, 38.25, 74.25, 77.25, 80.25]);
-    assert_eq!(output(case, "grad_weight"), vec![652.0, 730.0, 808.0, 933.0, 1023.0, 1113.0]);
+    assert_eq!(
+        output(case, "output"),
+        vec![-1.75, -0.75, 0.25, 32.25, 35.25, 38.25, 74.25, 77.25, 80.25]
+    );
+    assert_eq!(
+        output(case, "grad_weight"),
+        vec![652.0, 730.0, 808.0, 933.0, 1023.0, 1113.0]
+    );
     assert_eq!(output(case, "grad_bias"), vec![45.0]);
     #[rustfmt::skip]
     let gx = vec![0.0, 0.0, 3.0, 6.0, 7.0, -4.0, -6.0, 4.0, 5.0, 2.0, -5.0, 2.0, 10.0, 12.0, 0.0, 0.0, 12.0, 15.0, 10.0, -10.0, -12.0,
@@ -153,7 +167,9 @@ fn p1b_conv2d_two_to_three_channels() {
 fn p2_max_pool_ties_pick_the_first_maximum() {
     let case = op_case("P2_max_pool2d");
     assert_eq!(output(case, "output"), vec![3.0, 2.0, 0.0, 5.0]);
-    let gx = [0.0, 10.0, 20.0, 0.0, 0.0, 0.0, 0.0, 0.0, 30.0, 0.0, 40.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+    let gx = [
+        0.0, 10.0, 20.0, 0.0, 0.0, 0.0, 0.0, 0.0, 30.0, 0.0, 40.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+    ];
     assert_eq!(output(case, "grad_x"), gx);
     let (spec, eye) = identity_then_pool(1, 4, 4, ((2, 2), (2, 2), (0, 0)));
     torch_conv_case("P2_max_pool2d", spec, Some(eye), 2);

@@ -6,9 +6,10 @@
 //! linear blocks. Tolerance `1e-5 * max(1, |v|)` unless stated.
 mod common;
 
-use common::blocks::{check_block, linear_block_ref, run_block, LinearSpec};
+use common::blocks::{linear_block_ref, LinearSpec};
 use common::head::{check_head, run_head, HeadRef, HeadSpec};
 use common::launch::{Arenas, Gpu, SgdArgs};
+use common::run::{check_block, run_block};
 use common::{assert_close, client, data, f32s, indices, input, op_case, output, shape};
 use cubenet_kernels::reference::argmax;
 use cubenet_kernels::SgdFlags;
@@ -23,10 +24,29 @@ fn ce_case(name: &str, cap: usize) -> Vec<f32> {
     let (n, c) = (dims[0], dims[1]);
     let logits = input(case, "logits");
     let labels = indices(&case["inputs"]["targets"]);
-    let spec = HeadSpec { in_f: c, classes: c, bias: true, ib: 1, input_grad: true };
-    let eye: Vec<f32> = (0..c * c).map(|i| if i / c == i % c { 1.0 } else { 0.0 }).collect();
+    let spec = HeadSpec {
+        in_f: c,
+        classes: c,
+        bias: true,
+        ib: 1,
+        input_grad: true,
+    };
+    let eye: Vec<f32> = (0..c * c)
+        .map(|i| if i / c == i % c { 1.0 } else { 0.0 })
+        .collect();
     let labels32: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
-    let run = run_head(&client(), &spec, n, cap, &f32s(&logits), &eye, Some(&vec![0.0; c]), &labels32, true, false);
+    let run = run_head(
+        &client(),
+        &spec,
+        n,
+        cap,
+        &f32s(&logits),
+        &eye,
+        Some(&vec![0.0; c]),
+        &labels32,
+        true,
+        false,
+    );
     let grad = output(case, "grad_logits_of_mean");
     let zeros = |len| vec![0.0; len];
     let r = HeadRef {
@@ -34,7 +54,11 @@ fn ce_case(name: &str, cap: usize) -> Vec<f32> {
         logits_scale: zeros(n * c),
         loss: output(case, "per_row_loss"),
         loss_scale: zeros(n),
-        correct: logits.chunks(c).zip(&labels).map(|(row, &t)| (argmax(row) == t) as u32).collect(),
+        correct: logits
+            .chunks(c)
+            .zip(&labels)
+            .map(|(row, &t)| (argmax(row) == t) as u32)
+            .collect(),
         grad_logits: grad.clone(),
         grad_logits_scale: zeros(n * c),
         grad_x: grad,
@@ -48,7 +72,12 @@ fn ce_case(name: &str, cap: usize) -> Vec<f32> {
     let loss_at = spec.cfg().loss_act * cap;
     let losses = run.after.acts[loss_at..loss_at + n].to_vec();
     let mean = losses.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
-    assert_close(&format!("{name}: mean loss"), &[mean as f32], &output(case, "mean_loss"), None);
+    assert_close(
+        &format!("{name}: mean loss"),
+        &[mean as f32],
+        &output(case, "mean_loss"),
+        None,
+    );
     losses
 }
 
@@ -56,12 +85,18 @@ fn ce_case(name: &str, cap: usize) -> Vec<f32> {
 /// [100,0,-100]/1 -> per row [0, 20000, 1.09861, 0.693147, 100], mean 4020.36 (f32 run of
 /// PyTorch 2.15 via scripts/op_cases.py; the float64 run agrees to 6 digits).
 #[test]
+#[allow(clippy::approx_constant)] // 0.693147 is the quoted PyTorch value, not a stand-in for ln 2
 fn p3_cross_entropy_extreme_logits_are_finite() {
     let losses = ce_case("P3_cross_entropy_f32", 5);
     assert!(losses.iter().all(|v| v.is_finite()), "losses {losses:?}");
     let f64_run = output(op_case("P3_cross_entropy_f64"), "per_row_loss");
     assert_close("P3 vs the float64 run", &losses, &f64_run, None);
-    assert_close("P3 quoted values", &losses, &[0.0, 20000.0, 1.09861, 0.693147, 100.0], Some(&[0.2; 5]));
+    assert_close(
+        "P3 quoted values",
+        &losses,
+        &[0.0, 20000.0, 1.09861, 0.693147, 100.0],
+        Some(&[0.2; 5]),
+    );
 }
 
 /// P3b: random float64 logits (torch.randn * 3, seed 404), batch 4, 5 classes; capacity 6.
@@ -92,17 +127,34 @@ fn sgd_case(name: &str) {
         let num = |k: &str| kw.get(k).map_or(0.0, |v| v.as_f64().unwrap()) as f32;
         let nesterov = kw.get("nesterov").is_some_and(|v| v.as_bool().unwrap());
         let expected = &case["outputs"][variant];
-        let init = Arenas { params: f32s(&p0), velocity: vec![0.0; p0.len()], grads: vec![0.0; p0.len()], acts: vec![0.0], idx: vec![0] };
+        let init = Arenas {
+            params: f32s(&p0),
+            velocity: vec![0.0; p0.len()],
+            grads: vec![0.0; p0.len()],
+            acts: vec![0.0],
+            idx: vec![0],
+        };
         let gpu = Gpu::new(&client, &init);
         for (step, lr) in lrs.iter().enumerate() {
             let mut flags = if step == 0 { SgdFlags::FIRST_STEP } else { 0 };
             if nesterov {
                 flags |= SgdFlags::NESTEROV;
             }
-            let s = SgdArgs { lr: *lr as f32, momentum: num("momentum"), dampening: num("dampening"), weight_decay: num("weight_decay"), flags };
+            let s = SgdArgs {
+                lr: *lr as f32,
+                momentum: num("momentum"),
+                dampening: num("dampening"),
+                weight_decay: num("weight_decay"),
+                flags,
+            };
             gpu.sgd(&f32s(&data(&grads[step])), s);
             let got = gpu.read().params;
-            assert_close(&format!("{name} {variant} step {}", step + 1), &got, &data(&expected[step]), None);
+            assert_close(
+                &format!("{name} {variant} step {}", step + 1),
+                &got,
+                &data(&expected[step]),
+                None,
+            );
         }
     }
 }
@@ -127,15 +179,28 @@ fn p4b_sgd_weight_decay() {
 fn assert_same(what: &str, got: &[f64], want: &[f64]) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= 1e-9 * w.abs().max(1.0), "{what}[{i}]: reference {g}, PyTorch {w}");
+        assert!(
+            (g - w).abs() <= 1e-9 * w.abs().max(1.0),
+            "{what}[{i}]: reference {g}, PyTorch {w}"
+        );
     }
 }
 
 /// Runs the linear block `spec` on `n` rows of `x` (cap `cap`) and checks it against the
-/// PyTorch `output` and `grad_x` of case `name` (and its weight and bias gradients where the
-/// case has them; otherwise the reference's, checked here against nothing but FD elsewhere).
+/// PyTorch `output` and `grad_x` of case `name`, and its weight and bias gradients where the
+/// case has them (otherwise the f64 reference's, which tests/reference.rs checks against
+/// finite differences).
 #[allow(clippy::too_many_arguments)]
-fn linear_torch_case(name: &str, spec: LinearSpec, n: usize, cap: usize, x: &[f64], w: &[f64], b: &[f64], up: &[f64]) {
+fn linear_torch_case(
+    name: &str,
+    spec: LinearSpec,
+    n: usize,
+    cap: usize,
+    x: &[f64],
+    w: &[f64],
+    b: &[f64],
+    up: &[f64],
+) {
     let case = op_case(name);
     let mut r = linear_block_ref(&spec, n, x, w, Some(b), up);
     let zeros = |v: &[f64]| vec![0.0; v.len()];
@@ -179,15 +244,45 @@ fn linear_torch_case(name: &str, spec: LinearSpec, n: usize, cap: usize, x: &[f6
 fn p5_relu_gradient_is_zero_at_zero() {
     let case = op_case("P5_relu");
     assert_eq!(output(case, "grad_x"), vec![0.0, 0.0, 0.0, 4.0, 5.0]);
-    let spec = LinearSpec { in_f: 1, out_f: 1, relu: true, bias: true, rb: 2, ob: 1, ib: 1 };
-    linear_torch_case("P5_relu", spec, 5, 6, &input(case, "x"), &[1.0], &[0.0], &input(case, "upstream"));
+    let spec = LinearSpec {
+        in_f: 1,
+        out_f: 1,
+        relu: true,
+        bias: true,
+        rb: 2,
+        ob: 1,
+        ib: 1,
+    };
+    linear_torch_case(
+        "P5_relu",
+        spec,
+        5,
+        6,
+        &input(case, "x"),
+        &[1.0],
+        &[0.0],
+        &input(case, "upstream"),
+    );
 }
 
 /// P6b: relu(x W^T + b), x 2x4, W 3x4, b 3 (seeded integers), n = 2 of cap 3.
 #[test]
 fn p6b_linear_relu_composite() {
     let case = op_case("P6b_linear_relu");
-    let spec = LinearSpec { in_f: 4, out_f: 3, relu: true, bias: true, rb: 2, ob: 3, ib: 2 };
-    let (x, w, b, up) = (input(case, "x"), input(case, "weight"), input(case, "bias"), input(case, "upstream"));
+    let spec = LinearSpec {
+        in_f: 4,
+        out_f: 3,
+        relu: true,
+        bias: true,
+        rb: 2,
+        ob: 3,
+        ib: 2,
+    };
+    let (x, w, b, up) = (
+        input(case, "x"),
+        input(case, "weight"),
+        input(case, "bias"),
+        input(case, "upstream"),
+    );
     linear_torch_case("P6b_linear_relu", spec, 2, 3, &x, &w, &b, &up);
 }

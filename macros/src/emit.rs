@@ -166,6 +166,7 @@ fn kernel_fn(k: &Kernel, blocks: &[Block], train: bool) -> TokenStream {
 /// Host code launching kernel `k`.
 fn launch_stmt(k: &Kernel, blocks: &[Block], module: &Ident) -> TokenStream {
     let name = format_ident!("{}", k.name);
+    let kname = k.name.as_str();
     let units: Vec<TokenStream> = k.jobs.iter().map(|j| units_expr(*j, blocks)).collect();
     quote! {
         {
@@ -174,6 +175,7 @@ fn launch_stmt(k: &Kernel, blocks: &[Block], module: &Ident) -> TokenStream {
             let (count, dim) = state.grid(units);
             // SAFETY: the arena lengths come from the same layout the kernel indexes with,
             // and every unit index is bounded by the job's unit count.
+            state.before_launch();
             unsafe {
                 let [p, v, g, ac, ix] = state.args();
                 #module::#name::launch_unchecked(
@@ -181,6 +183,7 @@ fn launch_stmt(k: &Kernel, blocks: &[Block], module: &Ident) -> TokenStream {
                     args.lr, args.momentum, args.dampening, args.weight_decay, args.flags, n, cap,
                 );
             }
+            state.after_launch(#kname);
         }
     }
 }

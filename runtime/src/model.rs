@@ -92,6 +92,16 @@ pub struct NetState {
     idx: Handle,
     steps: u64,
     cube_dim: u32,
+    profile: Option<std::cell::RefCell<Profile>>,
+}
+
+/// Per-kernel wall-clock times, collected when `CUBENET_PROFILE=1` (each launch is then
+/// followed by a device sync, so the total is slower than an unprofiled step).
+#[derive(Debug, Default)]
+pub struct Profile {
+    last: Option<std::time::Instant>,
+    /// (kernel name, total seconds, launches).
+    pub kernels: Vec<(&'static str, f64, usize)>,
 }
 
 fn bytes_of(v: &[f32]) -> Bytes {
@@ -126,7 +136,7 @@ impl NetState {
         let acts = client.create_from_slice(f32::as_bytes(&vec![0f32; layout.acts_per_sample * cap]));
         let idx = client.create_from_slice(u32::as_bytes(&vec![0u32; layout.idx_per_sample * cap]));
         let max_dim = client.properties().hardware.max_units_per_cube;
-        Ok(Self { client, layout, cap, params, velocity, grads, acts, idx, steps: 0, cube_dim: 64.min(max_dim).max(1) })
+        Ok(Self { client, layout, cap, params, velocity, grads, acts, idx, steps: 0, cube_dim: 64.min(max_dim).max(1), profile: std::env::var_os("CUBENET_PROFILE").filter(|v| v == "1").map(|_| Default::default()) })
     }
 
     /// The compute client the network runs on.
@@ -299,6 +309,36 @@ impl NetState {
             flags |= SgdFlags::NESTEROV;
         }
         StepArgs { lr: sgd.lr, momentum: sgd.momentum, dampening: sgd.dampening, weight_decay: sgd.weight_decay, flags }
+    }
+
+    /// Called by generated code before a kernel is launched, when profiling.
+    pub fn before_launch(&self) {
+        if let Some(p) = &self.profile {
+            let _ = cubecl::future::block_on(self.client.sync());
+            p.borrow_mut().last = Some(std::time::Instant::now());
+        }
+    }
+
+    /// Called by generated code after kernel `name` is launched: when profiling
+    /// (`CUBENET_PROFILE=1`), waits for it and records its time.
+    pub fn after_launch(&self, name: &'static str) {
+        if let Some(p) = &self.profile {
+            let _ = cubecl::future::block_on(self.client.sync());
+            let mut p = p.borrow_mut();
+            let dt = p.last.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
+            match p.kernels.iter_mut().find(|k| k.0 == name) {
+                Some(k) => {
+                    k.1 += dt;
+                    k.2 += 1;
+                }
+                None => p.kernels.push((name, dt, 1)),
+            }
+        }
+    }
+
+    /// The per-kernel profile, if `CUBENET_PROFILE=1` was set when the network was created.
+    pub fn profile(&self) -> Option<std::cell::Ref<'_, Profile>> {
+        self.profile.as_ref().map(|p| p.borrow())
     }
 
     /// Records that one optimiser step was taken.

@@ -97,7 +97,12 @@ pub fn fit<N: Network>(net: &mut N, train: &DataLoader, test: Option<&DataLoader
             running += loss as f64;
             running_n += 1;
             if cfg.log_every > 0 && running_n == cfg.log_every {
-                bar.println(format!("[{epoch}, {:5}] loss: {:.3}", batches, running / running_n as f64));
+                let line = format!("[{epoch}, {:5}] loss: {:.3}", batches, running / running_n as f64);
+                if cfg.progress {
+                    bar.println(line);
+                } else {
+                    println!("{line}");
+                }
                 running = 0.0;
                 running_n = 0;
             }

@@ -28,11 +28,23 @@ pub struct Conv2dShape {
 impl Conv2dShape {
     /// Output height: `floor((h_in + 2 ph - dh (kh - 1) - 1) / sh) + 1`.
     pub fn h_out(&self) -> usize {
-        out_size(self.h_in, self.kernel.0, self.stride.0, self.padding.0, self.dilation.0)
+        out_size(
+            self.h_in,
+            self.kernel.0,
+            self.stride.0,
+            self.padding.0,
+            self.dilation.0,
+        )
     }
     /// Output width: `floor((w_in + 2 pw - dw (kw - 1) - 1) / sw) + 1`.
     pub fn w_out(&self) -> usize {
-        out_size(self.w_in, self.kernel.1, self.stride.1, self.padding.1, self.dilation.1)
+        out_size(
+            self.w_in,
+            self.kernel.1,
+            self.stride.1,
+            self.padding.1,
+            self.dilation.1,
+        )
     }
     /// Length of the input, `n x c_in x h_in x w_in`.
     pub fn input_len(&self) -> usize {
@@ -73,7 +85,8 @@ impl Conv2dShape {
                                     if ix >= self.w_in {
                                         continue;
                                     }
-                                    let in_i = ((n * self.c_in + c) * self.h_in + iy) * self.w_in + ix;
+                                    let in_i =
+                                        ((n * self.c_in + c) * self.h_in + iy) * self.w_in + ix;
                                     let w_i = ((o * self.c_in + c) * kh + ky) * kw + kx;
                                     f(out_i, in_i, w_i);
                                 }
@@ -99,7 +112,12 @@ impl Conv2dShape {
 ///
 /// # Panics
 /// If a slice length does not match `s` (`bias`: `c_out`).
-pub fn conv2d_forward(s: &Conv2dShape, x: &[f64], weight: &[f64], bias: Option<&[f64]>) -> Vec<f64> {
+pub fn conv2d_forward(
+    s: &Conv2dShape,
+    x: &[f64],
+    weight: &[f64],
+    bias: Option<&[f64]>,
+) -> Vec<f64> {
     s.check(x, weight);
     let plane = s.h_out() * s.w_out();
     let mut out = vec![0.0; s.output_len()];
@@ -133,9 +151,18 @@ pub struct Conv2dGrads {
 ///
 /// # Panics
 /// If a slice length does not match `s`.
-pub fn conv2d_backward(s: &Conv2dShape, x: &[f64], weight: &[f64], grad_out: &[f64]) -> Conv2dGrads {
+pub fn conv2d_backward(
+    s: &Conv2dShape,
+    x: &[f64],
+    weight: &[f64],
+    grad_out: &[f64],
+) -> Conv2dGrads {
     s.check(x, weight);
-    assert_eq!(grad_out.len(), s.output_len(), "conv2d_backward: grad_out length");
+    assert_eq!(
+        grad_out.len(),
+        s.output_len(),
+        "conv2d_backward: grad_out length"
+    );
     let mut g = Conv2dGrads {
         input: vec![0.0; x.len()],
         weight: vec![0.0; weight.len()],

@@ -14,7 +14,11 @@ pub struct LinearShape {
 impl LinearShape {
     fn check(&self, x: &[f64], weight: &[f64]) {
         assert_eq!(x.len(), self.n * self.in_features, "linear: input length");
-        assert_eq!(weight.len(), self.out_features * self.in_features, "linear: weight length");
+        assert_eq!(
+            weight.len(),
+            self.out_features * self.in_features,
+            "linear: weight length"
+        );
     }
 }
 
@@ -23,7 +27,12 @@ impl LinearShape {
 ///
 /// # Panics
 /// If a slice length does not match `s`.
-pub fn linear_forward(s: &LinearShape, x: &[f64], weight: &[f64], bias: Option<&[f64]>) -> Vec<f64> {
+pub fn linear_forward(
+    s: &LinearShape,
+    x: &[f64],
+    weight: &[f64],
+    bias: Option<&[f64]>,
+) -> Vec<f64> {
     s.check(x, weight);
     let (fi, fo) = (s.in_features, s.out_features);
     if let Some(b) = bias {
@@ -54,7 +63,12 @@ pub struct LinearGrads {
 ///
 /// # Panics
 /// If a slice length does not match `s`.
-pub fn linear_backward(s: &LinearShape, x: &[f64], weight: &[f64], grad_out: &[f64]) -> LinearGrads {
+pub fn linear_backward(
+    s: &LinearShape,
+    x: &[f64],
+    weight: &[f64],
+    grad_out: &[f64],
+) -> LinearGrads {
     s.check(x, weight);
     let (fi, fo) = (s.in_features, s.out_features);
     assert_eq!(grad_out.len(), s.n * fo, "linear_backward: grad_out length");

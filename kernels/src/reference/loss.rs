@@ -25,12 +25,18 @@ pub struct CrossEntropy {
 /// `>= classes` (PyTorch raises an error there too).
 pub fn softmax_cross_entropy(logits: &[f64], targets: &[usize], classes: usize) -> CrossEntropy {
     let n = targets.len();
-    assert!(n > 0 && classes > 0, "cross_entropy: empty batch or no classes");
+    assert!(
+        n > 0 && classes > 0,
+        "cross_entropy: empty batch or no classes"
+    );
     assert_eq!(logits.len(), n * classes, "cross_entropy: logits length");
     let mut per_row = Vec::with_capacity(n);
     let mut grad_logits = Vec::with_capacity(n * classes);
     for (row, &t) in logits.chunks_exact(classes).zip(targets) {
-        assert!(t < classes, "cross_entropy: target {t} out of range for {classes} classes");
+        assert!(
+            t < classes,
+            "cross_entropy: target {t} out of range for {classes} classes"
+        );
         let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let sum: f64 = row.iter().map(|&z| (z - m).exp()).sum();
         per_row.push(sum.ln() - (row[t] - m));
@@ -40,7 +46,11 @@ pub fn softmax_cross_entropy(logits: &[f64], targets: &[usize], classes: usize) 
         }
     }
     let mean = per_row.iter().sum::<f64>() / n as f64;
-    CrossEntropy { per_row, mean, grad_logits }
+    CrossEntropy {
+        per_row,
+        mean,
+        grad_logits,
+    }
 }
 
 /// Index of the largest value, the first one on ties (as `torch.argmax`, whose docs say the

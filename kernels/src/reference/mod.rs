@@ -31,8 +31,17 @@ pub use sgd::{Sgd, SgdOptions};
 /// # Panics
 /// If `kernel`, `stride` or `dilation` is 0, or the dilated kernel is larger than the padded
 /// input (PyTorch raises an error for both).
-pub fn out_size(input: usize, kernel: usize, stride: usize, padding: usize, dilation: usize) -> usize {
-    assert!(kernel > 0 && stride > 0 && dilation > 0, "kernel, stride and dilation must be >= 1");
+pub fn out_size(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    dilation: usize,
+) -> usize {
+    assert!(
+        kernel > 0 && stride > 0 && dilation > 0,
+        "kernel, stride and dilation must be >= 1"
+    );
     let span = dilation * (kernel - 1) + 1;
     let padded = input + 2 * padding;
     assert!(
@@ -54,7 +63,11 @@ pub fn relu_forward(x: &[f64]) -> Vec<f64> {
 /// # Panics
 /// If the slices differ in length.
 pub fn relu_backward(x: &[f64], grad_out: &[f64]) -> Vec<f64> {
-    assert_eq!(x.len(), grad_out.len(), "relu_backward: x and grad_out differ in length");
+    assert_eq!(
+        x.len(),
+        grad_out.len(),
+        "relu_backward: x and grad_out differ in length"
+    );
     x.iter()
         .zip(grad_out)
         .map(|(&v, &g)| if v > 0.0 { g } else { 0.0 })

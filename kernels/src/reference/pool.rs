@@ -110,11 +110,22 @@ pub fn max_pool2d_forward(s: &MaxPool2dShape, x: &[f64]) -> MaxPool2dOutput {
 pub fn max_pool2d_backward(s: &MaxPool2dShape, indices: &[usize], grad_out: &[f64]) -> Vec<f64> {
     let plane_out = s.h_out() * s.w_out();
     let plane_in = s.h_in * s.w_in;
-    assert_eq!(indices.len(), s.output_len(), "max_pool2d_backward: indices length");
-    assert_eq!(grad_out.len(), s.output_len(), "max_pool2d_backward: grad_out length");
+    assert_eq!(
+        indices.len(),
+        s.output_len(),
+        "max_pool2d_backward: indices length"
+    );
+    assert_eq!(
+        grad_out.len(),
+        s.output_len(),
+        "max_pool2d_backward: grad_out length"
+    );
     let mut g = vec![0.0; s.input_len()];
     for (i, (&at, &go)) in indices.iter().zip(grad_out).enumerate() {
-        assert!(at < plane_in, "max_pool2d_backward: index {at} out of range");
+        assert!(
+            at < plane_in,
+            "max_pool2d_backward: index {at} out of range"
+        );
         g[(i / plane_out) * plane_in + at] += go;
     }
     g

@@ -18,7 +18,13 @@ pub struct SgdOptions {
 impl SgdOptions {
     /// `torch.optim.SGD(params, lr)` defaults: no momentum, dampening, weight decay or Nesterov.
     pub fn new(lr: f64) -> Self {
-        Self { lr, momentum: 0.0, dampening: 0.0, weight_decay: 0.0, nesterov: false }
+        Self {
+            lr,
+            momentum: 0.0,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            nesterov: false,
+        }
     }
 }
 
@@ -42,7 +48,10 @@ impl Sgd {
             !options.nesterov || (options.momentum > 0.0 && options.dampening == 0.0),
             "Nesterov momentum requires a momentum and zero dampening"
         );
-        Self { options, momentum_buffer: None }
+        Self {
+            options,
+            momentum_buffer: None,
+        }
     }
 
     /// One `optimizer.step()`, as `torch.optim.sgd._single_tensor_sgd` (PyTorch 2.x docs'
@@ -54,7 +63,11 @@ impl Sgd {
     /// If `params` and `grads` differ in length (or from the momentum buffer).
     pub fn step(&mut self, params: &mut [f64], grads: &[f64]) {
         let o = self.options;
-        assert_eq!(params.len(), grads.len(), "sgd: params and grads differ in length");
+        assert_eq!(
+            params.len(),
+            grads.len(),
+            "sgd: params and grads differ in length"
+        );
         let first = self.momentum_buffer.is_none();
         if o.momentum != 0.0 && first {
             self.momentum_buffer = Some(vec![0.0; params.len()]);
@@ -63,8 +76,16 @@ impl Sgd {
             let mut d = grad + o.weight_decay * *p;
             if let Some(buf) = self.momentum_buffer.as_mut().filter(|_| o.momentum != 0.0) {
                 assert_eq!(buf.len(), grads.len(), "sgd: momentum buffer length");
-                buf[i] = if first { d } else { o.momentum * buf[i] + (1.0 - o.dampening) * d };
-                d = if o.nesterov { d + o.momentum * buf[i] } else { buf[i] };
+                buf[i] = if first {
+                    d
+                } else {
+                    o.momentum * buf[i] + (1.0 - o.dampening) * d
+                };
+                d = if o.nesterov {
+                    d + o.momentum * buf[i]
+                } else {
+                    buf[i]
+                };
             }
             *p -= o.lr * d;
         }

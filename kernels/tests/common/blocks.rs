@@ -1,11 +1,8 @@
-//! Conv and linear blocks in the tests: their specs, arena layouts, f64 references, and a
-//! harness that runs forward + backward on the device and checks every arena.
-use cubecl::client::Client;
-use cubenet_kernels::reference::{self as r, Conv2dShape, LinearShape, MaxPool2dShape, Sgd, SgdOptions};
-use cubenet_kernels::{ConvCfg, LinearCfg, SgdFlags};
+//! Conv and linear blocks in the tests: their specs, arena layouts and f64 references.
+use cubenet_kernels::reference::{self as r, Conv2dShape, LinearShape, MaxPool2dShape};
+use cubenet_kernels::{ConvCfg, LinearCfg};
 
-use super::launch::{Arenas, Gpu, SgdArgs};
-use super::{abs, f64s, Expect};
+use super::abs;
 
 /// Parameters start this far into the parameter arenas (the gap must stay untouched).
 pub const PARAM_PAD: usize = 3;
@@ -13,6 +10,12 @@ pub const PARAM_PAD: usize = 3;
 pub const SENTINEL: f32 = -4321.0;
 /// Initial value of every `idx` element.
 pub const IDX_SENTINEL: u32 = 0xDEAD_BEEF;
+
+/// A max-pool as (kernel, stride, padding), each `(along H, along W)`.
+pub type PoolSpec = ((usize, usize), (usize, usize), (usize, usize));
+
+/// A conv block without a pool.
+pub const NO_POOL: Option<PoolSpec> = None;
 
 /// A conv block as the tests describe it: conv (+ bias) (+ relu) (+ max-pool).
 #[derive(Clone, Copy, Debug)]
@@ -28,20 +31,38 @@ pub struct ConvSpec {
     pub bias: bool,
     pub relu: bool,
     /// Pool (kernel, stride, padding), per axis.
-    pub pool: Option<((usize, usize), (usize, usize), (usize, usize))>,
+    pub pool: Option<PoolSpec>,
     pub ocb: usize,
 }
 
 impl ConvSpec {
     pub fn conv_shape(&self, n: usize) -> Conv2dShape {
         let (c_in, h_in, w_in, c_out) = (self.c_in, self.h, self.w, self.c_out);
-        Conv2dShape { n, c_in, h_in, w_in, c_out, kernel: self.k, stride: self.stride, padding: self.pad, dilation: self.dil }
+        Conv2dShape {
+            n,
+            c_in,
+            h_in,
+            w_in,
+            c_out,
+            kernel: self.k,
+            stride: self.stride,
+            padding: self.pad,
+            dilation: self.dil,
+        }
     }
 
     pub fn pool_shape(&self, n: usize) -> Option<MaxPool2dShape> {
         let c = self.conv_shape(n);
         let (h_in, w_in) = (c.h_out(), c.w_out());
-        self.pool.map(|(kernel, stride, padding)| MaxPool2dShape { n, c: self.c_out, h_in, w_in, kernel, stride, padding })
+        self.pool.map(|(kernel, stride, padding)| MaxPool2dShape {
+            n,
+            c: self.c_out,
+            h_in,
+            w_in,
+            kernel,
+            stride,
+            padding,
+        })
     }
 
     /// The block's `ConvCfg` in the test layout (see [`Layout`]).
@@ -139,7 +160,13 @@ impl LinearSpec {
 
     pub fn layout(&self) -> Layout {
         let b_len = if self.bias { self.out_f } else { 0 };
-        Layout { in_len: self.in_f, out_len: self.out_f, w_len: self.in_f * self.out_f, b_len, pooled: false }
+        Layout {
+            in_len: self.in_f,
+            out_len: self.out_f,
+            w_len: self.in_f * self.out_f,
+            b_len,
+            pooled: false,
+        }
     }
 }
 
@@ -156,16 +183,16 @@ pub struct Layout {
 }
 
 impl Layout {
-    fn out_act(&self) -> usize {
+    pub fn out_act(&self) -> usize {
         self.in_len
     }
-    fn out_grad(&self) -> usize {
+    pub fn out_grad(&self) -> usize {
         self.in_len + self.out_len
     }
-    fn in_grad(&self) -> usize {
+    pub fn in_grad(&self) -> usize {
         self.in_len + 2 * self.out_len
     }
-    fn params_len(&self) -> usize {
+    pub fn params_len(&self) -> usize {
         PARAM_PAD + self.w_len + self.b_len + 2
     }
 }
@@ -187,161 +214,93 @@ pub struct BlockRef {
 
 /// `pool(relu(conv2d(x, w, b)))` and its backward for the upstream gradient `g`, composed
 /// from the reference ops.
-pub fn conv_block_ref(spec: &ConvSpec, n: usize, x: &[f64], w: &[f64], b: Option<&[f64]>, g: &[f64]) -> BlockRef {
+pub fn conv_block_ref(
+    spec: &ConvSpec,
+    n: usize,
+    x: &[f64],
+    w: &[f64],
+    b: Option<&[f64]>,
+    g: &[f64],
+) -> BlockRef {
     let cs = spec.conv_shape(n);
     let conv = r::conv2d_forward(&cs, x, w, b);
     let conv_abs = r::conv2d_forward(&cs, &abs(x), &abs(w), b.map(abs).as_deref());
-    let act = if spec.relu { r::relu_forward(&conv) } else { conv.clone() };
+    let act = if spec.relu {
+        r::relu_forward(&conv)
+    } else {
+        conv.clone()
+    };
     let (out, out_scale, argmax, g_act) = match spec.pool_shape(n) {
         Some(ps) => {
             let p = r::max_pool2d_forward(&ps, &act);
             let (plane, plane_out) = (ps.h_in * ps.w_in, ps.h_out() * ps.w_out());
-            let scale = (0..p.indices.len()).map(|i| conv_abs[(i / plane_out) * plane + p.indices[i]]).collect();
+            let scale = (0..p.indices.len())
+                .map(|i| conv_abs[(i / plane_out) * plane + p.indices[i]])
+                .collect();
             let g_act = r::max_pool2d_backward(&ps, &p.indices, g);
             (p.output, scale, Some(p.indices), g_act)
         }
         None => (act, conv_abs, None, g.to_vec()),
     };
-    let g_conv = if spec.relu { r::relu_backward(&conv, &g_act) } else { g_act };
+    let g_conv = if spec.relu {
+        r::relu_backward(&conv, &g_act)
+    } else {
+        g_act
+    };
     let gr = r::conv2d_backward(&cs, x, w, &g_conv);
     let sc = r::conv2d_backward(&cs, &abs(x), &abs(w), &abs(&g_conv));
     let (grad_x, grad_x_scale, grad_w, grad_w_scale) = (gr.input, sc.input, gr.weight, sc.weight);
-    BlockRef { out, out_scale, argmax, grad_x, grad_x_scale, grad_w, grad_w_scale, grad_b: gr.bias, grad_b_scale: sc.bias }
+    BlockRef {
+        out,
+        out_scale,
+        argmax,
+        grad_x,
+        grad_x_scale,
+        grad_w,
+        grad_w_scale,
+        grad_b: gr.bias,
+        grad_b_scale: sc.bias,
+    }
 }
 
 /// `relu(linear(x, w, b))` and its backward for the upstream gradient `g`.
-pub fn linear_block_ref(spec: &LinearSpec, n: usize, x: &[f64], w: &[f64], b: Option<&[f64]>, g: &[f64]) -> BlockRef {
-    let s = LinearShape { n, in_features: spec.in_f, out_features: spec.out_f };
+pub fn linear_block_ref(
+    spec: &LinearSpec,
+    n: usize,
+    x: &[f64],
+    w: &[f64],
+    b: Option<&[f64]>,
+    g: &[f64],
+) -> BlockRef {
+    let s = LinearShape {
+        n,
+        in_features: spec.in_f,
+        out_features: spec.out_f,
+    };
     let pre = r::linear_forward(&s, x, w, b);
     let out_scale = r::linear_forward(&s, &abs(x), &abs(w), b.map(abs).as_deref());
-    let out = if spec.relu { r::relu_forward(&pre) } else { pre.clone() };
-    let g_pre = if spec.relu { r::relu_backward(&pre, g) } else { g.to_vec() };
+    let out = if spec.relu {
+        r::relu_forward(&pre)
+    } else {
+        pre.clone()
+    };
+    let g_pre = if spec.relu {
+        r::relu_backward(&pre, g)
+    } else {
+        g.to_vec()
+    };
     let gr = r::linear_backward(&s, x, w, &g_pre);
     let sc = r::linear_backward(&s, &abs(x), &abs(w), &abs(&g_pre));
     let (grad_x, grad_x_scale, grad_w, grad_w_scale) = (gr.input, sc.input, gr.weight, sc.weight);
-    BlockRef { out, out_scale, argmax: None, grad_x, grad_x_scale, grad_w, grad_w_scale, grad_b: gr.bias, grad_b_scale: sc.bias }
-}
-
-/// The arenas before the run, after the forward launch, and after the backward launches.
-pub struct Run {
-    pub init: Arenas,
-    pub fwd: Arenas,
-    pub bwd: Arenas,
-}
-
-/// Fills the arenas of `lay` for `cap` samples (the first `n` rows of the input `x` and of
-/// the upstream gradient `g`, the weight and bias), runs `forward`, reads back, runs
-/// `backward`, reads back.
-#[allow(clippy::too_many_arguments)]
-pub fn run_block(
-    client: &Client,
-    lay: &Layout,
-    n: usize,
-    cap: usize,
-    x: &[f32],
-    w: &[f32],
-    b: Option<&[f32]>,
-    g: &[f32],
-    forward: impl Fn(&Gpu),
-    backward: impl Fn(&Gpu),
-) -> Run {
-    assert!(n <= cap && x.len() == n * lay.in_len && g.len() == n * lay.out_len && w.len() == lay.w_len);
-    let mut params = vec![SENTINEL; lay.params_len()];
-    params[PARAM_PAD..PARAM_PAD + lay.w_len].copy_from_slice(w);
-    if let Some(b) = b {
-        assert_eq!(b.len(), lay.b_len);
-        params[PARAM_PAD + lay.w_len..PARAM_PAD + lay.w_len + lay.b_len].copy_from_slice(b);
+    BlockRef {
+        out,
+        out_scale,
+        argmax: None,
+        grad_x,
+        grad_x_scale,
+        grad_w,
+        grad_w_scale,
+        grad_b: gr.bias,
+        grad_b_scale: sc.bias,
     }
-    let per_sample = lay.in_grad() + lay.in_len;
-    let mut acts = vec![SENTINEL; per_sample * cap];
-    acts[..x.len()].copy_from_slice(x);
-    acts[lay.out_grad() * cap..lay.out_grad() * cap + g.len()].copy_from_slice(g);
-    let velocity: Vec<f32> = (0..params.len()).map(|i| 0.25 * i as f32 - 1.0).collect();
-    let init = Arenas {
-        params,
-        velocity,
-        grads: vec![SENTINEL; lay.params_len()],
-        acts,
-        idx: vec![IDX_SENTINEL; (1 + lay.out_len) * cap],
-    };
-    let gpu = Gpu::new(client, &init);
-    forward(&gpu);
-    let fwd = gpu.read();
-    backward(&gpu);
-    let bwd = gpu.read();
-    Run { init, fwd, bwd }
-}
-
-/// Checks a [`run_block`] against the reference `r` for `n` of `cap` rows: the forward writes
-/// exactly the output rows (and argmax rows), the backward exactly the input-gradient rows
-/// and the parameter gradients, and the parameters and momentum buffer follow `sgd` (which
-/// must have been the weight-gradient launch's arguments); nothing else changes.
-pub fn check_block(what: &str, lay: &Layout, run: &Run, n: usize, cap: usize, r: &BlockRef, sgd: SgdArgs) {
-    assert_eq!(r.out.len(), n * lay.out_len);
-    let (init, fwd, bwd) = (&run.init, &run.fwd, &run.bwd);
-    let mut acts = Expect::new(&format!("{what}: acts after forward"), &init.acts);
-    acts.set(lay.out_act() * cap, &r.out, &r.out_scale);
-    acts.check(&fwd.acts);
-    let mut idx = init.idx.clone();
-    if lay.pooled {
-        let am = r.argmax.as_ref().expect("a pooled block has an argmax");
-        for (i, &a) in am.iter().enumerate() {
-            idx[cap + i] = a as u32;
-        }
-    }
-    assert_eq!(fwd.idx, idx, "{what}: idx after forward (pool argmax)");
-    assert_eq!((&fwd.params, &fwd.velocity, &fwd.grads), (&init.params, &init.velocity, &init.grads), "{what}: forward touched a parameter arena");
-
-    acts.set(lay.in_grad() * cap, &r.grad_x, &r.grad_x_scale);
-    acts.check(&bwd.acts);
-    assert_eq!(bwd.idx, idx, "{what}: idx after backward");
-    let b_at = PARAM_PAD + lay.w_len;
-    let mut grads = Expect::new(&format!("{what}: grads"), &init.grads);
-    grads.set(PARAM_PAD, &r.grad_w, &r.grad_w_scale);
-    if lay.b_len > 0 {
-        grads.set(b_at, &r.grad_b, &r.grad_b_scale);
-    }
-    grads.check(&bwd.grads);
-
-    if sgd.flags & SgdFlags::NO_UPDATE != 0 {
-        assert_eq!(bwd.params, init.params, "{what}: NO_UPDATE changed a parameter");
-        assert_eq!(bwd.velocity, init.velocity, "{what}: NO_UPDATE changed the momentum buffer");
-        return;
-    }
-    // The f64 SGD step on the reference gradients, from the same parameters and buffer.
-    let end = b_at + lay.b_len;
-    let (g, gs): (Vec<f64>, Vec<f64>) = {
-        let mut g = r.grad_w.clone();
-        let mut gs = r.grad_w_scale.clone();
-        if lay.b_len > 0 {
-            g.extend(&r.grad_b);
-            gs.extend(&r.grad_b_scale);
-        }
-        (g, gs)
-    };
-    let mut p = f64s(&init.params[PARAM_PAD..end]);
-    let v0 = f64s(&init.velocity[PARAM_PAD..end]);
-    let mut opt = Sgd::new(SgdOptions {
-        lr: sgd.lr as f64,
-        momentum: sgd.momentum as f64,
-        dampening: sgd.dampening as f64,
-        weight_decay: sgd.weight_decay as f64,
-        nesterov: sgd.flags & SgdFlags::NESTEROV != 0,
-    });
-    if sgd.flags & SgdFlags::FIRST_STEP == 0 {
-        opt.momentum_buffer = Some(v0.clone());
-    }
-    let p0 = p.clone();
-    opt.step(&mut p, &g);
-    let o = opt.options;
-    let scale = |i: usize| p0[i].abs() + 4.0 * o.lr * (1.0 + o.momentum) * (gs[i] + g[i].abs() + v0[i].abs());
-    let mut params = Expect::new(&format!("{what}: params after SGD"), &init.params);
-    params.set(PARAM_PAD, &p, &(0..p.len()).map(scale).collect::<Vec<_>>());
-    params.check(&bwd.params);
-    let mut vel = Expect::new(&format!("{what}: velocity after SGD"), &init.velocity);
-    if let Some(buf) = &opt.momentum_buffer {
-        let vs: Vec<f64> = (0..p.len()).map(|i| (1.0 + o.momentum) * (gs[i] + g[i].abs() + v0[i].abs() + p0[i].abs())).collect();
-        vel.set(PARAM_PAD, buf, &vs);
-    }
-    vel.check(&bwd.velocity);
 }

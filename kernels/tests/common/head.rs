@@ -40,7 +40,13 @@ impl HeadSpec {
             ob: 1,
             ib: self.ib,
         };
-        HeadCfg { linear, loss_act: 2 * i + 2 * c, label: 0, correct: 1, input_grad: self.input_grad }
+        HeadCfg {
+            linear,
+            loss_act: 2 * i + 2 * c,
+            label: 0,
+            correct: 1,
+            input_grad: self.input_grad,
+        }
     }
 
     fn b_len(&self) -> usize {
@@ -84,14 +90,23 @@ pub fn run_head(
     acts[..x.len()].copy_from_slice(x);
     let mut idx = vec![IDX_SENTINEL; 2 * cap];
     idx[..n].copy_from_slice(labels);
-    let init = Arenas { velocity: params.clone(), grads: vec![SENTINEL; params.len()], params, acts, idx };
+    let init = Arenas {
+        velocity: params.clone(),
+        grads: vec![SENTINEL; params.len()],
+        params,
+        acts,
+        idx,
+    };
     let gpu = Gpu::new(client, &init);
     let cfg = spec.cfg();
     gpu.head(cfg, train, n, cap);
     if weight_grad {
         gpu.linear_weight_grad(cfg.linear, n, cap, SgdArgs::NO_UPDATE);
     }
-    HeadRun { after: gpu.read(), init }
+    HeadRun {
+        after: gpu.read(),
+        init,
+    }
 }
 
 /// The f64 reference of the head on `n` rows, with scales for the tolerances.
@@ -112,17 +127,35 @@ pub struct HeadRef {
 }
 
 /// `cross_entropy(linear(x, w, b), labels)` (mean over `n`) and its gradients.
-pub fn head_ref(spec: &HeadSpec, n: usize, x: &[f64], w: &[f64], b: Option<&[f64]>, labels: &[usize]) -> HeadRef {
+pub fn head_ref(
+    spec: &HeadSpec,
+    n: usize,
+    x: &[f64],
+    w: &[f64],
+    b: Option<&[f64]>,
+    labels: &[usize],
+) -> HeadRef {
     let (i, c) = (spec.in_f, spec.classes);
-    let s = LinearShape { n, in_features: i, out_features: c };
+    let s = LinearShape {
+        n,
+        in_features: i,
+        out_features: c,
+    };
     let logits = r::linear_forward(&s, x, w, b);
     let logits_scale = r::linear_forward(&s, &abs(x), &abs(w), b.map(abs).as_deref());
     let ce = r::softmax_cross_entropy(&logits, labels, c);
     // An error e in the logits moves a loss by at most 2e and a gradient by at most e / n.
-    let row_scale: Vec<f64> = logits_scale.chunks(c).map(|r| r.iter().copied().fold(0.0, f64::max)).collect();
+    let row_scale: Vec<f64> = logits_scale
+        .chunks(c)
+        .map(|r| r.iter().copied().fold(0.0, f64::max))
+        .collect();
     let loss_scale = row_scale.iter().map(|s| 2.0 * s).collect();
     let grad_logits_scale = (0..n * c).map(|k| row_scale[k / c]).collect();
-    let correct = logits.chunks(c).zip(labels).map(|(row, &t)| (r::argmax(row) == t) as u32).collect();
+    let correct = logits
+        .chunks(c)
+        .zip(labels)
+        .map(|(row, &t)| (r::argmax(row) == t) as u32)
+        .collect();
     let g = r::linear_backward(&s, x, w, &ce.grad_logits);
     let gs = r::linear_backward(&s, &abs(x), &abs(w), &abs(&ce.grad_logits));
     HeadRef {
@@ -145,7 +178,17 @@ pub fn head_ref(spec: &HeadSpec, n: usize, x: &[f64], w: &[f64], b: Option<&[f64
 /// Checks a [`run_head`] against `r`: logits, per-row loss and correctness flags always;
 /// d(logits) and d(input) (if the spec asks) when `train`; the parameter gradients when
 /// `weight_grad`; everything else (rows >= n included) untouched.
-pub fn check_head(what: &str, spec: &HeadSpec, run: &HeadRun, n: usize, cap: usize, r: &HeadRef, train: bool, weight_grad: bool) {
+#[allow(clippy::too_many_arguments)]
+pub fn check_head(
+    what: &str,
+    spec: &HeadSpec,
+    run: &HeadRun,
+    n: usize,
+    cap: usize,
+    r: &HeadRef,
+    train: bool,
+    weight_grad: bool,
+) {
     let cfg = spec.cfg();
     let l = cfg.linear;
     let mut acts = Expect::new(&format!("{what}: acts"), &run.init.acts);
@@ -160,7 +203,10 @@ pub fn check_head(what: &str, spec: &HeadSpec, run: &HeadRun, n: usize, cap: usi
     acts.check(&run.after.acts);
     let mut idx = run.init.idx.clone();
     idx[cfg.correct * cap..cfg.correct * cap + n].copy_from_slice(&r.correct);
-    assert_eq!(run.after.idx, idx, "{what}: idx (labels and correctness flags)");
+    assert_eq!(
+        run.after.idx, idx,
+        "{what}: idx (labels and correctness flags)"
+    );
     let mut grads = Expect::new(&format!("{what}: grads"), &run.init.grads);
     if weight_grad {
         grads.set(l.w_off, &r.grad_w, &r.grad_w_scale);
@@ -170,5 +216,8 @@ pub fn check_head(what: &str, spec: &HeadSpec, run: &HeadRun, n: usize, cap: usi
     }
     grads.check(&run.after.grads);
     assert_eq!(run.after.params, run.init.params, "{what}: params changed");
-    assert_eq!(run.after.velocity, run.init.velocity, "{what}: velocity changed");
+    assert_eq!(
+        run.after.velocity, run.init.velocity,
+        "{what}: velocity changed"
+    );
 }

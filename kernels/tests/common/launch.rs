@@ -1,131 +1,11 @@
-//! Test-only kernels that run one building block per unit, and the host side that launches
-//! them on a set of arenas.
+//! The host side of the test kernels: a network's five arenas on the device, and one
+//! launcher per building block.
 use cubecl::client::Client;
 use cubecl::prelude::*;
 use cubecl::server::Handle;
-use cubenet_kernels::conv::{conv_forward_unit, conv_input_grad_unit, conv_weight_grad_unit};
-use cubenet_kernels::head::head_unit;
-use cubenet_kernels::linear::{linear_forward_unit, linear_input_grad_unit, linear_weight_grad_unit};
-use cubenet_kernels::sgd::sgd_update;
 use cubenet_kernels::{ConvCfg, HeadCfg, LinearCfg, SgdFlags};
 
-#[cube(launch_unchecked)]
-fn conv_forward_k(params: &mut [f32], acts: &mut [f32], idx: &mut [u32], units: usize, #[comptime] cfg: ConvCfg, #[comptime] cap: usize) {
-    let u = ABSOLUTE_POS;
-    if u < units {
-        conv_forward_unit(params, acts, idx, u, cfg, cap);
-    }
-}
-
-#[cube(launch_unchecked)]
-fn conv_input_grad_k(params: &mut [f32], acts: &mut [f32], idx: &mut [u32], units: usize, #[comptime] cfg: ConvCfg, #[comptime] cap: usize) {
-    let u = ABSOLUTE_POS;
-    if u < units {
-        conv_input_grad_unit(params, acts, idx, u, cfg, cap);
-    }
-}
-
-#[cube(launch_unchecked)]
-#[allow(clippy::too_many_arguments)]
-fn conv_weight_grad_k(
-    params: &mut [f32],
-    velocity: &mut [f32],
-    grads: &mut [f32],
-    acts: &mut [f32],
-    idx: &mut [u32],
-    units: usize,
-    lr: f32,
-    momentum: f32,
-    dampening: f32,
-    weight_decay: f32,
-    flags: u32,
-    #[comptime] cfg: ConvCfg,
-    #[comptime] n: usize,
-    #[comptime] cap: usize,
-) {
-    let u = ABSOLUTE_POS;
-    if u < units {
-        conv_weight_grad_unit(params, velocity, grads, acts, idx, u, lr, momentum, dampening, weight_decay, flags, cfg, n, cap);
-    }
-}
-
-#[cube(launch_unchecked)]
-fn linear_forward_k(params: &mut [f32], acts: &mut [f32], units: usize, #[comptime] cfg: LinearCfg, #[comptime] n: usize, #[comptime] cap: usize) {
-    let u = ABSOLUTE_POS;
-    if u < units {
-        linear_forward_unit(params, acts, u, cfg, n, cap);
-    }
-}
-
-#[cube(launch_unchecked)]
-fn linear_input_grad_k(params: &mut [f32], acts: &mut [f32], units: usize, #[comptime] cfg: LinearCfg, #[comptime] n: usize, #[comptime] cap: usize) {
-    let u = ABSOLUTE_POS;
-    if u < units {
-        linear_input_grad_unit(params, acts, u, cfg, n, cap);
-    }
-}
-
-#[cube(launch_unchecked)]
-#[allow(clippy::too_many_arguments)]
-fn linear_weight_grad_k(
-    params: &mut [f32],
-    velocity: &mut [f32],
-    grads: &mut [f32],
-    acts: &mut [f32],
-    units: usize,
-    lr: f32,
-    momentum: f32,
-    dampening: f32,
-    weight_decay: f32,
-    flags: u32,
-    #[comptime] cfg: LinearCfg,
-    #[comptime] n: usize,
-    #[comptime] cap: usize,
-) {
-    let u = ABSOLUTE_POS;
-    if u < units {
-        linear_weight_grad_unit(params, velocity, grads, acts, u, lr, momentum, dampening, weight_decay, flags, cfg, n, cap);
-    }
-}
-
-#[cube(launch_unchecked)]
-#[allow(clippy::too_many_arguments)]
-fn head_k(
-    params: &mut [f32],
-    acts: &mut [f32],
-    idx: &mut [u32],
-    units: usize,
-    #[comptime] cfg: HeadCfg,
-    #[comptime] train: bool,
-    #[comptime] n: usize,
-    #[comptime] cap: usize,
-) {
-    let u = ABSOLUTE_POS;
-    if u < units {
-        head_unit(params, acts, idx, u, cfg, train, n, cap);
-    }
-}
-
-/// One SGD step per element `u < units`, with the gradient `g[u]`.
-#[cube(launch_unchecked)]
-#[allow(clippy::too_many_arguments)]
-fn sgd_k(
-    params: &mut [f32],
-    velocity: &mut [f32],
-    grads: &mut [f32],
-    g: &mut [f32],
-    units: usize,
-    lr: f32,
-    momentum: f32,
-    dampening: f32,
-    weight_decay: f32,
-    flags: u32,
-) {
-    let u = ABSOLUTE_POS;
-    if u < units {
-        sgd_update(params, velocity, grads, u, g[u], lr, momentum, dampening, weight_decay, flags);
-    }
-}
+use super::kernels::*;
 
 /// The run-time SGD arguments of the weight-gradient kernels.
 #[derive(Clone, Copy, Debug)]
@@ -139,7 +19,13 @@ pub struct SgdArgs {
 
 impl SgdArgs {
     /// Store the gradients, leave the parameters and the momentum buffer alone.
-    pub const NO_UPDATE: Self = Self { lr: 0.0, momentum: 0.0, dampening: 0.0, weight_decay: 0.0, flags: SgdFlags::NO_UPDATE };
+    pub const NO_UPDATE: Self = Self {
+        lr: 0.0,
+        momentum: 0.0,
+        dampening: 0.0,
+        weight_decay: 0.0,
+        flags: SgdFlags::NO_UPDATE,
+    };
 }
 
 /// Host copies of the five arenas of a network (see the crate docs).
@@ -173,9 +59,19 @@ impl Gpu {
             client.create_from_slice(f32::as_bytes(&a.acts)),
             client.create_from_slice(u32::as_bytes(&a.idx)),
         ];
-        let len = [a.params.len(), a.velocity.len(), a.grads.len(), a.acts.len(), a.idx.len()];
+        let len = [
+            a.params.len(),
+            a.velocity.len(),
+            a.grads.len(),
+            a.acts.len(),
+            a.idx.len(),
+        ];
         assert!(len.iter().all(|&l| l > 0), "empty arena");
-        Self { client: client.clone(), h, len }
+        Self {
+            client: client.clone(),
+            h,
+            len,
+        }
     }
 
     /// Reads every arena back (a kernel that failed to compile shows up here).
@@ -201,14 +97,34 @@ impl Gpu {
     pub fn conv_forward(&self, cfg: ConvCfg, n: usize, cap: usize) {
         let units = cfg.forward_units(n);
         unsafe {
-            conv_forward_k::launch_unchecked(&self.client, groups(units), CubeDim::new_1d(64), self.arg(0), self.arg(3), self.arg(4), units, cfg, cap)
+            conv_forward_k::launch_unchecked(
+                &self.client,
+                groups(units),
+                CubeDim::new_1d(64),
+                self.arg(0),
+                self.arg(3),
+                self.arg(4),
+                units,
+                cfg,
+                cap,
+            )
         }
     }
 
     pub fn conv_input_grad(&self, cfg: ConvCfg, n: usize, cap: usize) {
         let units = cfg.input_grad_units(n);
         unsafe {
-            conv_input_grad_k::launch_unchecked(&self.client, groups(units), CubeDim::new_1d(64), self.arg(0), self.arg(3), self.arg(4), units, cfg, cap)
+            conv_input_grad_k::launch_unchecked(
+                &self.client,
+                groups(units),
+                CubeDim::new_1d(64),
+                self.arg(0),
+                self.arg(3),
+                self.arg(4),
+                units,
+                cfg,
+                cap,
+            )
         }
     }
 
@@ -239,12 +155,36 @@ impl Gpu {
 
     pub fn linear_forward(&self, cfg: LinearCfg, n: usize, cap: usize) {
         let units = cfg.forward_units(n);
-        unsafe { linear_forward_k::launch_unchecked(&self.client, groups(units), CubeDim::new_1d(64), self.arg(0), self.arg(3), units, cfg, n, cap) }
+        unsafe {
+            linear_forward_k::launch_unchecked(
+                &self.client,
+                groups(units),
+                CubeDim::new_1d(64),
+                self.arg(0),
+                self.arg(3),
+                units,
+                cfg,
+                n,
+                cap,
+            )
+        }
     }
 
     pub fn linear_input_grad(&self, cfg: LinearCfg, n: usize, cap: usize) {
         let units = cfg.input_grad_units(n);
-        unsafe { linear_input_grad_k::launch_unchecked(&self.client, groups(units), CubeDim::new_1d(64), self.arg(0), self.arg(3), units, cfg, n, cap) }
+        unsafe {
+            linear_input_grad_k::launch_unchecked(
+                &self.client,
+                groups(units),
+                CubeDim::new_1d(64),
+                self.arg(0),
+                self.arg(3),
+                units,
+                cfg,
+                n,
+                cap,
+            )
+        }
     }
 
     pub fn linear_weight_grad(&self, cfg: LinearCfg, n: usize, cap: usize, s: SgdArgs) {
@@ -272,7 +212,21 @@ impl Gpu {
     }
 
     pub fn head(&self, cfg: HeadCfg, train: bool, n: usize, cap: usize) {
-        unsafe { head_k::launch_unchecked(&self.client, groups(n), CubeDim::new_1d(64), self.arg(0), self.arg(3), self.arg(4), n, cfg, train, n, cap) }
+        unsafe {
+            head_k::launch_unchecked(
+                &self.client,
+                groups(n),
+                CubeDim::new_1d(64),
+                self.arg(0),
+                self.arg(3),
+                self.arg(4),
+                n,
+                cfg,
+                train,
+                n,
+                cap,
+            )
+        }
     }
 
     /// One SGD step on the first `g.len()` parameters, `g` as their gradients.

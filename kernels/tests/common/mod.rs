@@ -4,7 +4,9 @@
 
 pub mod blocks;
 pub mod head;
+pub mod kernels;
 pub mod launch;
+pub mod run;
 
 use std::sync::OnceLock;
 
@@ -57,7 +59,8 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f64], scale: Option<&[f64]>
     let bad: Vec<String> = (0..want.len())
         .filter(|&i| {
             let t = tol(want[i], scale.map_or(0.0, |s| s[i]));
-            !((got[i] as f64 - want[i]).abs() <= t)
+            let ok = (got[i] as f64 - want[i]).abs() <= t; // false for NaN
+            !ok
         })
         .take(8)
         .map(|i| format!("[{i}] got {} want {}", got[i], want[i]))
@@ -76,7 +79,17 @@ pub struct Expect {
 impl Expect {
     /// Nothing written yet: every element must keep its `init` value.
     pub fn new(name: &str, init: &[f32]) -> Self {
-        Self { name: name.to_string(), init: init.to_vec(), want: vec![None; init.len()] }
+        Self {
+            name: name.to_string(),
+            init: init.to_vec(),
+            want: vec![None; init.len()],
+        }
+    }
+
+    /// Renames the check (for the next stage of a run).
+    pub fn rename(&mut self, name: &str) -> &mut Self {
+        self.name = name.to_string();
+        self
     }
 
     /// Expects `want[i]` (tolerance [`tol`] with `scale[i]`) at `start + i`.
@@ -101,13 +114,19 @@ impl Expect {
         assert_eq!(got.len(), self.init.len(), "{}: length", self.name);
         let bad: Vec<String> = (0..got.len())
             .filter(|&i| match self.want[i] {
-                Some((w, t)) => !((got[i] as f64 - w).abs() <= t),
+                Some((w, t)) => {
+                    let ok = (got[i] as f64 - w).abs() <= t; // false for NaN
+                    !ok
+                }
                 None => got[i].to_bits() != self.init[i].to_bits(),
             })
             .take(8)
             .map(|i| match self.want[i] {
                 Some((w, _)) => format!("[{i}] got {} want {w}", got[i]),
-                None => format!("[{i}] got {} but must be untouched ({})", got[i], self.init[i]),
+                None => format!(
+                    "[{i}] got {} but must be untouched ({})",
+                    got[i], self.init[i]
+                ),
             })
             .collect();
         assert!(bad.is_empty(), "{}: {}", self.name, bad.join(", "));
@@ -126,7 +145,10 @@ pub fn check_u32(what: &str, got: &[u32], init: &[u32], start: usize, want: &[u3
 pub fn op_case(name: &str) -> &'static Value {
     static CASES: OnceLock<Value> = OnceLock::new();
     let all = CASES.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/op_cases.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/op_cases.json"
+        );
         let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
     });
@@ -152,7 +174,12 @@ pub fn data(v: &Value) -> Vec<f64> {
 
 /// The shape of a fixture tensor.
 pub fn shape(v: &Value) -> Vec<usize> {
-    v["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect()
+    v["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap() as usize)
+        .collect()
 }
 
 /// The data of an integer fixture tensor.

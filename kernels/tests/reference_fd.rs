@@ -1,0 +1,190 @@
+//! The f64 reference's backward functions against central finite differences of
+//! `sum(output * R)` for a fixed random `R` (the cross-entropy: of the mean loss), on
+//! shapes with per-axis stride, padding and dilation, relu, and pools with overlapping and
+//! padded windows. Runs on the CPU only.
+mod common;
+
+use common::blocks::PoolSpec;
+use common::{f64s, rng, uniform};
+use cubenet_kernels::reference::*;
+
+/// Central differences `(f(v + h e_i) - f(v - h e_i)) / 2h` for every `i`.
+fn numeric_grad(f: impl Fn(&[f64]) -> f64, v: &[f64]) -> Vec<f64> {
+    let h = 1e-6;
+    (0..v.len())
+        .map(|i| {
+            let mut p = v.to_vec();
+            p[i] += h;
+            let up = f(&p);
+            p[i] -= 2.0 * h;
+            (up - f(&p)) / (2.0 * h)
+        })
+        .collect()
+}
+
+fn assert_fd(what: &str, analytic: &[f64], numeric: &[f64]) {
+    assert_eq!(analytic.len(), numeric.len(), "{what}: length");
+    for (i, (a, n)) in analytic.iter().zip(numeric).enumerate() {
+        assert!(
+            (a - n).abs() <= 1e-6 * n.abs().max(1.0),
+            "{what}[{i}]: analytic {a}, finite differences {n}"
+        );
+    }
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn random(seed: u64, len: usize) -> Vec<f64> {
+    f64s(&uniform(&mut rng(seed), len, -1.0, 1.0))
+}
+
+/// conv (+ relu) (+ pool) with gradients checked by finite differences on x, weight, bias.
+fn conv_block_fd(what: &str, seed: u64, s: Conv2dShape, relu: bool, pool: Option<PoolSpec>) {
+    let p = pool.map(|(kernel, stride, padding)| MaxPool2dShape {
+        n: s.n,
+        c: s.c_out,
+        h_in: s.h_out(),
+        w_in: s.w_out(),
+        kernel,
+        stride,
+        padding,
+    });
+    let fwd = |x: &[f64], w: &[f64], b: &[f64]| {
+        let mut y = conv2d_forward(&s, x, w, Some(b));
+        if relu {
+            y = relu_forward(&y);
+        }
+        match &p {
+            Some(p) => max_pool2d_forward(p, &y),
+            None => MaxPool2dOutput {
+                indices: (0..y.len()).collect(),
+                output: y,
+            },
+        }
+    };
+    let (x, w, b) = (
+        random(seed, s.input_len()),
+        random(seed + 1, s.weight_len()),
+        random(seed + 2, s.c_out),
+    );
+    let out = fwd(&x, &w, &b);
+    let r = random(seed + 3, out.output.len());
+    let conv = conv2d_forward(&s, &x, &w, Some(&b));
+    let g = match &p {
+        Some(p) => max_pool2d_backward(p, &out.indices, &r),
+        None => r.clone(),
+    };
+    let g = if relu { relu_backward(&conv, &g) } else { g };
+    let grads = conv2d_backward(&s, &x, &w, &g);
+    assert_fd(
+        &format!("{what}: grad_x"),
+        &grads.input,
+        &numeric_grad(|v| dot(&fwd(v, &w, &b).output, &r), &x),
+    );
+    assert_fd(
+        &format!("{what}: grad_w"),
+        &grads.weight,
+        &numeric_grad(|v| dot(&fwd(&x, v, &b).output, &r), &w),
+    );
+    assert_fd(
+        &format!("{what}: grad_b"),
+        &grads.bias,
+        &numeric_grad(|v| dot(&fwd(&x, &w, v).output, &r), &b),
+    );
+}
+
+#[test]
+fn conv2d_backward_matches_finite_differences() {
+    let s = Conv2dShape {
+        n: 2,
+        c_in: 2,
+        h_in: 7,
+        w_in: 6,
+        c_out: 3,
+        kernel: (3, 2),
+        stride: (2, 1),
+        padding: (1, 2),
+        dilation: (1, 2),
+    };
+    conv_block_fd("conv per-axis stride/padding/dilation", 100, s, false, None);
+}
+
+#[test]
+fn conv_relu_pool_backward_matches_finite_differences() {
+    let s = Conv2dShape {
+        n: 2,
+        c_in: 2,
+        h_in: 8,
+        w_in: 7,
+        c_out: 2,
+        kernel: (3, 3),
+        stride: (1, 1),
+        padding: (1, 1),
+        dilation: (1, 1),
+    };
+    conv_block_fd(
+        "conv + relu + pool 2/2",
+        200,
+        s,
+        true,
+        Some(((2, 2), (2, 2), (0, 0))),
+    );
+    conv_block_fd(
+        "conv + relu + pool 3/2 (overlapping)",
+        300,
+        s,
+        true,
+        Some(((3, 3), (2, 2), (0, 0))),
+    );
+    conv_block_fd(
+        "conv + pool (2,3)/(2,1) padding (1,1)",
+        400,
+        s,
+        false,
+        Some(((2, 3), (2, 1), (1, 1))),
+    );
+}
+
+#[test]
+fn linear_relu_backward_matches_finite_differences() {
+    let s = LinearShape {
+        n: 3,
+        in_features: 5,
+        out_features: 4,
+    };
+    let (x, w, b) = (random(500, 15), random(501, 20), random(502, 4));
+    let fwd = |x: &[f64], w: &[f64], b: &[f64]| relu_forward(&linear_forward(&s, x, w, Some(b)));
+    let r = random(503, 12);
+    let pre = linear_forward(&s, &x, &w, Some(&b));
+    assert!(
+        pre.iter().any(|&v| v < 0.0),
+        "the relu should clip something"
+    );
+    let g = linear_backward(&s, &x, &w, &relu_backward(&pre, &r));
+    assert_fd(
+        "linear + relu: grad_x",
+        &g.input,
+        &numeric_grad(|v| dot(&fwd(v, &w, &b), &r), &x),
+    );
+    assert_fd(
+        "linear + relu: grad_w",
+        &g.weight,
+        &numeric_grad(|v| dot(&fwd(&x, v, &b), &r), &w),
+    );
+    assert_fd(
+        "linear + relu: grad_b",
+        &g.bias,
+        &numeric_grad(|v| dot(&fwd(&x, &w, v), &r), &b),
+    );
+}
+
+#[test]
+fn cross_entropy_gradient_matches_finite_differences() {
+    let logits: Vec<f64> = random(600, 12).iter().map(|v| 4.0 * v).collect();
+    let targets = [2, 0, 3];
+    let ce = softmax_cross_entropy(&logits, &targets, 4);
+    let numeric = numeric_grad(|z| softmax_cross_entropy(z, &targets, 4).mean, &logits);
+    assert_fd("cross-entropy d(mean)/d(logits)", &ce.grad_logits, &numeric);
+}
