@@ -45,7 +45,7 @@
 //! | `Linear` | `in_features, out_features` | `bias` (true) |
 //! | `Relu`, `Flatten` | | |
 //!
-//! A per-axis value is a braced pair, `stride = {(2, 1)}` (height, width). Parameters are
+//! A per-axis value is a pair `(height, width)` in `#[layer(...)]`: `#[layer(stride = (2, 1))]`. Parameters are
 //! named `<field>.weight` / `<field>.bias` exactly as PyTorch's `state_dict` keys, with
 //! PyTorch's layouts (conv OIHW, linear out x in). The last layer must be a `Linear`
 //! producing class scores; training minimises softmax cross-entropy over them.

@@ -32,6 +32,28 @@ pub struct LayerDecl {
 /// A per-axis option value `(h, w)`; a single number `k` means `(k, k)`.
 pub type Pair = Spanned<(usize, usize)>;
 
+/// The layer types `#[network]` knows, by the name a field's type uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerType {
+    Conv2d,
+    MaxPool2d,
+    Linear,
+    Relu,
+    Flatten,
+}
+
+impl LayerType {
+    pub const ALL: [LayerType; 5] = [LayerType::Conv2d, LayerType::MaxPool2d, LayerType::Linear, LayerType::Relu, LayerType::Flatten];
+    pub const NAMES: [&'static str; 5] = ["Conv2d", "MaxPool2d", "Linear", "Relu", "Flatten"];
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
 #[derive(Debug)]
 pub enum LayerKind {
     Conv2d(Conv2d),
@@ -39,18 +61,48 @@ pub enum LayerKind {
     Linear(Linear),
     Relu,
     Flatten,
+    /// A layer whose declaration has errors (already reported).
+    Invalid(Invalid),
 }
 
 impl LayerKind {
-    pub fn type_name(&self) -> &'static str {
+    /// The layer's type; `None` for an unknown type.
+    pub fn ty(&self) -> Option<LayerType> {
         match self {
-            LayerKind::Conv2d(_) => "Conv2d",
-            LayerKind::MaxPool2d(_) => "MaxPool2d",
-            LayerKind::Linear(_) => "Linear",
-            LayerKind::Relu => "Relu",
-            LayerKind::Flatten => "Flatten",
+            LayerKind::Conv2d(_) => Some(LayerType::Conv2d),
+            LayerKind::MaxPool2d(_) => Some(LayerType::MaxPool2d),
+            LayerKind::Linear(_) => Some(LayerType::Linear),
+            LayerKind::Relu => Some(LayerType::Relu),
+            LayerKind::Flatten => Some(LayerType::Flatten),
+            LayerKind::Invalid(i) => i.ty,
         }
     }
+    pub fn type_name(&self) -> &'static str {
+        self.ty().map_or("?", LayerType::name)
+    }
+}
+
+/// What is still known of a layer whose declaration has errors, so that the checks after it
+/// go on (and report independent mistakes) without repeating its error.
+#[derive(Debug, Default)]
+pub struct Invalid {
+    /// The layer type, when the type name was valid.
+    pub ty: Option<LayerType>,
+    /// `in_channels` / `in_features`, when it was given correctly.
+    pub input: Option<Spanned<usize>>,
+    /// `out_channels` / `out_features`, when it was given correctly.
+    pub output: Option<usize>,
+    /// A Conv2d's or MaxPool2d's window, when all its options were given correctly.
+    pub window: Option<Window>,
+}
+
+/// The sliding window of a Conv2d or MaxPool2d (a pool's dilation is 1).
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    pub kernel_size: Pair,
+    pub stride: Pair,
+    pub padding: Pair,
+    pub dilation: Pair,
 }
 
 /// torch.nn.Conv2d options.
@@ -65,12 +117,25 @@ pub struct Conv2d {
     pub bias: bool,
 }
 
+impl Conv2d {
+    pub fn window(&self) -> Window {
+        Window { kernel_size: self.kernel_size, stride: self.stride, padding: self.padding, dilation: self.dilation }
+    }
+}
+
 /// torch.nn.MaxPool2d options.
 #[derive(Debug)]
 pub struct MaxPool2d {
     pub kernel_size: Pair,
     pub stride: Pair,
     pub padding: Pair,
+}
+
+impl MaxPool2d {
+    pub fn window(&self) -> Window {
+        let dilation = Spanned { value: (1, 1), span: self.kernel_size.span };
+        Window { kernel_size: self.kernel_size, stride: self.stride, padding: self.padding, dilation }
+    }
 }
 
 /// torch.nn.Linear options.

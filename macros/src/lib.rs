@@ -2,13 +2,15 @@
 //!
 //! This file is a shim: [`expand::network`] does the work on `proc_macro2` token streams so
 //! that unit tests can call it. The phases, one module each: [`parse`] (attribute and struct
-//! to [`ir`]), [`shape`] (shape inference and validation), [`plan`] (fusion into blocks and
-//! kernels, arena layout), [`emit`] (Rust and `#[cube]` code).
+//! to [`ir`]), [`shape`] (shape inference and validation), [`order`] (which layer sequences
+//! fuse), [`plan`] (fusion into blocks and kernels, arena layout), [`emit`] (Rust and
+//! `#[cube]` code).
 use proc_macro::TokenStream;
 
 mod emit;
 mod expand;
 mod ir;
+mod order;
 mod parse;
 mod plan;
 mod shape;

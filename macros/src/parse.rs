@@ -12,7 +12,7 @@ use syn::spanned::Spanned as _;
 use syn::{Expr, Fields, GenericArgument, Ident, Item, Lit, PathArguments, Token, Type};
 
 use crate::ir::*;
-use crate::suggest::did_you_mean;
+use crate::suggest::{did_you_mean, nearest};
 
 /// Collects errors so that every mistake is reported in one build.
 #[derive(Default)]
@@ -37,7 +37,6 @@ impl Errors {
 }
 
 const ATTR_KEYS: &[&str] = &["input", "print"];
-pub const LAYER_TYPES: &[&str] = &["Conv2d", "MaxPool2d", "Linear", "Relu", "Flatten"];
 
 /// One `key = value` or `key` of the attribute.
 struct AttrArg {
@@ -59,22 +58,29 @@ impl Parse for AttrArg {
 }
 
 fn usize_of(expr: &Expr, what: &str, errors: &mut Errors) -> Option<Spanned<usize>> {
-    if let Expr::Lit(l) = expr {
-        if let Lit::Int(i) = &l.lit {
-            return match i.base10_parse::<usize>() {
-                Ok(v) => Some(Spanned { value: v, span: i.span() }),
-                Err(_) => {
-                    errors.push(i.span(), format!("{what} must be a non-negative integer that fits in usize"));
-                    None
-                }
-            };
-        }
-    }
-    errors.push(expr.span(), format!("{what} must be an integer literal, e.g. `5`"));
+    let msg = match expr {
+        Expr::Lit(l) => match &l.lit {
+            Lit::Int(i) => {
+                return match i.base10_parse::<usize>() {
+                    Ok(v) => Some(Spanned { value: v, span: i.span() }),
+                    Err(_) => {
+                        errors.push(i.span(), format!("{what} is too large: at most {} on this machine", usize::MAX));
+                        None
+                    }
+                };
+            }
+            Lit::Float(f) => format!("{what} must be a whole number, found `{f}`"),
+            _ => format!("{what} must be an integer literal, e.g. `5`"),
+        },
+        Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_)) => format!("{what} cannot be negative"),
+        _ => format!("{what} must be an integer literal, e.g. `5`"),
+    };
+    errors.push(expr.span(), msg);
     None
 }
 
-/// Parses the attribute's arguments.
+/// Parses the attribute's arguments. `None` when the input shape is missing or wrong (an
+/// error was pushed).
 pub fn parse_attr(attr: TokenStream, errors: &mut Errors) -> Option<NetAttr> {
     let args = match Punctuated::<AttrArg, Token![,]>::parse_terminated.parse2(attr) {
         Ok(a) => a,
@@ -85,108 +91,126 @@ pub fn parse_attr(attr: TokenStream, errors: &mut Errors) -> Option<NetAttr> {
     };
     let mut input = None;
     let mut print = false;
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen: Vec<Ident> = Vec::new();
+    // Whether an unknown argument may have been meant as `input` (then "missing input" would
+    // repeat its error).
+    let mut input_like = false;
     for arg in args {
         let key = arg.key.to_string();
-        if seen.contains(&key) {
-            errors.push(arg.key.span(), format!("`{key}` is given twice"));
+        if seen.iter().any(|k| *k == arg.key) {
+            errors.push(arg.key.span(), format!("`{key}` is given twice in `#[network(...)]`; remove this one"));
             continue;
         }
-        seen.push(key.clone());
+        seen.push(arg.key.clone());
         match key.as_str() {
-            "input" => {
-                let Some(value) = arg.value else {
-                    errors.push(arg.key.span(), "expected `input = [C, H, W]`, e.g. `input = [1, 28, 28]`");
-                    continue;
-                };
-                let Expr::Array(arr) = &value else {
-                    errors.push(value.span(), "expected `[C, H, W]`, e.g. `input = [1, 28, 28]`");
-                    continue;
-                };
-                if arr.elems.len() != 3 {
-                    errors.push(
-                        arr.span(),
-                        format!(
-                            "expected 3 dimensions [C, H, W] (channels, height, width), found {}",
-                            arr.elems.len()
-                        ),
-                    );
-                    continue;
-                }
-                let dims: Vec<_> = arr.elems.iter().zip(["C", "H", "W"]).filter_map(|(e, n)| usize_of(e, &format!("input dimension {n}"), errors)).collect();
-                if dims.len() == 3 {
-                    let mut ok = true;
-                    for d in &dims {
-                        if d.value == 0 {
-                            errors.push(d.span, "an input dimension must be at least 1");
-                            ok = false;
-                        }
-                    }
-                    if ok {
-                        input = Some([dims[0], dims[1], dims[2]]);
-                    }
-                }
-            }
+            "input" => input = parse_input(&arg, errors),
             "print" => {
                 if let Some(v) = arg.value {
-                    errors.push(v.span(), "`print` takes no value");
+                    errors.push(v.span(), "`print` takes no value: write `#[network(input = [..], print)]`");
                 }
                 print = true;
             }
-            other => errors.push(
-                arg.key.span(),
-                format!("unknown `#[network]` argument `{other}`{}; expected `input = [C, H, W]` or `print`", did_you_mean(other, ATTR_KEYS)),
-            ),
+            other => {
+                let suggestion = nearest(other, ATTR_KEYS);
+                input_like |= suggestion == Some("input") || matches!(arg.value, Some(Expr::Array(_)));
+                errors.push(
+                    arg.key.span(),
+                    format!("unknown `#[network]` argument `{other}` (arguments: `input = [C, H, W]`, `print`){}", did_you_mean(other, ATTR_KEYS)),
+                );
+            }
         }
     }
-    match input {
-        Some(input) => Some(NetAttr { input, print }),
-        None => {
-            if !seen.iter().any(|k| k == "input") {
-                errors.push(Span::call_site(), "missing the input shape: write `#[network(input = [C, H, W])]`, e.g. `#[network(input = [1, 28, 28])]` for MNIST");
+    if input.is_none() && !input_like && !seen.iter().any(|k| k == "input") {
+        errors.push(
+            Span::call_site(),
+            "missing the input shape: write `#[network(input = [C, H, W])]`, e.g. `#[network(input = [1, 28, 28])]` for 28 x 28 grayscale images",
+        );
+    }
+    Some(NetAttr { input: input?, print })
+}
+
+/// `input = [C, H, W]`.
+fn parse_input(arg: &AttrArg, errors: &mut Errors) -> Option<[Spanned<usize>; 3]> {
+    const EXAMPLE: &str = "e.g. `input = [1, 28, 28]` for 28 x 28 grayscale images";
+    let Some(value) = &arg.value else {
+        errors.push(arg.key.span(), format!("expected `input = [C, H, W]`, {EXAMPLE}"));
+        return None;
+    };
+    let Expr::Array(arr) = value else {
+        errors.push(value.span(), format!("expected the input shape as an array `[C, H, W]`, {EXAMPLE}"));
+        return None;
+    };
+    if arr.elems.len() != 3 {
+        errors.push(
+            arr.span(),
+            format!(
+                "expected 3 dimensions [C, H, W] (channels, height, width), found {}; {EXAMPLE}",
+                arr.elems.len()
+            ),
+        );
+        return None;
+    }
+    let mut dims = Vec::new();
+    for (e, what) in arr.elems.iter().zip(["channels", "height", "width"]) {
+        let what = format!("the input {what}");
+        if let Some(d) = usize_of(e, &what, errors) {
+            if d.value == 0 {
+                errors.push(d.span, format!("{what} must be at least 1, found 0"));
+            } else {
+                dims.push(d);
             }
-            None
         }
+    }
+    match dims[..] {
+        [c, h, w] => Some([c, h, w]),
+        _ => None,
     }
 }
 
-/// Parses the annotated item into its layers.
-pub fn parse_item(item: &Item, errors: &mut Errors) -> Vec<LayerDecl> {
-    const WHAT: &str = "#[network] applies to a struct with named fields, one per layer, e.g. `struct Net { conv1: Conv2d<1, 6, 5>, relu1: Relu, ... }`";
+/// Parses the annotated item into its layers. Every field becomes a [`LayerDecl`], a field
+/// with errors a [`LayerKind::Invalid`], so that the checks after it still run. `None` when
+/// the item is not a struct with named fields (an error was pushed).
+pub fn parse_item(item: &Item, errors: &mut Errors) -> Option<Vec<LayerDecl>> {
+    const WHAT: &str = "#[network] applies to a struct with named fields, one per layer, e.g. `struct Net { conv1: Conv2d<1, 6, 5>, relu1: Relu, .. }`";
     let s = match item {
         Item::Struct(s) => s,
         Item::Enum(e) => {
             errors.push(e.enum_token.span, format!("{WHAT}; found an enum"));
-            return Vec::new();
+            return None;
+        }
+        Item::Union(u) => {
+            errors.push(u.union_token.span, format!("{WHAT}; found a union"));
+            return None;
         }
         other => {
             errors.push(other.span(), format!("{WHAT}; found another kind of item"));
-            return Vec::new();
+            return None;
         }
     };
-    if !s.generics.params.is_empty() {
-        errors.push(s.generics.span(), format!("{WHAT}; generic parameters are not supported: every shape must be known when the macro runs"));
-        return Vec::new();
+    if let Some(param) = s.generics.params.first() {
+        errors.push(param.span(), format!("{WHAT}; generic parameters are not supported: every shape must be known when the macro runs"));
+        return None;
     }
     let fields = match &s.fields {
         Fields::Named(f) => f,
         Fields::Unnamed(f) => {
-            errors.push(f.span(), format!("{WHAT}; found a tuple struct"));
-            return Vec::new();
+            errors.push(f.paren_token.span.join(), format!("{WHAT}; found a tuple struct: give every layer a name, it is the layer's `state_dict` prefix"));
+            return None;
         }
         Fields::Unit => {
             errors.push(s.ident.span(), format!("{WHAT}; found a unit struct"));
-            return Vec::new();
+            return None;
         }
     };
-    let mut layers = Vec::new();
+    let mut layers: Vec<LayerDecl> = Vec::new();
     for field in &fields.named {
         let Some(name) = field.ident.clone() else { continue };
-        if let Some(layer) = parse_layer(name, &field.ty, &field.attrs, errors) {
-            layers.push(layer);
+        if layers.iter().any(|l| l.name == name) {
+            errors.push(name.span(), format!("a layer named `{name}` is already declared; field names are the layers' `state_dict` prefixes and must differ"));
         }
+        layers.push(parse_layer(name, &field.ty, &field.attrs, errors));
     }
-    layers
+    Some(layers)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -202,32 +226,38 @@ struct OptSpec {
     /// Positional index, if the option may be given positionally.
     positional: Option<usize>,
     required: bool,
-    /// Whether 0 is allowed.
-    zero_ok: bool,
+    /// Why 0 is not allowed; `None` when it is.
+    nonzero: Option<&'static str>,
 }
 
-const fn opt(name: &'static str, kind: OptKind, positional: Option<usize>, required: bool, zero_ok: bool) -> OptSpec {
-    OptSpec { name, kind, positional, required, zero_ok }
+const fn opt(name: &'static str, kind: OptKind, positional: Option<usize>, required: bool, nonzero: Option<&'static str>) -> OptSpec {
+    OptSpec { name, kind, positional, required, nonzero }
 }
+
+const CHANNELS: Option<&str> = Some("a layer needs at least one channel");
+const FEATURES: Option<&str> = Some("a layer needs at least one feature");
+const KERNEL: Option<&str> = Some("a kernel covers at least one pixel");
+const STRIDE: Option<&str> = Some("the window moves by at least one pixel");
+const DILATION: Option<&str> = Some("1 means adjacent kernel elements");
 
 const CONV2D: &[OptSpec] = &[
-    opt("in_channels", OptKind::Int, Some(0), true, false),
-    opt("out_channels", OptKind::Int, Some(1), true, false),
-    opt("kernel_size", OptKind::Pair, Some(2), true, false),
-    opt("stride", OptKind::Pair, None, false, false),
-    opt("padding", OptKind::Pair, None, false, true),
-    opt("dilation", OptKind::Pair, None, false, false),
-    opt("bias", OptKind::Bool, None, false, true),
+    opt("in_channels", OptKind::Int, Some(0), true, CHANNELS),
+    opt("out_channels", OptKind::Int, Some(1), true, CHANNELS),
+    opt("kernel_size", OptKind::Pair, Some(2), true, KERNEL),
+    opt("stride", OptKind::Pair, None, false, STRIDE),
+    opt("padding", OptKind::Pair, None, false, None),
+    opt("dilation", OptKind::Pair, None, false, DILATION),
+    opt("bias", OptKind::Bool, None, false, None),
 ];
 const MAXPOOL2D: &[OptSpec] = &[
-    opt("kernel_size", OptKind::Pair, Some(0), true, false),
-    opt("stride", OptKind::Pair, None, false, false),
-    opt("padding", OptKind::Pair, None, false, true),
+    opt("kernel_size", OptKind::Pair, Some(0), true, KERNEL),
+    opt("stride", OptKind::Pair, None, false, STRIDE),
+    opt("padding", OptKind::Pair, None, false, None),
 ];
 const LINEAR: &[OptSpec] = &[
-    opt("in_features", OptKind::Int, Some(0), true, false),
-    opt("out_features", OptKind::Int, Some(1), true, false),
-    opt("bias", OptKind::Bool, None, false, true),
+    opt("in_features", OptKind::Int, Some(0), true, FEATURES),
+    opt("out_features", OptKind::Int, Some(1), true, FEATURES),
+    opt("bias", OptKind::Bool, None, false, None),
 ];
 
 #[derive(Clone, Copy)]
@@ -247,130 +277,111 @@ fn signature(ty: &str, specs: &[OptSpec]) -> String {
     }
 }
 
-fn parse_value(expr: &Expr, spec: &OptSpec, ty: &str, errors: &mut Errors) -> Option<Value> {
-    let what = format!("`{}` of {ty}", spec.name);
-    let check = |v: Spanned<usize>, errors: &mut Errors| -> Option<Spanned<usize>> {
-        if v.value == 0 && !spec.zero_ok {
-            errors.push(v.span, format!("{what} must be at least 1, found 0"));
-            None
-        } else {
-            Some(v)
-        }
-    };
-    match spec.kind {
-        OptKind::Bool => {
-            if let Expr::Lit(l) = expr {
-                if let Lit::Bool(b) = &l.lit {
-                    return Some(Value::Bool(b.value));
-                }
-            }
-            errors.push(expr.span(), format!("{what} must be `true` or `false`"));
-            None
-        }
-        OptKind::Int => {
-            let v = usize_of(expr, &what, errors)?;
-            check(v, errors).map(Value::Int)
-        }
-        OptKind::Pair => {
-            if let Expr::Tuple(t) = expr {
-                if t.elems.len() == 2 {
-                    let h = usize_of(&t.elems[0], &what, errors).and_then(|v| check(v, errors));
-                    let w = usize_of(&t.elems[1], &what, errors).and_then(|v| check(v, errors));
-                    return match (h, w) {
-                        (Some(h), Some(w)) => Some(Value::Pair(Spanned { value: (h.value, w.value), span: expr.span() })),
-                        _ => None,
-                    };
-                }
-                errors.push(expr.span(), format!("{what} must be a number or a pair `(h, w)`"));
-                return None;
-            }
-            if let Expr::Block(b) = expr {
-                if let [syn::Stmt::Expr(Expr::Tuple(t), None)] = b.block.stmts.as_slice() {
-                    if t.elems.len() == 2 {
-                        let h = usize_of(&t.elems[0], &what, errors).and_then(|v| check(v, errors));
-                        let w = usize_of(&t.elems[1], &what, errors).and_then(|v| check(v, errors));
-                        return match (h, w) {
-                            (Some(h), Some(w)) => Some(Value::Pair(Spanned { value: (h.value, w.value), span: expr.span() })),
-                            _ => None,
-                        };
-                    }
-                }
+/// A number, or a pair `(h, w)` (a braced `{(h, w)}` in generic arguments).
+fn parse_pair(expr: &Expr, what: &str, check: &dyn Fn(Spanned<usize>, &mut Errors) -> Option<Spanned<usize>>, errors: &mut Errors) -> Option<Pair> {
+    let tuple = match expr {
+        Expr::Tuple(t) => Some(t),
+        Expr::Paren(p) => return parse_pair(&p.expr, what, check, errors),
+        Expr::Block(b) => match b.block.stmts.as_slice() {
+            [syn::Stmt::Expr(Expr::Tuple(t), None)] => Some(t),
+            _ => {
                 errors.push(expr.span(), format!("{what} must be a number or a braced pair `{{(h, w)}}`"));
                 return None;
             }
-            let v = usize_of(expr, &what, errors)?;
-            check(v, errors).map(|v| Value::Pair(Spanned { value: (v.value, v.value), span: v.span }))
+        },
+        _ => None,
+    };
+    let Some(t) = tuple else {
+        let v = check(usize_of(expr, what, errors)?, errors)?;
+        return Some(Spanned { value: (v.value, v.value), span: v.span });
+    };
+    if t.elems.len() != 2 {
+        errors.push(expr.span(), format!("{what} must be a number or a pair `(height, width)`, found {} values", t.elems.len()));
+        return None;
+    }
+    let h = usize_of(&t.elems[0], what, errors).and_then(|v| check(v, errors));
+    let w = usize_of(&t.elems[1], what, errors).and_then(|v| check(v, errors));
+    Some(Spanned { value: (h?.value, w?.value), span: expr.span() })
+}
+
+fn parse_value(expr: &Expr, spec: &OptSpec, what: &str, errors: &mut Errors) -> Option<Value> {
+    let check = |v: Spanned<usize>, errors: &mut Errors| -> Option<Spanned<usize>> {
+        match spec.nonzero {
+            Some(why) if v.value == 0 => {
+                errors.push(v.span, format!("{what} must be at least 1, found 0: {why}"));
+                None
+            }
+            _ => Some(v),
         }
+    };
+    match spec.kind {
+        OptKind::Bool => match expr {
+            Expr::Lit(syn::ExprLit { lit: Lit::Bool(b), .. }) => Some(Value::Bool(b.value)),
+            _ => {
+                errors.push(expr.span(), format!("{what} must be `true` or `false`"));
+                None
+            }
+        },
+        OptKind::Int => check(usize_of(expr, what, errors)?, errors).map(Value::Int),
+        OptKind::Pair => parse_pair(expr, what, &check, errors).map(Value::Pair),
     }
 }
 
-fn parse_options(
-    name: &Ident,
-    ty_ident: &Ident,
-    args: &PathArguments,
-    named: &[AttrArg],
-    specs: &[OptSpec],
-    errors: &mut Errors,
-) -> Option<Vec<Option<Value>>> {
-    let ty = ty_ident.to_string();
+/// The options of one layer, from its type's generic arguments (positional) and its
+/// `#[layer(...)]` attributes (named). Returns what became of every option, and whether all
+/// parsed.
+fn parse_options(name: &Ident, ty: &str, args: &PathArguments, named: &[AttrArg], specs: &[OptSpec], attrs_ok: bool, errors: &mut Errors) -> (Vec<Slot>, bool) {
     let mut values: Vec<Option<Value>> = specs.iter().map(|_| None).collect();
-    let mut ok = true;
-    let generic_args = match args {
-        PathArguments::None => Vec::new(),
-        PathArguments::AngleBracketed(a) => a.args.iter().cloned().collect(),
+    // Whether (and whether positionally) the user wrote the option, even with a wrong value.
+    let mut given: Vec<Option<bool>> = specs.iter().map(|_| None).collect();
+    let mut ok = attrs_ok;
+    // An unknown or malformed option may be the missing one: then "missing" is not reported.
+    let mut excuse_missing = !attrs_ok;
+    let mut items: Vec<(Option<&Ident>, Option<&Expr>)> = Vec::new();
+    match args {
+        PathArguments::None => {}
+        PathArguments::AngleBracketed(a) => {
+            for arg in &a.args {
+                match arg {
+                    GenericArgument::Const(e) => items.push((None, Some(e))),
+                    GenericArgument::AssocConst(a) => {
+                        errors.push(a.ident.span(), format!("named options go in a `#[layer({} = ..)]` attribute on the field", a.ident));
+                        (ok, excuse_missing) = (false, true);
+                    }
+                    GenericArgument::AssocType(a) => {
+                        errors.push(a.ident.span(), format!("named options go in a `#[layer({} = ..)]` attribute on the field", a.ident));
+                        (ok, excuse_missing) = (false, true);
+                    }
+                    other => {
+                        errors.push(other.span(), format!("expected a number, as in {}", signature(ty, specs)));
+                        (ok, excuse_missing) = (false, true);
+                    }
+                }
+            }
+        }
         PathArguments::Parenthesized(p) => {
-            errors.push(p.span(), format!("layer options go in angle brackets: {}", signature(&ty, specs)));
-            return None;
+            errors.push(p.paren_token.span.join(), format!("layer options go in angle brackets: {}", signature(ty, specs)));
+            (ok, excuse_missing) = (false, true);
         }
-    };
+    }
+    items.extend(named.iter().map(|a| (Some(&a.key), a.value.as_ref())));
     let mut positional = 0usize;
-    let mut named_seen = false;
-    let mut items: Vec<(Option<&Ident>, &Expr)> = Vec::new();
-    for arg in &generic_args {
-        match arg {
-            GenericArgument::Const(e) => items.push((None, e)),
-            GenericArgument::AssocType(a) => {
-                errors.push(a.ident.span(), format!("named options go in a `#[layer({} = ...)]` attribute on the field", a.ident));
-                ok = false;
-            }
-            other => {
-                errors.push(other.span(), format!("expected a number, as in {}", signature(&ty, specs)));
-                ok = false;
-            }
-        }
-    }
-    let missing_value = syn::parse_quote!(());
-    for a in named {
-        match &a.value {
-            Some(v) => items.push((Some(&a.key), v)),
-            None => {
-                errors.push(a.key.span(), format!("expected `{} = value`", a.key));
-                ok = false;
-                items.push((Some(&a.key), &missing_value));
-            }
-        }
-    }
     for (key, expr) in items {
         let index = match key {
             None => {
-                if named_seen {
-                    errors.push(expr.span(), "positional options must come before named ones");
-                    ok = false;
-                    continue;
-                }
                 let i = positional;
                 positional += 1;
                 match specs.iter().position(|s| s.positional == Some(i)) {
                     Some(idx) => idx,
                     None => {
-                        errors.push(expr.span(), format!("too many positional options for {ty}; expected {}", signature(&ty, specs)));
+                        let span = expr.map_or_else(Span::call_site, |e| e.span());
+                        errors.push(span, format!("too many generic arguments for {ty} `{name}`: expected {}", signature(ty, specs)));
                         ok = false;
                         continue;
                     }
                 }
             }
             Some(k) => {
-                named_seen = true;
                 let ks = k.to_string();
                 match specs.iter().position(|s| s.name == ks) {
                     Some(idx) => idx,
@@ -378,120 +389,192 @@ fn parse_options(
                         let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
                         errors.push(
                             k.span(),
-                            format!("unknown option `{ks}` for {ty}{}; valid options: {}", did_you_mean(&ks, &names), names.join(", ")),
+                            format!("unknown option `{ks}` for {ty} `{name}` (options: {}){}", names.join(", "), did_you_mean(&ks, &names)),
                         );
-                        ok = false;
+                        (ok, excuse_missing) = (false, true);
                         continue;
                     }
                 }
             }
         };
-        if values[index].is_some() {
-            let span = key.map(|k| k.span()).unwrap_or_else(|| expr.span());
-            errors.push(span, format!("`{}` of {ty} is given twice", specs[index].name));
+        let spec = &specs[index];
+        if let Some(first_positional) = given[index] {
+            let first = if first_positional { " (once as a generic argument of the type)" } else { "" };
+            let span = key.map_or_else(|| expr.map_or_else(Span::call_site, |e| e.span()), |k| k.span());
+            errors.push(span, format!("`{}` of {ty} `{name}` is given twice{first}; remove this one", spec.name));
+            // Which one was meant is unknown.
+            values[index] = None;
             ok = false;
             continue;
         }
-        match parse_value(expr, &specs[index], &ty, errors) {
+        given[index] = Some(key.is_none());
+        let Some(expr) = expr else {
+            // `#[layer(stride)]`: the key is right, the value is missing.
+            let k = key.map_or_else(Span::call_site, |k| k.span());
+            errors.push(k, format!("expected `{} = value` for {ty} `{name}`", spec.name));
+            ok = false;
+            continue;
+        };
+        let what = format!("`{}` of {ty} `{name}`", spec.name);
+        match parse_value(expr, spec, &what, errors) {
             Some(v) => values[index] = Some(v),
             None => ok = false,
         }
     }
-    for (spec, v) in specs.iter().zip(&values) {
-        if spec.required && v.is_none() && ok {
-            errors.push(name.span(), format!("{ty} `{name}` is missing `{}`; expected {}", spec.name, signature(&ty, specs)));
-            ok = false;
+    let missing: Vec<String> = specs.iter().zip(&given).filter(|(s, g)| s.required && g.is_none()).map(|(s, _)| format!("`{}`", s.name)).collect();
+    if !missing.is_empty() {
+        ok = false;
+        if !excuse_missing {
+            errors.push(name.span(), format!("{ty} `{name}` is missing {}; expected {}", missing.join(", "), signature(ty, specs)));
         }
     }
-    ok.then_some(values)
+    let slots = values
+        .into_iter()
+        .zip(given)
+        .map(|(v, g)| match (v, g) {
+            (Some(v), _) => Slot::Given(v),
+            (None, Some(_)) => Slot::Bad,
+            (None, None) => Slot::Absent,
+        })
+        .collect();
+    (slots, ok)
 }
 
-fn int(v: &Option<Value>) -> Spanned<usize> {
-    match v {
-        Some(Value::Int(i)) => *i,
-        _ => Spanned { value: 0, span: Span::call_site() },
-    }
+/// What became of one option.
+#[derive(Clone, Copy)]
+enum Slot {
+    /// Not written.
+    Absent,
+    /// Written, with an error.
+    Bad,
+    Given(Value),
 }
-fn pair(v: &Option<Value>, default: (usize, usize)) -> Pair {
-    match v {
-        Some(Value::Pair(p)) => *p,
-        _ => Spanned { value: default, span: Span::call_site() },
+
+/// An option's value, its default when it was not written, `None` when it is unknown.
+struct Options<'a>(&'a [Slot]);
+
+impl Options<'_> {
+    fn int(&self, i: usize) -> Option<Spanned<usize>> {
+        match self.0.get(i)? {
+            Slot::Given(Value::Int(v)) => Some(*v),
+            _ => None,
+        }
     }
-}
-fn boolean(v: &Option<Value>, default: bool) -> bool {
-    match v {
-        Some(Value::Bool(b)) => *b,
-        _ => default,
+    fn pair(&self, i: usize, default: Option<(usize, usize)>) -> Option<Pair> {
+        match self.0.get(i)? {
+            Slot::Given(Value::Pair(p)) => Some(*p),
+            Slot::Absent => default.map(|value| Spanned { value, span: Span::call_site() }),
+            _ => None,
+        }
+    }
+    fn boolean(&self, i: usize, default: bool) -> Option<bool> {
+        match self.0.get(i)? {
+            Slot::Given(Value::Bool(b)) => Some(*b),
+            Slot::Absent => Some(default),
+            _ => None,
+        }
     }
 }
 
-fn parse_layer(name: Ident, ty: &Type, attrs: &[syn::Attribute], errors: &mut Errors) -> Option<LayerDecl> {
+/// The `#[layer(...)]` options of a field; `false` when one of them could not be parsed.
+fn layer_attrs(attrs: &[syn::Attribute], errors: &mut Errors) -> (Vec<AttrArg>, bool) {
     let mut named: Vec<AttrArg> = Vec::new();
+    let mut ok = true;
     for attr in attrs {
-        if attr.path().is_ident("layer") {
+        let path = attr.path();
+        if path.is_ident("layer") {
             match attr.parse_args_with(Punctuated::<AttrArg, Token![,]>::parse_terminated) {
                 Ok(args) => named.extend(args),
                 Err(e) => {
                     errors.add(e);
-                    return None;
+                    ok = false;
                 }
             }
-        } else if !attr.path().is_ident("doc") {
-            errors.push(attr.path().span(), "unknown attribute on a layer; options go in `#[layer(name = value, ...)]`");
-            return None;
+        } else if !path.is_ident("doc") {
+            let shown = path.segments.iter().map(|s| s.ident.to_string()).collect::<Vec<_>>().join("::");
+            errors.push(
+                path.span(),
+                format!("unknown attribute `#[{shown}]` on a layer; options go in `#[layer(name = value, ..)]`{}", did_you_mean(&shown, &["layer"])),
+            );
         }
     }
-    let Type::Path(tp) = ty else {
-        errors.push(ty.span(), format!("expected a layer type ({})", LAYER_TYPES.join(", ")));
-        return None;
+    (named, ok)
+}
+
+fn parse_layer(name: Ident, ty: &Type, attrs: &[syn::Attribute], errors: &mut Errors) -> LayerDecl {
+    let (named, attrs_ok) = layer_attrs(attrs, errors);
+    let seg = match ty {
+        Type::Path(tp) if tp.qself.is_none() => tp.path.segments.last(),
+        _ => None,
     };
-    let seg = tp.path.segments.last()?;
+    let Some(seg) = seg else {
+        errors.push(ty.span(), format!("expected a layer type ({})", LayerType::NAMES.join(", ")));
+        return LayerDecl { name, ty_span: ty.span(), kind: LayerKind::Invalid(Invalid::default()) };
+    };
     let ident = &seg.ident;
+    let ty_span = ident.span();
     let ty_name = ident.to_string();
-    let kind = match ty_name.as_str() {
-        "Conv2d" => {
-            let v = parse_options(&name, ident, &seg.arguments, &named, CONV2D, errors)?;
-            LayerKind::Conv2d(Conv2d {
-                in_channels: int(&v[0]),
-                out_channels: int(&v[1]),
-                kernel_size: pair(&v[2], (1, 1)),
-                stride: pair(&v[3], (1, 1)),
-                padding: pair(&v[4], (0, 0)),
-                dilation: pair(&v[5], (1, 1)),
-                bias: boolean(&v[6], true),
-            })
-        }
-        "MaxPool2d" => {
-            let v = parse_options(&name, ident, &seg.arguments, &named, MAXPOOL2D, errors)?;
-            let kernel_size = pair(&v[0], (1, 1));
-            LayerKind::MaxPool2d(MaxPool2d { kernel_size, stride: pair(&v[1], kernel_size.value), padding: pair(&v[2], (0, 0)) })
-        }
-        "Linear" => {
-            let v = parse_options(&name, ident, &seg.arguments, &named, LINEAR, errors)?;
-            LayerKind::Linear(Linear { in_features: int(&v[0]), out_features: int(&v[1]), bias: boolean(&v[2], true) })
-        }
-        "Relu" | "Flatten" => {
+    let Some(lt) = LayerType::from_name(&ty_name) else {
+        errors.push(
+            ty_span,
+            format!("unknown layer type `{ty_name}` (layers: {}){}", LayerType::NAMES.join(", "), did_you_mean(&ty_name, &LayerType::NAMES)),
+        );
+        return LayerDecl { name, ty_span, kind: LayerKind::Invalid(Invalid::default()) };
+    };
+    let specs = match lt {
+        LayerType::Conv2d => CONV2D,
+        LayerType::MaxPool2d => MAXPOOL2D,
+        LayerType::Linear => LINEAR,
+        LayerType::Relu | LayerType::Flatten => {
             if let Some(a) = named.first() {
-                errors.push(a.key.span(), format!("{ty_name} takes no options"));
-                return None;
+                errors.push(a.key.span(), format!("{ty_name} `{name}` takes no options"));
+            } else if !matches!(seg.arguments, PathArguments::None) {
+                errors.push(seg.arguments.span(), format!("{ty_name} `{name}` takes no options"));
             }
-            if !matches!(seg.arguments, PathArguments::None) {
-                errors.push(seg.arguments.span(), format!("{ty_name} takes no options"));
-                return None;
-            }
-            if ty_name == "Relu" {
-                LayerKind::Relu
-            } else {
-                LayerKind::Flatten
-            }
-        }
-        other => {
-            errors.push(
-                ident.span(),
-                format!("unknown layer `{other}`{}; supported layers: {}", did_you_mean(other, LAYER_TYPES), LAYER_TYPES.join(", ")),
-            );
-            return None;
+            let kind = if lt == LayerType::Relu { LayerKind::Relu } else { LayerKind::Flatten };
+            return LayerDecl { name, ty_span, kind };
         }
     };
-    Some(LayerDecl { name, ty_span: ident.span(), kind })
+    let (slots, ok) = parse_options(&name, &ty_name, &seg.arguments, &named, specs, attrs_ok, errors);
+    let v = Options(&slots);
+    let invalid = |window: Option<Window>| LayerKind::Invalid(Invalid { ty: Some(lt), input: v.int(0), output: v.int(1).map(|o| o.value), window });
+    let kind = match lt {
+        LayerType::Conv2d => {
+            let window = (|| {
+                Some(Window {
+                    kernel_size: v.pair(2, None)?,
+                    stride: v.pair(3, Some((1, 1)))?,
+                    padding: v.pair(4, Some((0, 0)))?,
+                    dilation: v.pair(5, Some((1, 1)))?,
+                })
+            })();
+            match (ok, v.int(0), v.int(1), window, v.boolean(6, true)) {
+                (true, Some(in_channels), Some(out_channels), Some(w), Some(bias)) => LayerKind::Conv2d(Conv2d {
+                    in_channels,
+                    out_channels,
+                    kernel_size: w.kernel_size,
+                    stride: w.stride,
+                    padding: w.padding,
+                    dilation: w.dilation,
+                    bias,
+                }),
+                _ => invalid(window),
+            }
+        }
+        LayerType::MaxPool2d => {
+            let pool = (|| {
+                let kernel_size = v.pair(0, None)?;
+                Some(MaxPool2d { kernel_size, stride: v.pair(1, Some(kernel_size.value))?, padding: v.pair(2, Some((0, 0)))? })
+            })();
+            match pool {
+                Some(p) if ok => LayerKind::MaxPool2d(p),
+                _ => LayerKind::Invalid(Invalid { ty: Some(lt), input: None, output: None, window: pool.map(|p| p.window()) }),
+            }
+        }
+        _ => match (ok, v.int(0), v.int(1), v.boolean(2, true)) {
+            (true, Some(in_features), Some(out_features), Some(bias)) => LayerKind::Linear(Linear { in_features, out_features, bias }),
+            _ => invalid(None),
+        },
+    };
+    LayerDecl { name, ty_span, kind }
 }

@@ -14,7 +14,7 @@ use proc_macro2::Span;
 
 use crate::ir::*;
 use crate::parse::Errors;
-use crate::shape::{Shape, Shaped};
+use crate::shape::{Shape, Shaped, MAX_LEN};
 
 #[derive(Clone, Debug)]
 pub struct ConvBlock {
@@ -72,12 +72,6 @@ impl Block {
             BlockKind::Linear(l) => l.out_f,
         }
     }
-    pub fn in_len(&self) -> usize {
-        match &self.kind {
-            BlockKind::Conv(c) => c.c_in * c.h_in * c.w_in,
-            BlockKind::Linear(l) => l.in_f,
-        }
-    }
     pub fn weight_shape(&self) -> Vec<usize> {
         match &self.kind {
             BlockKind::Conv(c) => vec![c.c_out, c.c_in, c.k.0, c.k.1],
@@ -99,11 +93,11 @@ impl Block {
     pub fn out_features(&self) -> usize {
         self.out_len()
     }
-    /// Multiply-adds of the forward pass per sample.
+    /// Multiply-adds of the forward pass per sample (saturating: it is only reported).
     pub fn forward_macs(&self) -> usize {
         match &self.kind {
-            BlockKind::Conv(c) => c.c_out * c.conv_hw.0 * c.conv_hw.1 * c.c_in * c.k.0 * c.k.1,
-            BlockKind::Linear(l) => l.in_f * l.out_f,
+            BlockKind::Conv(c) => [c.c_out, c.conv_hw.0, c.conv_hw.1, c.c_in, c.k.0, c.k.1].iter().fold(1usize, |a, &b| a.saturating_mul(b)),
+            BlockKind::Linear(l) => l.in_f.saturating_mul(l.out_f),
         }
     }
 }
@@ -141,7 +135,9 @@ pub struct Plan {
     pub input_shape: [usize; 3],
 }
 
-/// Groups the shaped layers into blocks; reports layer sequences that cannot be fused.
+/// Groups the shaped layers into blocks and lays out the buffers. Runs only on a network
+/// without errors (so `None` is an internal error), except that a network whose buffers
+/// exceed [`MAX_LEN`] is reported here.
 pub fn plan(decl: &NetDecl, shapes: &[Option<Shaped>], struct_span: Span, errors: &mut Errors) -> Option<Plan> {
     let mut blocks: Vec<Block> = Vec::new();
     // Whether the last block can still take a relu / pool.
@@ -195,22 +191,15 @@ pub fn plan(decl: &NetDecl, shapes: &[Option<Shaped>], struct_span: Span, errors
                 open_relu = true;
                 open_pool = false;
             }
+            // `order::check` has rejected any other sequence.
             LayerKind::Relu => {
-                let last = blocks.last_mut();
-                match last {
-                    Some(b) if open_relu => {
-                        match &mut b.kind {
-                            BlockKind::Conv(c) => c.relu = true,
-                            BlockKind::Linear(l) => l.relu = true,
-                        }
-                        b.layers.push(name.clone());
-                        open_relu = false;
-                    }
-                    _ => {
-                        errors.push(layer.name.span(), format!("Relu `{name}` must directly follow a Conv2d, Linear or MaxPool2d (after a conv) and appear once per block; cubenet fuses it into that layer's kernel"));
-                        return None;
-                    }
+                let b = blocks.last_mut().filter(|_| open_relu)?;
+                match &mut b.kind {
+                    BlockKind::Conv(c) => c.relu = true,
+                    BlockKind::Linear(l) => l.relu = true,
                 }
+                b.layers.push(name.clone());
+                open_relu = false;
             }
             LayerKind::MaxPool2d(p) => match blocks.last_mut() {
                 Some(Block { kind: BlockKind::Conv(c), layers, .. }) if open_pool => {
@@ -220,47 +209,45 @@ pub fn plan(decl: &NetDecl, shapes: &[Option<Shaped>], struct_span: Span, errors
                     layers.push(name.clone());
                     open_pool = false;
                 }
-                _ => {
-                    errors.push(layer.name.span(), format!("MaxPool2d `{name}` must follow a Conv2d (optionally with a Relu between); cubenet fuses the pool into the conv's kernel"));
-                    return None;
-                }
+                _ => return None,
             },
+            LayerKind::Invalid(_) => return None,
             LayerKind::Flatten => {
                 open_relu = false;
                 open_pool = false;
             }
         }
     }
-    let Some(last) = blocks.last() else {
-        errors.push(struct_span, "the network has no Conv2d or Linear layer: there is nothing to train; end it with a Linear layer producing the class scores");
-        return None;
-    };
-    match &last.kind {
-        BlockKind::Linear(l) if !l.relu => {}
-        BlockKind::Linear(_) => {
-            let relu = decl.layers.iter().rev().find(|l| matches!(l.kind, LayerKind::Relu)).map(|l| l.name.span()).unwrap_or(struct_span);
-            errors.push(relu, "the last layer must be the Linear producing class scores (the loss applies softmax cross-entropy to them); remove this Relu");
-            return None;
-        }
-        BlockKind::Conv(_) => {
-            errors.push(struct_span, "the network must end with a Linear layer producing class scores (the loss applies softmax cross-entropy to them)");
-            return None;
-        }
-    }
-    if decl.layers.last().is_some_and(|l| matches!(l.kind, LayerKind::Flatten)) {
-        errors.push(decl.layers.last().map(|l| l.name.span()).unwrap_or(struct_span), "the network must end with a Linear layer producing class scores, not a Flatten");
+    // `order::check` has made sure the network ends with a Linear without Relu.
+    let last = blocks.last()?;
+    let BlockKind::Linear(LinearBlock { relu: false, .. }) = last.kind else { return None };
+    if !decl.layers.last().is_some_and(|l| matches!(l.kind, LayerKind::Linear(_))) {
         return None;
     }
     let classes = last.out_features();
 
+    // Checked sums: every term is at most `shape::MAX_LEN`, so only the totals can overflow.
+    let mut too_large = |what: &str| {
+        errors.push(struct_span, format!("the network is too large: its {what} exceed the {MAX_LEN} values a buffer may hold (32-bit offsets)"));
+    };
+    let add = |a: usize, b: usize| a.checked_add(b).filter(|&s| s <= MAX_LEN);
+
     // Parameter arena, in state_dict order.
-    let mut off = 0;
+    let mut off = 0usize;
     for b in &mut blocks {
         b.w_off = off;
-        off += b.weight_shape().iter().product::<usize>();
+        let Some(end) = add(off, b.weight_shape().iter().product::<usize>()) else {
+            too_large("parameters");
+            return None;
+        };
+        off = end;
         b.b_off = off;
         if b.has_bias() {
-            off += b.out_len_channels();
+            let Some(end) = add(off, b.out_len_channels()) else {
+                too_large("parameters");
+                return None;
+            };
+            off = end;
         }
     }
     let num_params = off;
@@ -274,23 +261,33 @@ pub fn plan(decl: &NetDecl, shapes: &[Option<Shaped>], struct_span: Span, errors
         b.in_act = prev_out;
         b.in_grad = prev_grad;
         b.out_act = a;
-        a += b.out_len();
-        b.out_grad = a;
-        a += b.out_len();
+        let (Some(out_end), Some(grad_end)) = (add(a, b.out_len()), add(a, b.out_len()).and_then(|e| add(e, b.out_len()))) else {
+            too_large("activations per sample");
+            return None;
+        };
+        b.out_grad = out_end;
+        a = grad_end;
         prev_out = b.out_act;
         prev_grad = b.out_grad;
     }
     let loss_act = a;
-    a += 1;
+    let Some(a) = add(a, 1) else {
+        too_large("activations per sample");
+        return None;
+    };
     // idx arena: label, correct flag, then pool argmaxes.
     let label_idx = 0;
     let correct_idx = 1;
-    let mut ix = 2;
+    let mut ix = 2usize;
     for b in &mut blocks {
         if let BlockKind::Conv(c) = &b.kind {
             if c.pool.is_some() {
                 b.argmax = ix;
-                ix += b.out_len();
+                let Some(end) = add(ix, b.out_len()) else {
+                    too_large("pool indices per sample");
+                    return None;
+                };
+                ix = end;
             }
         }
         if b.in_grad == usize::MAX {

@@ -83,7 +83,7 @@ pub struct StepArgs {
 /// The device buffers of one network instance, allocated once for a batch capacity.
 pub struct NetState {
     client: Client,
-    layout: &'static Layout,
+    layout: Layout,
     cap: usize,
     params: Handle,
     velocity: Handle,
@@ -116,7 +116,7 @@ impl NetState {
     ///
     /// # Errors
     /// [`Error::Config`] if `cap` is 0.
-    pub fn new(client: Client, layout: &'static Layout, cap: usize, seed: u64) -> Result<Self> {
+    pub fn new(client: Client, layout: Layout, cap: usize, seed: u64) -> Result<Self> {
         if cap == 0 {
             return Err(Error::Config("batch size must be at least 1".into()));
         }
@@ -148,8 +148,8 @@ impl NetState {
         self.cap
     }
     /// The network's layout.
-    pub fn layout(&self) -> &'static Layout {
-        self.layout
+    pub fn layout(&self) -> &Layout {
+        &self.layout
     }
     /// Training steps taken so far.
     pub fn steps(&self) -> u64 {
@@ -392,8 +392,7 @@ pub trait Network: Sized {
     /// [`Error::Config`] for `batch_size == 0`.
     fn new(device: &crate::Device, batch_size: usize, seed: u64) -> Result<Self> {
         let client = device.client();
-        let layout: &'static Layout = Box::leak(Box::new(Self::LAYOUT));
-        Ok(Self::from_state(NetState::new(client, layout, batch_size, seed)?))
+        Ok(Self::from_state(NetState::new(client, Self::LAYOUT, batch_size, seed)?))
     }
 
     /// One training step on `images` (`n x C x H x W`, normalised) and `labels` (`n`):

@@ -41,7 +41,8 @@ pub struct EpochReport {
 }
 
 /// Accuracy (fraction of rows whose argmax logit is the label) and mean loss of `net` over
-/// every sample of `loader`, the short last batch included.
+/// every batch `loader` yields (all samples, the short last batch included, unless the loader
+/// was built with `drop_last`).
 pub fn evaluate<N: Network>(net: &mut N, loader: &DataLoader) -> Result<(f64, f64)> {
     let mut correct = 0usize;
     let mut loss = 0f64;

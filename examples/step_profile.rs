@@ -1,0 +1,78 @@
+//! Times one LeNet-5 training step kernel by kernel on random data.
+//!
+//! ```text
+//! CUBENET_PROFILE=1 cargo run --release --example step_profile -- --batch-size 100 --steps 20
+//! ```
+//! Without `CUBENET_PROFILE=1` it prints only the whole-step throughput.
+use std::time::Instant;
+
+use clap::Parser;
+use cubenet::prelude::*;
+use rand::{Rng, SeedableRng};
+
+/// LeNet-5 for 1 x 28 x 28 images.
+#[network(input = [1, 28, 28])]
+pub struct LeNet5 {
+    #[layer(padding = 2)]
+    conv1: Conv2d<1, 6, 5>,
+    relu1: Relu,
+    pool1: MaxPool2d<2>,
+    conv2: Conv2d<6, 16, 5>,
+    relu2: Relu,
+    pool2: MaxPool2d<2>,
+    flatten: Flatten,
+    fc1: Linear<400, 120>,
+    relu3: Relu,
+    fc2: Linear<120, 84>,
+    relu4: Relu,
+    fc3: Linear<84, 10>,
+}
+
+#[derive(Parser)]
+struct Args {
+    /// Samples per step.
+    #[arg(long, default_value_t = 100)]
+    batch_size: usize,
+    /// Timed steps (after 3 warm-up steps).
+    #[arg(long, default_value_t = 20)]
+    steps: usize,
+}
+
+fn main() -> cubenet::Result<()> {
+    let args = Args::parse();
+    let device = cubenet::default_device();
+    let mut net = LeNet5::new(&device, args.batch_size, 0)?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let x: Vec<f32> = (0..args.batch_size * 784).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let y: Vec<u32> = (0..args.batch_size).map(|_| rng.random_range(0..10)).collect();
+    let sgd = Sgd::new(0.01).with_momentum(0.9);
+    for _ in 0..3 {
+        net.train_step(&x, &y, &sgd)?;
+    }
+    let warm: Vec<(&str, f64, usize)> = net.state().profile().map(|p| p.kernels.clone()).unwrap_or_default();
+    let start = Instant::now();
+    for _ in 0..args.steps {
+        net.train_step(&x, &y, &sgd)?;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let sps = (args.steps * args.batch_size) as f64 / secs;
+    let gflops = sps * 2.0 * LeNet5::MACS_PER_SAMPLE as f64 / 1e9;
+    if let Some(p) = net.state().profile() {
+        let rows: Vec<(&str, f64)> = p
+            .kernels
+            .iter()
+            .map(|(n, s, _)| (*n, s - warm.iter().find(|w| w.0 == *n).map(|w| w.1).unwrap_or(0.0)))
+            .collect();
+        let total: f64 = rows.iter().map(|r| r.1).sum();
+        for (n, s) in rows {
+            println!("{n:<18} {:>8.2} ms/step {:>5.1}%", 1e3 * s / args.steps as f64, 100.0 * s / total);
+        }
+    }
+    println!(
+        "batch={} samples_per_s={sps:.0} ms_per_step={:.1} gflops={gflops:.2} kernels_per_step={}",
+        args.batch_size,
+        1e3 * secs / args.steps as f64,
+        LeNet5::KERNELS_PER_STEP
+    );
+    Ok(())
+}

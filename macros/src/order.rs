@@ -1,0 +1,110 @@
+//! Layer order: the sequences cubenet fuses. A block is a Conv2d with an optional Relu and
+//! an optional MaxPool2d (in either order), or a Linear with an optional Relu; a Flatten
+//! separates the conv blocks from the linear ones; the last layer is the Linear giving the
+//! class scores (training applies softmax cross-entropy to them).
+//!
+//! Mistakes that shape inference already reports (a MaxPool2d on flat features) are not
+//! reported again here.
+use syn::Ident;
+
+use crate::ir::*;
+use crate::parse::Errors;
+
+/// The block a Relu or MaxPool2d would be fused into.
+struct Open<'a> {
+    owner: &'a Ident,
+    conv: bool,
+    relu: Option<&'a Ident>,
+    pool: Option<&'a Ident>,
+}
+
+/// Reports every layer that cannot be fused where it stands, and a network that does not end
+/// with the Linear giving the class scores.
+pub fn check(layers: &[LayerDecl], struct_ident: &Ident, errors: &mut Errors) {
+    let types: Vec<Option<LayerType>> = layers.iter().map(|l| l.kind.ty()).collect();
+    let Some(last) = layers.last() else {
+        errors.push(struct_ident.span(), "the network has no layers: add fields, one per layer, ending with a Linear layer giving the class scores");
+        return;
+    };
+    let unknown = types.contains(&None);
+    if !unknown && !types.iter().any(|t| matches!(t, Some(LayerType::Conv2d | LayerType::Linear))) {
+        errors.push(
+            struct_ident.span(),
+            "the network has no Conv2d or Linear layer, so nothing to train: end it with a Linear layer giving the class scores",
+        );
+        return;
+    }
+    let mut open: Option<Open> = None;
+    // What the activation follows when no block is open.
+    let mut after = "the input".to_string();
+    // The activation is flat: a MaxPool2d there is a shape error already.
+    let mut flat = false;
+    // After a layer of unknown type nothing is known about the open block.
+    let mut lenient = false;
+    for (layer, ty) in layers.iter().zip(&types) {
+        let name = &layer.name;
+        match ty {
+            None => {
+                open = None;
+                lenient = true;
+                flat = false;
+            }
+            Some(t @ (LayerType::Conv2d | LayerType::Linear)) => {
+                let conv = *t == LayerType::Conv2d;
+                open = Some(Open { owner: name, conv, relu: None, pool: None });
+                flat = !conv;
+                lenient = false;
+            }
+            Some(LayerType::Flatten) => {
+                open = None;
+                after = format!("the Flatten `{name}`");
+                flat = true;
+                lenient = false;
+            }
+            Some(LayerType::Relu) if lenient => {}
+            Some(LayerType::Relu) => match &mut open {
+                None => errors.push(
+                    name.span(),
+                    format!("Relu `{name}` must follow a Conv2d or Linear layer (cubenet fuses it into that layer's kernel), but it follows {after}"),
+                ),
+                Some(Open { owner, relu: Some(first), .. }) => errors.push(
+                    name.span(),
+                    format!("`{owner}` already has a Relu (`{first}`), and relu(relu(x)) = relu(x): remove `{name}`"),
+                ),
+                Some(o) => o.relu = Some(name),
+            },
+            Some(LayerType::MaxPool2d) if lenient || flat => {}
+            Some(LayerType::MaxPool2d) => match &mut open {
+                Some(Open { owner, conv: true, pool: Some(first), .. }) => errors.push(
+                    name.span(),
+                    format!(
+                        "`{owner}` already has a MaxPool2d (`{first}`); cubenet fuses one pool into each Conv2d: use one pool with a larger kernel, or a Conv2d between them"
+                    ),
+                ),
+                Some(o @ Open { conv: true, .. }) => o.pool = Some(name),
+                _ => errors.push(
+                    name.span(),
+                    format!(
+                        "MaxPool2d `{name}` must follow a Conv2d (optionally with a Relu between; cubenet fuses the pool into the conv's kernel), but it follows {after}"
+                    ),
+                ),
+            },
+        }
+    }
+    let last_name = &last.name;
+    match (last.kind.ty(), &open) {
+        (None | Some(LayerType::Linear), _) => {}
+        _ if lenient => {}
+        (Some(LayerType::Relu), Some(Open { conv: false, owner, .. })) => errors.push(
+            last_name.span(),
+            format!("the last layer must be the Linear giving the class scores (training applies softmax cross-entropy to them): remove `{last_name}` after `{owner}`"),
+        ),
+        (Some(t), _) => errors.push(
+            last_name.span(),
+            format!(
+                "the network must end with a Linear layer giving the class scores (training applies softmax cross-entropy to them), but `{last_name}` is a {}",
+                t.name()
+            ),
+        ),
+    }
+}

@@ -1,0 +1,12 @@
+use cubenet::prelude::*;
+
+#[network(input = [1, 28, 28])]
+pub struct Net {
+    conv1: Conv2d<1, 6, 5>,
+    relu1: Relu,
+    conv2: Conv2d<6, 10, 24>,
+}
+
+fn main() {
+    let _ = Net::KERNELS_PER_STEP;
+}
