@@ -73,7 +73,7 @@ fn run(args: &Args, data: &std::path::Path) -> cubenet::Result<()> {
     println!("device: {}", cubenet::describe(&device));
     let mut net = Net::new(&device, args.batch_size, args.seed)?;
     let sgd = Sgd::new(args.lr).with_momentum(args.momentum);
-    let cfg = TrainConfig { epochs: args.epochs, sgd, progress: !args.quiet, log_every: args.log_every };
+    let cfg = TrainConfig { epochs: args.epochs, sgd, progress: !args.quiet, log_every: args.log_every, lr_schedule: None };
     let reports = fit(&mut net, &train, None, &cfg)?;
     println!("Finished Training");
     let (accuracy, _) = evaluate(&mut net, &test)?;

@@ -1,7 +1,7 @@
 //! LeNet-5 on Fashion-MNIST, trained with the kernels `#[network]` generates.
 //!
 //! ```text
-//! cargo run --release --example fashion_mnist -- --epochs 3
+//! cargo run --release --example fashion_mnist -- --epochs 4
 //! ```
 //! Data: the IDX files of the Debian package `dataset-fashion-mnist`
 //! (`/usr/share/datasets/fashion-mnist`), or `--data DIR`.
@@ -39,7 +39,7 @@ struct Args {
     #[arg(long, default_value = "/usr/share/datasets/fashion-mnist")]
     data: PathBuf,
     /// Passes over the 60000 training images.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 4)]
     epochs: usize,
     /// Samples per SGD step.
     #[arg(long, default_value_t = 64)]
@@ -47,6 +47,9 @@ struct Args {
     /// Learning rate.
     #[arg(long, default_value_t = 0.05)]
     lr: f32,
+    /// Multiply the learning rate by this after every epoch (StepLR, step_size 1).
+    #[arg(long, default_value_t = 0.5)]
+    lr_decay: f32,
     /// SGD momentum.
     #[arg(long, default_value_t = 0.9)]
     momentum: f32,
@@ -85,7 +88,8 @@ fn run(args: &Args) -> cubenet::Result<()> {
     println!("device: {}", cubenet::describe(&device));
     let mut net = LeNet5::new(&device, args.batch_size.max(100), args.seed)?;
     let sgd = Sgd::new(args.lr).with_momentum(args.momentum).with_weight_decay(args.weight_decay);
-    let cfg = TrainConfig { epochs: args.epochs, sgd, progress: !args.quiet, log_every: 0 };
+    let lr_schedule = Some(StepLr { step_size: 1, gamma: args.lr_decay });
+    let cfg = TrainConfig { epochs: args.epochs, sgd, progress: !args.quiet, log_every: 0, lr_schedule };
     let reports = fit(&mut net, &train, Some(&test), &cfg)?;
     if let Some(p) = net.state().profile() {
         let total: f64 = p.kernels.iter().map(|k| k.1).sum();

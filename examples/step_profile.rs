@@ -1,9 +1,11 @@
-//! Times one LeNet-5 training step kernel by kernel on random data.
+//! Times the training step of LeNet-5 (1 x 28 x 28) or the CIFAR tutorial LeNet (3 x 32 x 32)
+//! on random data; used by `bench/side_by_side.sh`.
 //!
 //! ```text
-//! CUBENET_PROFILE=1 cargo run --release --example step_profile -- --batch-size 100 --steps 20
+//! CUBENET_PROFILE=1 cargo run --release --example step_profile -- --net lenet5 --steps 20
 //! ```
-//! Without `CUBENET_PROFILE=1` it prints only the whole-step throughput.
+//! With `CUBENET_PROFILE=1` every launch is synchronised and timed (per-kernel table);
+//! without it only the whole-step throughput is printed, on one machine-readable line.
 use std::time::Instant;
 
 use clap::Parser;
@@ -28,8 +30,28 @@ pub struct LeNet5 {
     fc3: Linear<84, 10>,
 }
 
+/// The PyTorch CIFAR-10 tutorial's LeNet.
+#[network(input = [3, 32, 32])]
+pub struct CifarLeNet {
+    conv1: Conv2d<3, 6, 5>,
+    relu1: Relu,
+    pool1: MaxPool2d<2>,
+    conv2: Conv2d<6, 16, 5>,
+    relu2: Relu,
+    pool2: MaxPool2d<2>,
+    flatten: Flatten,
+    fc1: Linear<400, 120>,
+    relu3: Relu,
+    fc2: Linear<120, 84>,
+    relu4: Relu,
+    fc3: Linear<84, 10>,
+}
+
 #[derive(Parser)]
 struct Args {
+    /// `lenet5` (Fashion-MNIST shape) or `cifar` (the CIFAR tutorial LeNet).
+    #[arg(long, default_value = "lenet5")]
+    net: String,
     /// Samples per step.
     #[arg(long, default_value_t = 100)]
     batch_size: usize,
@@ -40,10 +62,19 @@ struct Args {
 
 fn main() -> cubenet::Result<()> {
     let args = Args::parse();
+    match args.net.as_str() {
+        "lenet5" => bench::<LeNet5>(&args, "lenet5"),
+        "cifar" => bench::<CifarLeNet>(&args, "cifar_lenet"),
+        other => Err(cubenet::Error::Config(format!("unknown --net `{other}`; expected `lenet5` or `cifar`"))),
+    }
+}
+
+fn bench<N: Network>(args: &Args, name: &str) -> cubenet::Result<()> {
     let device = cubenet::default_device();
-    let mut net = LeNet5::new(&device, args.batch_size, 0)?;
+    let mut net = N::new(&device, args.batch_size, 0)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-    let x: Vec<f32> = (0..args.batch_size * 784).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let len: usize = N::LAYOUT.input_shape.iter().product();
+    let x: Vec<f32> = (0..args.batch_size * len).map(|_| rng.random_range(-1.0..1.0)).collect();
     let y: Vec<u32> = (0..args.batch_size).map(|_| rng.random_range(0..10)).collect();
     let sgd = Sgd::new(0.01).with_momentum(0.9);
     for _ in 0..3 {
@@ -56,7 +87,7 @@ fn main() -> cubenet::Result<()> {
     }
     let secs = start.elapsed().as_secs_f64();
     let sps = (args.steps * args.batch_size) as f64 / secs;
-    let gflops = sps * 2.0 * LeNet5::MACS_PER_SAMPLE as f64 / 1e9;
+    let gflops = sps * 2.0 * N::MACS_PER_SAMPLE as f64 / 1e9;
     if let Some(p) = net.state().profile() {
         let rows: Vec<(&str, f64)> = p
             .kernels
@@ -69,10 +100,11 @@ fn main() -> cubenet::Result<()> {
         }
     }
     println!(
-        "batch={} samples_per_s={sps:.0} ms_per_step={:.1} gflops={gflops:.2} kernels_per_step={}",
+        "net={name} device={} batch={} samples_per_s={sps:.1} ms_per_step={:.1} gflops={gflops:.3} kernels_per_step={}",
+        net.state().client().name(),
         args.batch_size,
         1e3 * secs / args.steps as f64,
-        LeNet5::KERNELS_PER_STEP
+        N::KERNELS_PER_STEP
     );
     Ok(())
 }

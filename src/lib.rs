@@ -64,7 +64,7 @@ pub use cubenet_runtime::{
 pub mod prelude {
     pub use crate::network;
     pub use cubenet_runtime::data::{Batch, DataLoader, Dataset, Normalize, Split};
-    pub use cubenet_runtime::trainer::{evaluate, fit, EpochReport, TrainConfig};
+    pub use cubenet_runtime::trainer::{evaluate, fit, EpochReport, StepLr, TrainConfig};
     pub use cubenet_runtime::{default_device, Device, Network, Sgd};
 }
 

@@ -495,6 +495,7 @@ fn p4_invalid_sgd_settings_are_configuration_errors() {
                         sgd,
                         progress: false,
                         log_every: 0,
+                        lr_schedule: None,
                     },
                 )
                 .map(|_| ()),
@@ -665,6 +666,7 @@ fn p7b_short_last_batch_of_three_through_the_loader() {
         sgd,
         progress: false,
         log_every: 0,
+        lr_schedule: None,
     };
     let report = fit(&mut net, &loader, None, &cfg).unwrap();
     let mean: f64 = (1..=3)

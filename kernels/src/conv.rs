@@ -106,9 +106,10 @@ impl ConvCfg {
     pub const fn input_grad_units(&self, n: usize) -> usize {
         n * self.h_in * self.w_in
     }
-    /// Units of `conv_weight_grad_unit` (one per (out, in) channel pair, plus one per bias).
+    /// Units of `conv_weight_grad_unit`: one per (out channel, in channel, kernel row), plus
+    /// one per bias.
     pub const fn weight_grad_units(&self) -> usize {
-        self.c_out * self.c_in + if self.bias { self.c_out } else { 0 }
+        self.c_out * self.c_in * self.kh + if self.bias { self.c_out } else { 0 }
     }
     /// Multiply-adds of the forward pass per sample (conv only).
     pub const fn forward_macs(&self) -> usize {
@@ -164,7 +165,13 @@ pub fn conv_forward_unit(
                     let yy = py * cfg.psh + wy;
                     let xx = px * cfg.psw + wx;
                     let mut v = 0.0f32;
-                    if yy >= cfg.pph && xx >= cfg.ppw {
+                    if comptime!(cfg.ph == 0 && cfg.pw == 0 && cfg.pph == 0 && cfg.ppw == 0) {
+                        // No padding anywhere: every window position and every tap is in
+                        // bounds (floor-mode output sizes), so no checks.
+                        let iy = yy * cfg.sh + ky * cfg.dh;
+                        let ix = xx * cfg.sw + kx * cfg.dw;
+                        v = acts[x_base + c * plane_in + iy * cfg.w_in + ix];
+                    } else if yy >= cfg.pph && xx >= cfg.ppw {
                         let y = yy - cfg.pph;
                         let x = xx - cfg.ppw;
                         let iy = y * cfg.sh + ky * cfg.dh;
@@ -412,15 +419,16 @@ pub fn conv_weight_grad_unit(
     #[comptime] n: usize,
     #[comptime] cap: usize,
 ) {
-    let kk = comptime!(cfg.kh * cfg.kw);
-    let pairs = comptime!(cfg.c_out * cfg.c_in);
+    let kw = comptime!(cfg.kw);
+    let pairs = comptime!(cfg.c_out * cfg.c_in * cfg.kh);
     let plane_out = comptime!(cfg.h_out * cfg.w_out);
     if unit < pairs {
-        let oc = unit / cfg.c_in;
-        let c = unit % cfg.c_in;
-        let mut acc = Array::<f32>::new(comptime!(cfg.kh * cfg.kw));
+        let ky = unit % cfg.kh;
+        let c = (unit / cfg.kh) % cfg.c_in;
+        let oc = unit / comptime!(cfg.kh * cfg.c_in);
+        let mut acc = Array::<f32>::new(comptime!(cfg.kw));
         #[unroll]
-        for k in 0..kk {
+        for k in 0..kw {
             acc[k] = 0.0;
         }
         for s in 0..n {
@@ -443,22 +451,25 @@ pub fn conv_weight_grad_unit(
                     }
                     let y = pos / cfg.w_conv;
                     let x = pos % cfg.w_conv;
-                    #[unroll]
-                    for k in 0..kk {
-                        let ky = k / comptime!(cfg.kw);
-                        let kx = k % comptime!(cfg.kw);
-                        let iy = y * cfg.sh + ky * cfg.dh;
-                        let ix = x * cfg.sw + kx * cfg.dw;
-                        if iy >= cfg.ph && ix >= cfg.pw && iy - cfg.ph < cfg.h_in && ix - cfg.pw < cfg.w_in {
-                            acc[k] += g * acts[x_base + (iy - cfg.ph) * cfg.w_in + (ix - cfg.pw)];
+                    let iy = y * cfg.sh + ky * cfg.dh;
+                    if iy >= cfg.ph && iy - cfg.ph < cfg.h_in {
+                        let row = x_base + (iy - cfg.ph) * cfg.w_in;
+                        #[unroll]
+                        for kx in 0..kw {
+                            let ix = x * cfg.sw + kx * cfg.dw;
+                            if comptime!(cfg.pw == 0) {
+                                acc[kx] += g * acts[row + ix];
+                            } else if ix >= cfg.pw && ix - cfg.pw < cfg.w_in {
+                                acc[kx] += g * acts[row + ix - cfg.pw];
+                            }
                         }
                     }
                 }
             }
         }
-        let p_base = cfg.w_off + unit * kk;
+        let p_base = cfg.w_off + unit * kw;
         #[unroll]
-        for k in 0..kk {
+        for k in 0..kw {
             sgd_update(params, velocity, grads, p_base + k, acc[k], lr, momentum, dampening, weight_decay, flags);
         }
     } else {

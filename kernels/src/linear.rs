@@ -50,9 +50,10 @@ impl LinearCfg {
     pub const fn input_grad_units(&self, n: usize) -> usize {
         n.div_ceil(self.rb) * (self.in_f / self.ib)
     }
-    /// Units of `linear_weight_grad_unit`.
+    /// Units of `linear_weight_grad_unit`: one per `ob x ib` block of the weight, plus one
+    /// per bias.
     pub const fn weight_grad_units(&self) -> usize {
-        self.out_f * (self.in_f / self.ib) + if self.bias { self.out_f } else { 0 }
+        (self.out_f / self.ob) * (self.in_f / self.ib) + if self.bias { self.out_f } else { 0 }
     }
 }
 
@@ -177,8 +178,8 @@ pub fn linear_input_grad_unit(
     }
 }
 
-/// Weight-gradient unit: for `unit < out_f * in_f / ib`, `cfg.ib` weights of one output row;
-/// after that, one bias. Summed over the batch in order, stored in `grads`, then SGD.
+/// Weight-gradient unit: for `unit < (out_f / ob) * (in_f / ib)`, an `ob x ib` block of the
+/// weight; after that, one bias. Summed over the batch in order, stored in `grads`, then SGD.
 #[cube]
 #[allow(clippy::too_many_arguments)]
 pub fn linear_weight_grad_unit(
@@ -197,29 +198,39 @@ pub fn linear_weight_grad_unit(
     #[comptime] cap: usize,
 ) {
     let ib = comptime!(cfg.ib);
+    let ob = comptime!(cfg.ob);
     let n_ib = comptime!(cfg.in_f / cfg.ib);
-    let w_units = comptime!(cfg.out_f * (cfg.in_f / cfg.ib));
+    let w_units = comptime!((cfg.out_f / cfg.ob) * (cfg.in_f / cfg.ib));
     let x_base = comptime!(cfg.in_act * cap);
     if unit < w_units {
-        let o = unit / n_ib;
+        let o0 = (unit / n_ib) * ob;
         let i0 = (unit % n_ib) * ib;
-        let mut acc = Array::<f32>::new(comptime!(cfg.ib));
+        let mut acc = Array::<f32>::new(comptime!(cfg.ob * cfg.ib));
+        let mut gs = Array::<f32>::new(comptime!(cfg.ob));
         #[unroll]
-        for i in 0..ib {
-            acc[i] = 0.0;
+        for k in 0..comptime!(cfg.ob * cfg.ib) {
+            acc[k] = 0.0;
         }
         for s in 0..n {
-            let g = linear_out_grad(acts, s, o, cfg, cap);
-            if g != 0.0 {
+            #[unroll]
+            for o in 0..ob {
+                gs[o] = linear_out_grad(acts, s, o0 + o, cfg, cap);
+            }
+            #[unroll]
+            for i in 0..ib {
+                let xv = acts[x_base + s * cfg.in_f + i0 + i];
                 #[unroll]
-                for i in 0..ib {
-                    acc[i] += g * acts[x_base + s * cfg.in_f + i0 + i];
+                for o in 0..ob {
+                    acc[o * ib + i] += gs[o] * xv;
                 }
             }
         }
         #[unroll]
-        for i in 0..ib {
-            sgd_update(params, velocity, grads, cfg.w_off + o * cfg.in_f + i0 + i, acc[i], lr, momentum, dampening, weight_decay, flags);
+        for o in 0..ob {
+            #[unroll]
+            for i in 0..ib {
+                sgd_update(params, velocity, grads, cfg.w_off + (o0 + o) * cfg.in_f + i0 + i, acc[o * ib + i], lr, momentum, dampening, weight_decay, flags);
+            }
         }
     } else {
         let o = unit - w_units;

@@ -172,6 +172,14 @@ mod tests {
     }
 
     #[test]
+    fn print_shows_shapes_plan_and_code() {
+        // `cargo test -p cubenet-macros print_ -- --nocapture` shows the printout.
+        let item: syn::Item = syn::parse2(lenet5()).unwrap();
+        let out = compile(quote!(input = [1, 28, 28], print), &item).unwrap();
+        assert!(out.to_string().contains("9 kernel launches"));
+    }
+
+    #[test]
     fn one_mistake_is_one_error() {
         let cases: &[(TokenStream, TokenStream, &str)] = &[
             (

@@ -22,6 +22,10 @@ impl Errors {
     pub fn push(&mut self, span: Span, msg: impl std::fmt::Display) {
         self.0.push(syn::Error::new(span, msg));
     }
+    /// An error spanning all of `tokens`, from the first to the last.
+    pub fn push_tokens(&mut self, tokens: &dyn quote::ToTokens, msg: impl std::fmt::Display) {
+        self.0.push(syn::Error::new_spanned(tokens, msg));
+    }
     pub fn add(&mut self, e: syn::Error) {
         self.0.push(e);
     }
@@ -75,7 +79,7 @@ fn usize_of(expr: &Expr, what: &str, errors: &mut Errors) -> Option<Spanned<usiz
         Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_)) => format!("{what} cannot be negative"),
         _ => format!("{what} must be an integer literal, e.g. `5`"),
     };
-    errors.push(expr.span(), msg);
+    errors.push_tokens(expr, msg);
     None
 }
 
@@ -106,7 +110,7 @@ pub fn parse_attr(attr: TokenStream, errors: &mut Errors) -> Option<NetAttr> {
             "input" => input = parse_input(&arg, errors),
             "print" => {
                 if let Some(v) = arg.value {
-                    errors.push(v.span(), "`print` takes no value: write `#[network(input = [..], print)]`");
+                    errors.push_tokens(&v, "`print` takes no value: write `#[network(input = [..], print)]`");
                 }
                 print = true;
             }
@@ -137,12 +141,12 @@ fn parse_input(arg: &AttrArg, errors: &mut Errors) -> Option<[Spanned<usize>; 3]
         return None;
     };
     let Expr::Array(arr) = value else {
-        errors.push(value.span(), format!("expected the input shape as an array `[C, H, W]`, {EXAMPLE}"));
+        errors.push_tokens(value, format!("expected the input shape as an array `[C, H, W]`, {EXAMPLE}"));
         return None;
     };
     if arr.elems.len() != 3 {
         errors.push(
-            arr.span(),
+            arr.bracket_token.span.join(),
             format!(
                 "expected 3 dimensions [C, H, W] (channels, height, width), found {}; {EXAMPLE}",
                 arr.elems.len()
@@ -188,7 +192,7 @@ pub fn parse_item(item: &Item, errors: &mut Errors) -> Option<Vec<LayerDecl>> {
         }
     };
     if let Some(param) = s.generics.params.first() {
-        errors.push(param.span(), format!("{WHAT}; generic parameters are not supported: every shape must be known when the macro runs"));
+        errors.push_tokens(param, format!("{WHAT}; generic parameters are not supported: every shape must be known when the macro runs"));
         return None;
     }
     let fields = match &s.fields {
@@ -279,29 +283,30 @@ fn signature(ty: &str, specs: &[OptSpec]) -> String {
 
 /// A number, or a pair `(h, w)` (a braced `{(h, w)}` in generic arguments).
 fn parse_pair(expr: &Expr, what: &str, check: &dyn Fn(Spanned<usize>, &mut Errors) -> Option<Spanned<usize>>, errors: &mut Errors) -> Option<Pair> {
-    let tuple = match expr {
-        Expr::Tuple(t) => Some(t),
+    // The span of the whole pair: its parentheses (or braces) with what is inside.
+    let (tuple, span) = match expr {
+        Expr::Tuple(t) => (Some(t), t.paren_token.span.join()),
         Expr::Paren(p) => return parse_pair(&p.expr, what, check, errors),
         Expr::Block(b) => match b.block.stmts.as_slice() {
-            [syn::Stmt::Expr(Expr::Tuple(t), None)] => Some(t),
+            [syn::Stmt::Expr(Expr::Tuple(t), None)] => (Some(t), b.block.brace_token.span.join()),
             _ => {
-                errors.push(expr.span(), format!("{what} must be a number or a braced pair `{{(h, w)}}`"));
+                errors.push_tokens(expr, format!("{what} must be a number or a braced pair `{{(h, w)}}`"));
                 return None;
             }
         },
-        _ => None,
+        _ => (None, expr.span()),
     };
     let Some(t) = tuple else {
         let v = check(usize_of(expr, what, errors)?, errors)?;
         return Some(Spanned { value: (v.value, v.value), span: v.span });
     };
     if t.elems.len() != 2 {
-        errors.push(expr.span(), format!("{what} must be a number or a pair `(height, width)`, found {} values", t.elems.len()));
+        errors.push(span, format!("{what} must be a number or a pair `(height, width)`, found {} values", t.elems.len()));
         return None;
     }
     let h = usize_of(&t.elems[0], what, errors).and_then(|v| check(v, errors));
     let w = usize_of(&t.elems[1], what, errors).and_then(|v| check(v, errors));
-    Some(Spanned { value: (h?.value, w?.value), span: expr.span() })
+    Some(Spanned { value: (h?.value, w?.value), span })
 }
 
 fn parse_value(expr: &Expr, spec: &OptSpec, what: &str, errors: &mut Errors) -> Option<Value> {
@@ -318,7 +323,7 @@ fn parse_value(expr: &Expr, spec: &OptSpec, what: &str, errors: &mut Errors) -> 
         OptKind::Bool => match expr {
             Expr::Lit(syn::ExprLit { lit: Lit::Bool(b), .. }) => Some(Value::Bool(b.value)),
             _ => {
-                errors.push(expr.span(), format!("{what} must be `true` or `false`"));
+                errors.push_tokens(expr, format!("{what} must be `true` or `false`"));
                 None
             }
         },
@@ -353,7 +358,7 @@ fn parse_options(name: &Ident, ty: &str, args: &PathArguments, named: &[AttrArg]
                         (ok, excuse_missing) = (false, true);
                     }
                     other => {
-                        errors.push(other.span(), format!("expected a number, as in {}", signature(ty, specs)));
+                        errors.push_tokens(other, format!("expected a number, as in {}", signature(ty, specs)));
                         (ok, excuse_missing) = (false, true);
                     }
                 }
@@ -508,7 +513,7 @@ fn parse_layer(name: Ident, ty: &Type, attrs: &[syn::Attribute], errors: &mut Er
         _ => None,
     };
     let Some(seg) = seg else {
-        errors.push(ty.span(), format!("expected a layer type ({})", LayerType::NAMES.join(", ")));
+        errors.push_tokens(ty, format!("expected a layer type ({})", LayerType::NAMES.join(", ")));
         return LayerDecl { name, ty_span: ty.span(), kind: LayerKind::Invalid(Invalid::default()) };
     };
     let ident = &seg.ident;
@@ -529,7 +534,7 @@ fn parse_layer(name: Ident, ty: &Type, attrs: &[syn::Attribute], errors: &mut Er
             if let Some(a) = named.first() {
                 errors.push(a.key.span(), format!("{ty_name} `{name}` takes no options"));
             } else if !matches!(seg.arguments, PathArguments::None) {
-                errors.push(seg.arguments.span(), format!("{ty_name} `{name}` takes no options"));
+                errors.push_tokens(&seg.arguments, format!("{ty_name} `{name}` takes no options"));
             }
             let kind = if lt == LayerType::Relu { LayerKind::Relu } else { LayerKind::Flatten };
             return LayerDecl { name, ty_span, kind };

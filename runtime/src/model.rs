@@ -156,9 +156,14 @@ impl NetState {
         self.steps
     }
 
-    /// Launch geometry for `units` units: 1-D, `cube_dim` units per cube.
+    /// Launch geometry for `units` units: 1-D cubes of up to `cube_dim` units, smaller when
+    /// there are few units so that at least ~16 cubes share the work (a CPU driver such as
+    /// lavapipe runs each cube on one thread).
     pub fn grid(&self, units: usize) -> (CubeCount, CubeDim) {
-        let dim = self.cube_dim;
+        let mut dim = self.cube_dim;
+        while dim > 8 && (units as u32) < dim * 16 {
+            dim /= 2;
+        }
         let cubes = units.div_ceil(dim as usize).max(1) as u32;
         if cubes <= 65535 {
             (CubeCount::Static(cubes, 1, 1), CubeDim::new_1d(dim))

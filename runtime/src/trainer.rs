@@ -21,6 +21,33 @@ pub struct TrainConfig {
     /// Print the running mean loss every this many steps (0: never), like the PyTorch
     /// tutorial's `[epoch, step] loss: ...` lines.
     pub log_every: usize,
+    /// Learning-rate schedule applied per epoch (`None`: constant `sgd.lr`).
+    pub lr_schedule: Option<StepLr>,
+}
+
+/// `torch.optim.lr_scheduler.StepLR`: the learning rate of epoch `e` (0-based) is
+/// `lr * gamma^floor(e / step_size)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepLr {
+    /// Epochs between decays (>= 1).
+    pub step_size: usize,
+    /// Multiplicative factor (in (0, 1]).
+    pub gamma: f32,
+}
+
+impl StepLr {
+    /// The learning rate for 0-based `epoch` given the initial `lr`.
+    ///
+    /// ```
+    /// use cubenet_runtime::trainer::StepLr;
+    /// let s = StepLr { step_size: 2, gamma: 0.1 };
+    /// assert_eq!(s.lr(1.0, 0), 1.0);
+    /// assert_eq!(s.lr(1.0, 1), 1.0);
+    /// assert!((s.lr(1.0, 2) - 0.1).abs() < 1e-7);
+    /// ```
+    pub fn lr(&self, lr: f32, epoch: usize) -> f32 {
+        lr * self.gamma.powi((epoch / self.step_size.max(1)) as i32)
+    }
 }
 
 /// What one epoch measured.
@@ -69,8 +96,20 @@ pub fn fit<N: Network>(net: &mut N, train: &DataLoader, test: Option<&DataLoader
         return Err(Error::Config("epochs must be at least 1".into()));
     }
     cfg.sgd.validate()?;
+    if let Some(s) = cfg.lr_schedule {
+        if s.step_size == 0 || !(s.gamma > 0.0 && s.gamma <= 1.0) {
+            return Err(Error::Config(format!(
+                "StepLR needs step_size >= 1 and gamma in (0, 1], got step_size = {}, gamma = {}",
+                s.step_size, s.gamma
+            )));
+        }
+    }
     let mut reports = Vec::new();
     for epoch in 1..=cfg.epochs {
+        let mut sgd = cfg.sgd;
+        if let Some(s) = cfg.lr_schedule {
+            sgd.lr = s.lr(cfg.sgd.lr, epoch - 1);
+        }
         let bar = if cfg.progress {
             let b = ProgressBar::new(train.num_batches() as u64);
             b.set_style(
@@ -87,7 +126,7 @@ pub fn fit<N: Network>(net: &mut N, train: &DataLoader, test: Option<&DataLoader
         let (mut loss_sum, mut batches, mut samples) = (0f64, 0usize, 0usize);
         let (mut running, mut running_n) = (0f64, 0usize);
         for batch in train.epoch(epoch as u64) {
-            let loss = net.train_step(&batch.images, &batch.labels, &cfg.sgd)?;
+            let loss = net.train_step(&batch.images, &batch.labels, &sgd)?;
             if !loss.is_finite() {
                 bar.abandon();
                 return Err(Error::NonFinite { loss, epoch, step: net.state().steps(), batch: batch.index });

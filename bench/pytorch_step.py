@@ -1,0 +1,70 @@
+"""PyTorch side of bench/side_by_side.sh: times the training step of the same network as
+cubenet's examples/step_profile.rs (forward, cross-entropy, backward, SGD lr 0.01 momentum
+0.9), fp32, eager mode, on random data, with a given number of threads.
+
+    venv/bin/python bench/pytorch_step.py --net lenet5 --batch-size 100 --steps 20 --threads 2
+
+Prints one line: net=<name> samples_per_s=<x> ms_per_step=<y>
+"""
+import argparse
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class LeNet(nn.Module):
+    def __init__(self, in_ch, pad):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_ch, 6, 5, padding=pad)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(400, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = torch.flatten(x, 1)
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--net", default="lenet5", choices=["lenet5", "cifar"])
+    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    if a.net == "lenet5":
+        model, shape, name = LeNet(1, 2), (1, 28, 28), "lenet5"
+    else:
+        model, shape, name = LeNet(3, 0), (3, 32, 32), "cifar_lenet"
+    x = torch.rand(a.batch_size, *shape) * 2 - 1
+    y = torch.randint(0, 10, (a.batch_size,))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()  # the host reads the loss, as cubenet's step does
+
+    for _ in range(3):
+        step()
+    start = time.perf_counter()
+    for _ in range(a.steps):
+        step()
+    secs = time.perf_counter() - start
+    sps = a.steps * a.batch_size / secs
+    print(f"net={name} samples_per_s={sps:.1f} ms_per_step={1e3 * secs / a.steps:.1f}")
+
+
+if __name__ == "__main__":
+    main()
