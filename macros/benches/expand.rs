@@ -46,8 +46,18 @@ fn lenet5(c: &mut Criterion) {
         }
     };
     let out = expand::network(attr.clone(), item.clone()).to_string();
-    assert!(out.contains("KERNELS_PER_STEP") && !out.contains("compile_error"), "LeNet-5 did not expand");
-    c.bench_function("expand LeNet-5", |b| b.iter(|| expand::network(std::hint::black_box(attr.clone()), std::hint::black_box(item.clone()))));
+    assert!(
+        out.contains("KERNELS_PER_STEP") && !out.contains("compile_error"),
+        "LeNet-5 did not expand"
+    );
+    c.bench_function("expand LeNet-5", |b| {
+        b.iter(|| {
+            expand::network(
+                std::hint::black_box(attr.clone()),
+                std::hint::black_box(item.clone()),
+            )
+        })
+    });
 }
 
 criterion_group!(benches, lenet5);

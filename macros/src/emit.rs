@@ -9,7 +9,11 @@ use syn::ItemStruct;
 use crate::plan::{Block, BlockKind, Job, Kernel, Plan};
 
 fn largest_divisor(n: usize, candidates: &[usize]) -> usize {
-    candidates.iter().copied().find(|&c| n % c == 0).unwrap_or(1)
+    candidates
+        .iter()
+        .copied()
+        .find(|&c| n % c == 0)
+        .unwrap_or(1)
 }
 
 fn cfg_ident(i: usize) -> Ident {
@@ -19,8 +23,9 @@ fn cfg_ident(i: usize) -> Ident {
 /// The comptime configuration constant of block `i`.
 fn block_const(i: usize, b: &Block) -> TokenStream {
     let name = cfg_ident(i);
-    let (w_off, b_off, in_act, out_act, in_grad, out_grad, argmax) =
-        (b.w_off, b.b_off, b.in_act, b.out_act, b.in_grad, b.out_grad, b.argmax);
+    let (w_off, b_off, in_act, out_act, in_grad, out_grad, argmax) = (
+        b.w_off, b.b_off, b.in_act, b.out_act, b.in_grad, b.out_grad, b.argmax,
+    );
     match &b.kind {
         BlockKind::Conv(c) => {
             let (c_in, h_in, w_in, c_out) = (c.c_in, c.h_in, c.w_in, c.c_out);
@@ -94,14 +99,20 @@ fn job_call(job: Job, blocks: &[Block], train: bool) -> TokenStream {
             let c = cfg_ident(i);
             match blocks[i].kind {
                 BlockKind::Conv(_) => quote!(conv_input_grad_unit(params, acts, idx, u, #c, cap);),
-                BlockKind::Linear(_) => quote!(linear_input_grad_unit(params, acts, u, #c, n, cap);),
+                BlockKind::Linear(_) => {
+                    quote!(linear_input_grad_unit(params, acts, u, #c, n, cap);)
+                }
             }
         }
         Job::WeightGrad(i) => {
             let c = cfg_ident(i);
             match blocks[i].kind {
-                BlockKind::Conv(_) => quote!(conv_weight_grad_unit(params, velocity, grads, acts, idx, u, lr, momentum, dampening, weight_decay, flags, #c, n, cap);),
-                BlockKind::Linear(_) => quote!(linear_weight_grad_unit(params, velocity, grads, acts, u, lr, momentum, dampening, weight_decay, flags, #c, n, cap);),
+                BlockKind::Conv(_) => {
+                    quote!(conv_weight_grad_unit(params, velocity, grads, acts, idx, u, lr, momentum, dampening, weight_decay, flags, #c, n, cap);)
+                }
+                BlockKind::Linear(_) => {
+                    quote!(linear_weight_grad_unit(params, velocity, grads, acts, u, lr, momentum, dampening, weight_decay, flags, #c, n, cap);)
+                }
             }
         }
     }
@@ -192,19 +203,43 @@ fn launch_stmt(k: &Kernel, blocks: &[Block], module: &Ident) -> TokenStream {
 pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
     let vis = &item.vis;
     let ident = &item.ident;
-    let attrs: Vec<_> = item.attrs.iter().filter(|a| !a.path().is_ident("network")).collect();
+    let attrs: Vec<_> = item
+        .attrs
+        .iter()
+        .filter(|a| !a.path().is_ident("network"))
+        .collect();
     let module = format_ident!("__cubenet_{}", ident.to_string().to_lowercase());
     let blocks = &plan.blocks;
     let k = blocks.len();
-    let consts: Vec<TokenStream> = blocks.iter().enumerate().map(|(i, b)| block_const(i, b)).collect();
+    let consts: Vec<TokenStream> = blocks
+        .iter()
+        .enumerate()
+        .map(|(i, b)| block_const(i, b))
+        .collect();
     let head_cfg = cfg_ident(k - 1);
     let (loss_act, label_idx, correct_idx) = (plan.loss_act, plan.label_idx, plan.correct_idx);
     let input_grad = k >= 2;
-    let train_kernels: Vec<TokenStream> = plan.train.iter().map(|kr| kernel_fn(kr, blocks, true)).collect();
-    let eval_head: Vec<TokenStream> =
-        plan.eval.iter().filter(|kr| kr.jobs == [Job::Head]).map(|kr| kernel_fn(kr, blocks, false)).collect();
-    let train_launches: Vec<TokenStream> = plan.train.iter().map(|kr| launch_stmt(kr, blocks, &module)).collect();
-    let eval_launches: Vec<TokenStream> = plan.eval.iter().map(|kr| launch_stmt(kr, blocks, &module)).collect();
+    let train_kernels: Vec<TokenStream> = plan
+        .train
+        .iter()
+        .map(|kr| kernel_fn(kr, blocks, true))
+        .collect();
+    let eval_head: Vec<TokenStream> = plan
+        .eval
+        .iter()
+        .filter(|kr| kr.jobs == [Job::Head])
+        .map(|kr| kernel_fn(kr, blocks, false))
+        .collect();
+    let train_launches: Vec<TokenStream> = plan
+        .train
+        .iter()
+        .map(|kr| launch_stmt(kr, blocks, &module))
+        .collect();
+    let eval_launches: Vec<TokenStream> = plan
+        .eval
+        .iter()
+        .map(|kr| launch_stmt(kr, blocks, &module))
+        .collect();
 
     let params: Vec<TokenStream> = blocks
         .iter()
@@ -233,7 +268,9 @@ pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
     let logits_act = blocks[k - 1].out_act;
     let kernels_per_step = plan.train.len();
     let kernels_per_eval = plan.eval.len();
-    let fwd_macs = blocks.iter().fold(0usize, |a, b| a.saturating_add(b.forward_macs()));
+    let fwd_macs = blocks
+        .iter()
+        .fold(0usize, |a, b| a.saturating_add(b.forward_macs()));
     let macs_per_sample = fwd_macs.saturating_mul(3);
     let doc_summary = format!("Generated by `#[network]`.\n\n```text\n{summary}\n```");
 
@@ -315,8 +352,16 @@ fn plan_input(plan: &Plan) -> [usize; 3] {
 /// What is emitted when the network has errors: the error, plus a struct and a `Network`
 /// impl that type-check, so no follow-on errors come from code that uses the network. Also
 /// used for an enum or union, under its name.
-pub fn fallback(vis: &syn::Visibility, ident: &Ident, attrs: &[syn::Attribute], err: syn::Error) -> TokenStream {
-    let attrs: Vec<_> = attrs.iter().filter(|a| !a.path().is_ident("network")).collect();
+pub fn fallback(
+    vis: &syn::Visibility,
+    ident: &Ident,
+    attrs: &[syn::Attribute],
+    err: syn::Error,
+) -> TokenStream {
+    let attrs: Vec<_> = attrs
+        .iter()
+        .filter(|a| !a.path().is_ident("network"))
+        .collect();
     let err = err.to_compile_error();
     quote! {
         #err
@@ -342,4 +387,3 @@ pub fn fallback(vis: &syn::Visibility, ident: &Ident, attrs: &[syn::Attribute], 
         }
     }
 }
-

@@ -43,7 +43,13 @@ pub enum LayerType {
 }
 
 impl LayerType {
-    pub const ALL: [LayerType; 5] = [LayerType::Conv2d, LayerType::MaxPool2d, LayerType::Linear, LayerType::Relu, LayerType::Flatten];
+    pub const ALL: [LayerType; 5] = [
+        LayerType::Conv2d,
+        LayerType::MaxPool2d,
+        LayerType::Linear,
+        LayerType::Relu,
+        LayerType::Flatten,
+    ];
     pub const NAMES: [&'static str; 5] = ["Conv2d", "MaxPool2d", "Linear", "Relu", "Flatten"];
 
     pub fn name(self) -> &'static str {
@@ -119,7 +125,12 @@ pub struct Conv2d {
 
 impl Conv2d {
     pub fn window(&self) -> Window {
-        Window { kernel_size: self.kernel_size, stride: self.stride, padding: self.padding, dilation: self.dilation }
+        Window {
+            kernel_size: self.kernel_size,
+            stride: self.stride,
+            padding: self.padding,
+            dilation: self.dilation,
+        }
     }
 }
 
@@ -133,8 +144,16 @@ pub struct MaxPool2d {
 
 impl MaxPool2d {
     pub fn window(&self) -> Window {
-        let dilation = Spanned { value: (1, 1), span: self.kernel_size.span };
-        Window { kernel_size: self.kernel_size, stride: self.stride, padding: self.padding, dilation }
+        let dilation = Spanned {
+            value: (1, 1),
+            span: self.kernel_size.span,
+        };
+        Window {
+            kernel_size: self.kernel_size,
+            stride: self.stride,
+            padding: self.padding,
+            dilation,
+        }
     }
 }
 

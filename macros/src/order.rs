@@ -27,7 +27,11 @@ pub fn check(layers: &[LayerDecl], struct_ident: &Ident, errors: &mut Errors) {
         return;
     };
     let unknown = types.contains(&None);
-    if !unknown && !types.iter().any(|t| matches!(t, Some(LayerType::Conv2d | LayerType::Linear))) {
+    if !unknown
+        && !types
+            .iter()
+            .any(|t| matches!(t, Some(LayerType::Conv2d | LayerType::Linear)))
+    {
         errors.push(
             struct_ident.span(),
             "the network has no Conv2d or Linear layer, so nothing to train: end it with a Linear layer giving the class scores",

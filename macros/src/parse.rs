@@ -66,9 +66,18 @@ fn usize_of(expr: &Expr, what: &str, errors: &mut Errors) -> Option<Spanned<usiz
         Expr::Lit(l) => match &l.lit {
             Lit::Int(i) => {
                 return match i.base10_parse::<usize>() {
-                    Ok(v) => Some(Spanned { value: v, span: i.span() }),
+                    Ok(v) => Some(Spanned {
+                        value: v,
+                        span: i.span(),
+                    }),
                     Err(_) => {
-                        errors.push(i.span(), format!("{what} is too large: at most {} on this machine", usize::MAX));
+                        errors.push(
+                            i.span(),
+                            format!(
+                                "{what} is too large: at most {} on this machine",
+                                usize::MAX
+                            ),
+                        );
                         None
                     }
                 };
@@ -102,7 +111,10 @@ pub fn parse_attr(attr: TokenStream, errors: &mut Errors) -> Option<NetAttr> {
     for arg in args {
         let key = arg.key.to_string();
         if seen.iter().any(|k| *k == arg.key) {
-            errors.push(arg.key.span(), format!("`{key}` is given twice in `#[network(...)]`; remove this one"));
+            errors.push(
+                arg.key.span(),
+                format!("`{key}` is given twice in `#[network(...)]`; remove this one"),
+            );
             continue;
         }
         seen.push(arg.key.clone());
@@ -110,13 +122,17 @@ pub fn parse_attr(attr: TokenStream, errors: &mut Errors) -> Option<NetAttr> {
             "input" => input = parse_input(&arg, errors),
             "print" => {
                 if let Some(v) = arg.value {
-                    errors.push_tokens(&v, "`print` takes no value: write `#[network(input = [..], print)]`");
+                    errors.push_tokens(
+                        &v,
+                        "`print` takes no value: write `#[network(input = [..], print)]`",
+                    );
                 }
                 print = true;
             }
             other => {
                 let suggestion = nearest(other, ATTR_KEYS);
-                input_like |= suggestion == Some("input") || matches!(arg.value, Some(Expr::Array(_)));
+                input_like |=
+                    suggestion == Some("input") || matches!(arg.value, Some(Expr::Array(_)));
                 errors.push(
                     arg.key.span(),
                     format!("unknown `#[network]` argument `{other}` (arguments: `input = [C, H, W]`, `print`){}", did_you_mean(other, ATTR_KEYS)),
@@ -130,18 +146,27 @@ pub fn parse_attr(attr: TokenStream, errors: &mut Errors) -> Option<NetAttr> {
             "missing the input shape: write `#[network(input = [C, H, W])]`, e.g. `#[network(input = [1, 28, 28])]` for 28 x 28 grayscale images",
         );
     }
-    Some(NetAttr { input: input?, print })
+    Some(NetAttr {
+        input: input?,
+        print,
+    })
 }
 
 /// `input = [C, H, W]`.
 fn parse_input(arg: &AttrArg, errors: &mut Errors) -> Option<[Spanned<usize>; 3]> {
     const EXAMPLE: &str = "e.g. `input = [1, 28, 28]` for 28 x 28 grayscale images";
     let Some(value) = &arg.value else {
-        errors.push(arg.key.span(), format!("expected `input = [C, H, W]`, {EXAMPLE}"));
+        errors.push(
+            arg.key.span(),
+            format!("expected `input = [C, H, W]`, {EXAMPLE}"),
+        );
         return None;
     };
     let Expr::Array(arr) = value else {
-        errors.push_tokens(value, format!("expected the input shape as an array `[C, H, W]`, {EXAMPLE}"));
+        errors.push_tokens(
+            value,
+            format!("expected the input shape as an array `[C, H, W]`, {EXAMPLE}"),
+        );
         return None;
     };
     if arr.elems.len() != 3 {
@@ -208,7 +233,9 @@ pub fn parse_item(item: &Item, errors: &mut Errors) -> Option<Vec<LayerDecl>> {
     };
     let mut layers: Vec<LayerDecl> = Vec::new();
     for field in &fields.named {
-        let Some(name) = field.ident.clone() else { continue };
+        let Some(name) = field.ident.clone() else {
+            continue;
+        };
         if layers.iter().any(|l| l.name == name) {
             errors.push(name.span(), format!("a layer named `{name}` is already declared; field names are the layers' `state_dict` prefixes and must differ"));
         }
@@ -234,8 +261,20 @@ struct OptSpec {
     nonzero: Option<&'static str>,
 }
 
-const fn opt(name: &'static str, kind: OptKind, positional: Option<usize>, required: bool, nonzero: Option<&'static str>) -> OptSpec {
-    OptSpec { name, kind, positional, required, nonzero }
+const fn opt(
+    name: &'static str,
+    kind: OptKind,
+    positional: Option<usize>,
+    required: bool,
+    nonzero: Option<&'static str>,
+) -> OptSpec {
+    OptSpec {
+        name,
+        kind,
+        positional,
+        required,
+        nonzero,
+    }
 }
 
 const CHANNELS: Option<&str> = Some("a layer needs at least one channel");
@@ -272,17 +311,34 @@ enum Value {
 }
 
 fn signature(ty: &str, specs: &[OptSpec]) -> String {
-    let pos: Vec<_> = specs.iter().filter(|s| s.positional.is_some()).map(|s| s.name).collect();
-    let named: Vec<_> = specs.iter().filter(|s| s.positional.is_none()).map(|s| format!("{} = ..", s.name)).collect();
+    let pos: Vec<_> = specs
+        .iter()
+        .filter(|s| s.positional.is_some())
+        .map(|s| s.name)
+        .collect();
+    let named: Vec<_> = specs
+        .iter()
+        .filter(|s| s.positional.is_none())
+        .map(|s| format!("{} = ..", s.name))
+        .collect();
     if named.is_empty() {
         format!("`{ty}<{}>`", pos.join(", "))
     } else {
-        format!("`{ty}<{}>` with optional `#[layer({})]`", pos.join(", "), named.join(", "))
+        format!(
+            "`{ty}<{}>` with optional `#[layer({})]`",
+            pos.join(", "),
+            named.join(", ")
+        )
     }
 }
 
 /// A number, or a pair `(h, w)` (a braced `{(h, w)}` in generic arguments).
-fn parse_pair(expr: &Expr, what: &str, check: &dyn Fn(Spanned<usize>, &mut Errors) -> Option<Spanned<usize>>, errors: &mut Errors) -> Option<Pair> {
+fn parse_pair(
+    expr: &Expr,
+    what: &str,
+    check: &dyn Fn(Spanned<usize>, &mut Errors) -> Option<Spanned<usize>>,
+    errors: &mut Errors,
+) -> Option<Pair> {
     // The span of the whole pair: its parentheses (or braces) with what is inside.
     let (tuple, span) = match expr {
         Expr::Tuple(t) => (Some(t), t.paren_token.span.join()),
@@ -290,7 +346,10 @@ fn parse_pair(expr: &Expr, what: &str, check: &dyn Fn(Spanned<usize>, &mut Error
         Expr::Block(b) => match b.block.stmts.as_slice() {
             [syn::Stmt::Expr(Expr::Tuple(t), None)] => (Some(t), b.block.brace_token.span.join()),
             _ => {
-                errors.push_tokens(expr, format!("{what} must be a number or a braced pair `{{(h, w)}}`"));
+                errors.push_tokens(
+                    expr,
+                    format!("{what} must be a number or a braced pair `{{(h, w)}}`"),
+                );
                 return None;
             }
         },
@@ -298,15 +357,27 @@ fn parse_pair(expr: &Expr, what: &str, check: &dyn Fn(Spanned<usize>, &mut Error
     };
     let Some(t) = tuple else {
         let v = check(usize_of(expr, what, errors)?, errors)?;
-        return Some(Spanned { value: (v.value, v.value), span: v.span });
+        return Some(Spanned {
+            value: (v.value, v.value),
+            span: v.span,
+        });
     };
     if t.elems.len() != 2 {
-        errors.push(span, format!("{what} must be a number or a pair `(height, width)`, found {} values", t.elems.len()));
+        errors.push(
+            span,
+            format!(
+                "{what} must be a number or a pair `(height, width)`, found {} values",
+                t.elems.len()
+            ),
+        );
         return None;
     }
     let h = usize_of(&t.elems[0], what, errors).and_then(|v| check(v, errors));
     let w = usize_of(&t.elems[1], what, errors).and_then(|v| check(v, errors));
-    Some(Spanned { value: (h?.value, w?.value), span })
+    Some(Spanned {
+        value: (h?.value, w?.value),
+        span,
+    })
 }
 
 fn parse_value(expr: &Expr, spec: &OptSpec, what: &str, errors: &mut Errors) -> Option<Value> {
@@ -321,7 +392,9 @@ fn parse_value(expr: &Expr, spec: &OptSpec, what: &str, errors: &mut Errors) -> 
     };
     match spec.kind {
         OptKind::Bool => match expr {
-            Expr::Lit(syn::ExprLit { lit: Lit::Bool(b), .. }) => Some(Value::Bool(b.value)),
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Bool(b), ..
+            }) => Some(Value::Bool(b.value)),
             _ => {
                 errors.push_tokens(expr, format!("{what} must be `true` or `false`"));
                 None
@@ -335,7 +408,15 @@ fn parse_value(expr: &Expr, spec: &OptSpec, what: &str, errors: &mut Errors) -> 
 /// The options of one layer, from its type's generic arguments (positional) and its
 /// `#[layer(...)]` attributes (named). Returns what became of every option, and whether all
 /// parsed.
-fn parse_options(name: &Ident, ty: &str, args: &PathArguments, named: &[AttrArg], specs: &[OptSpec], attrs_ok: bool, errors: &mut Errors) -> (Vec<Slot>, bool) {
+fn parse_options(
+    name: &Ident,
+    ty: &str,
+    args: &PathArguments,
+    named: &[AttrArg],
+    specs: &[OptSpec],
+    attrs_ok: bool,
+    errors: &mut Errors,
+) -> (Vec<Slot>, bool) {
     let mut values: Vec<Option<Value>> = specs.iter().map(|_| None).collect();
     // Whether (and whether positionally) the user wrote the option, even with a wrong value.
     let mut given: Vec<Option<bool>> = specs.iter().map(|_| None).collect();
@@ -350,22 +431,43 @@ fn parse_options(name: &Ident, ty: &str, args: &PathArguments, named: &[AttrArg]
                 match arg {
                     GenericArgument::Const(e) => items.push((None, Some(e))),
                     GenericArgument::AssocConst(a) => {
-                        errors.push(a.ident.span(), format!("named options go in a `#[layer({} = ..)]` attribute on the field", a.ident));
+                        errors.push(
+                            a.ident.span(),
+                            format!(
+                                "named options go in a `#[layer({} = ..)]` attribute on the field",
+                                a.ident
+                            ),
+                        );
                         (ok, excuse_missing) = (false, true);
                     }
                     GenericArgument::AssocType(a) => {
-                        errors.push(a.ident.span(), format!("named options go in a `#[layer({} = ..)]` attribute on the field", a.ident));
+                        errors.push(
+                            a.ident.span(),
+                            format!(
+                                "named options go in a `#[layer({} = ..)]` attribute on the field",
+                                a.ident
+                            ),
+                        );
                         (ok, excuse_missing) = (false, true);
                     }
                     other => {
-                        errors.push_tokens(other, format!("expected a number, as in {}", signature(ty, specs)));
+                        errors.push_tokens(
+                            other,
+                            format!("expected a number, as in {}", signature(ty, specs)),
+                        );
                         (ok, excuse_missing) = (false, true);
                     }
                 }
             }
         }
         PathArguments::Parenthesized(p) => {
-            errors.push(p.paren_token.span.join(), format!("layer options go in angle brackets: {}", signature(ty, specs)));
+            errors.push(
+                p.paren_token.span.join(),
+                format!(
+                    "layer options go in angle brackets: {}",
+                    signature(ty, specs)
+                ),
+            );
             (ok, excuse_missing) = (false, true);
         }
     }
@@ -380,7 +482,13 @@ fn parse_options(name: &Ident, ty: &str, args: &PathArguments, named: &[AttrArg]
                     Some(idx) => idx,
                     None => {
                         let span = expr.map_or_else(Span::call_site, |e| e.span());
-                        errors.push(span, format!("too many generic arguments for {ty} `{name}`: expected {}", signature(ty, specs)));
+                        errors.push(
+                            span,
+                            format!(
+                                "too many generic arguments for {ty} `{name}`: expected {}",
+                                signature(ty, specs)
+                            ),
+                        );
                         ok = false;
                         continue;
                     }
@@ -394,7 +502,11 @@ fn parse_options(name: &Ident, ty: &str, args: &PathArguments, named: &[AttrArg]
                         let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
                         errors.push(
                             k.span(),
-                            format!("unknown option `{ks}` for {ty} `{name}` (options: {}){}", names.join(", "), did_you_mean(&ks, &names)),
+                            format!(
+                                "unknown option `{ks}` for {ty} `{name}` (options: {}){}",
+                                names.join(", "),
+                                did_you_mean(&ks, &names)
+                            ),
                         );
                         (ok, excuse_missing) = (false, true);
                         continue;
@@ -404,9 +516,22 @@ fn parse_options(name: &Ident, ty: &str, args: &PathArguments, named: &[AttrArg]
         };
         let spec = &specs[index];
         if let Some(first_positional) = given[index] {
-            let first = if first_positional { " (once as a generic argument of the type)" } else { "" };
-            let span = key.map_or_else(|| expr.map_or_else(Span::call_site, |e| e.span()), |k| k.span());
-            errors.push(span, format!("`{}` of {ty} `{name}` is given twice{first}; remove this one", spec.name));
+            let first = if first_positional {
+                " (once as a generic argument of the type)"
+            } else {
+                ""
+            };
+            let span = key.map_or_else(
+                || expr.map_or_else(Span::call_site, |e| e.span()),
+                |k| k.span(),
+            );
+            errors.push(
+                span,
+                format!(
+                    "`{}` of {ty} `{name}` is given twice{first}; remove this one",
+                    spec.name
+                ),
+            );
             // Which one was meant is unknown.
             values[index] = None;
             ok = false;
@@ -416,7 +541,10 @@ fn parse_options(name: &Ident, ty: &str, args: &PathArguments, named: &[AttrArg]
         let Some(expr) = expr else {
             // `#[layer(stride)]`: the key is right, the value is missing.
             let k = key.map_or_else(Span::call_site, |k| k.span());
-            errors.push(k, format!("expected `{} = value` for {ty} `{name}`", spec.name));
+            errors.push(
+                k,
+                format!("expected `{} = value` for {ty} `{name}`", spec.name),
+            );
             ok = false;
             continue;
         };
@@ -426,11 +554,23 @@ fn parse_options(name: &Ident, ty: &str, args: &PathArguments, named: &[AttrArg]
             None => ok = false,
         }
     }
-    let missing: Vec<String> = specs.iter().zip(&given).filter(|(s, g)| s.required && g.is_none()).map(|(s, _)| format!("`{}`", s.name)).collect();
+    let missing: Vec<String> = specs
+        .iter()
+        .zip(&given)
+        .filter(|(s, g)| s.required && g.is_none())
+        .map(|(s, _)| format!("`{}`", s.name))
+        .collect();
     if !missing.is_empty() {
         ok = false;
         if !excuse_missing {
-            errors.push(name.span(), format!("{ty} `{name}` is missing {}; expected {}", missing.join(", "), signature(ty, specs)));
+            errors.push(
+                name.span(),
+                format!(
+                    "{ty} `{name}` is missing {}; expected {}",
+                    missing.join(", "),
+                    signature(ty, specs)
+                ),
+            );
         }
     }
     let slots = values
@@ -456,32 +596,41 @@ enum Slot {
 }
 
 /// An option's value, its default when it was not written, `None` when it is unknown.
-struct Options<'a>(&'a [Slot]);
+struct Options<'a> {
+    slots: &'a [Slot],
+    /// Whether an option that was not written has its default. Not after a `#[layer(...)]`
+    /// that did not parse or a misspelled attribute: it may have been meant to set it.
+    defaults: bool,
+}
 
 impl Options<'_> {
     fn int(&self, i: usize) -> Option<Spanned<usize>> {
-        match self.0.get(i)? {
+        match self.slots.get(i)? {
             Slot::Given(Value::Int(v)) => Some(*v),
             _ => None,
         }
     }
     fn pair(&self, i: usize, default: Option<(usize, usize)>) -> Option<Pair> {
-        match self.0.get(i)? {
+        match self.slots.get(i)? {
             Slot::Given(Value::Pair(p)) => Some(*p),
-            Slot::Absent => default.map(|value| Spanned { value, span: Span::call_site() }),
+            Slot::Absent if self.defaults => default.map(|value| Spanned {
+                value,
+                span: Span::call_site(),
+            }),
             _ => None,
         }
     }
     fn boolean(&self, i: usize, default: bool) -> Option<bool> {
-        match self.0.get(i)? {
+        match self.slots.get(i)? {
             Slot::Given(Value::Bool(b)) => Some(*b),
-            Slot::Absent => Some(default),
+            Slot::Absent if self.defaults => Some(default),
             _ => None,
         }
     }
 }
 
-/// The `#[layer(...)]` options of a field; `false` when one of them could not be parsed.
+/// The `#[layer(...)]` options of a field; `false` when one of them could not be parsed or
+/// another attribute is there.
 fn layer_attrs(attrs: &[syn::Attribute], errors: &mut Errors) -> (Vec<AttrArg>, bool) {
     let mut named: Vec<AttrArg> = Vec::new();
     let mut ok = true;
@@ -496,11 +645,18 @@ fn layer_attrs(attrs: &[syn::Attribute], errors: &mut Errors) -> (Vec<AttrArg>, 
                 }
             }
         } else if !path.is_ident("doc") {
-            let shown = path.segments.iter().map(|s| s.ident.to_string()).collect::<Vec<_>>().join("::");
+            let shown = path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect::<Vec<_>>()
+                .join("::");
             errors.push(
                 path.span(),
                 format!("unknown attribute `#[{shown}]` on a layer; options go in `#[layer(name = value, ..)]`{}", did_you_mean(&shown, &["layer"])),
             );
+            // It may have been meant to set options.
+            ok = false;
         }
     }
     (named, ok)
@@ -513,8 +669,15 @@ fn parse_layer(name: Ident, ty: &Type, attrs: &[syn::Attribute], errors: &mut Er
         _ => None,
     };
     let Some(seg) = seg else {
-        errors.push_tokens(ty, format!("expected a layer type ({})", LayerType::NAMES.join(", ")));
-        return LayerDecl { name, ty_span: ty.span(), kind: LayerKind::Invalid(Invalid::default()) };
+        errors.push_tokens(
+            ty,
+            format!("expected a layer type ({})", LayerType::NAMES.join(", ")),
+        );
+        return LayerDecl {
+            name,
+            ty_span: ty.span(),
+            kind: LayerKind::Invalid(Invalid::default()),
+        };
     };
     let ident = &seg.ident;
     let ty_span = ident.span();
@@ -522,9 +685,17 @@ fn parse_layer(name: Ident, ty: &Type, attrs: &[syn::Attribute], errors: &mut Er
     let Some(lt) = LayerType::from_name(&ty_name) else {
         errors.push(
             ty_span,
-            format!("unknown layer type `{ty_name}` (layers: {}){}", LayerType::NAMES.join(", "), did_you_mean(&ty_name, &LayerType::NAMES)),
+            format!(
+                "unknown layer type `{ty_name}` (layers: {}){}",
+                LayerType::NAMES.join(", "),
+                did_you_mean(&ty_name, &LayerType::NAMES)
+            ),
         );
-        return LayerDecl { name, ty_span, kind: LayerKind::Invalid(Invalid::default()) };
+        return LayerDecl {
+            name,
+            ty_span,
+            kind: LayerKind::Invalid(Invalid::default()),
+        };
     };
     let specs = match lt {
         LayerType::Conv2d => CONV2D,
@@ -534,15 +705,44 @@ fn parse_layer(name: Ident, ty: &Type, attrs: &[syn::Attribute], errors: &mut Er
             if let Some(a) = named.first() {
                 errors.push(a.key.span(), format!("{ty_name} `{name}` takes no options"));
             } else if !matches!(seg.arguments, PathArguments::None) {
-                errors.push_tokens(&seg.arguments, format!("{ty_name} `{name}` takes no options"));
+                errors.push_tokens(
+                    &seg.arguments,
+                    format!("{ty_name} `{name}` takes no options"),
+                );
             }
-            let kind = if lt == LayerType::Relu { LayerKind::Relu } else { LayerKind::Flatten };
-            return LayerDecl { name, ty_span, kind };
+            let kind = if lt == LayerType::Relu {
+                LayerKind::Relu
+            } else {
+                LayerKind::Flatten
+            };
+            return LayerDecl {
+                name,
+                ty_span,
+                kind,
+            };
         }
     };
-    let (slots, ok) = parse_options(&name, &ty_name, &seg.arguments, &named, specs, attrs_ok, errors);
-    let v = Options(&slots);
-    let invalid = |window: Option<Window>| LayerKind::Invalid(Invalid { ty: Some(lt), input: v.int(0), output: v.int(1).map(|o| o.value), window });
+    let (slots, ok) = parse_options(
+        &name,
+        &ty_name,
+        &seg.arguments,
+        &named,
+        specs,
+        attrs_ok,
+        errors,
+    );
+    let v = Options {
+        slots: &slots,
+        defaults: attrs_ok,
+    };
+    let invalid = |window: Option<Window>| {
+        LayerKind::Invalid(Invalid {
+            ty: Some(lt),
+            input: v.int(0),
+            output: v.int(1).map(|o| o.value),
+            window,
+        })
+    };
     let kind = match lt {
         LayerType::Conv2d => {
             let window = (|| {
@@ -554,32 +754,53 @@ fn parse_layer(name: Ident, ty: &Type, attrs: &[syn::Attribute], errors: &mut Er
                 })
             })();
             match (ok, v.int(0), v.int(1), window, v.boolean(6, true)) {
-                (true, Some(in_channels), Some(out_channels), Some(w), Some(bias)) => LayerKind::Conv2d(Conv2d {
-                    in_channels,
-                    out_channels,
-                    kernel_size: w.kernel_size,
-                    stride: w.stride,
-                    padding: w.padding,
-                    dilation: w.dilation,
-                    bias,
-                }),
+                (true, Some(in_channels), Some(out_channels), Some(w), Some(bias)) => {
+                    LayerKind::Conv2d(Conv2d {
+                        in_channels,
+                        out_channels,
+                        kernel_size: w.kernel_size,
+                        stride: w.stride,
+                        padding: w.padding,
+                        dilation: w.dilation,
+                        bias,
+                    })
+                }
                 _ => invalid(window),
             }
         }
         LayerType::MaxPool2d => {
             let pool = (|| {
                 let kernel_size = v.pair(0, None)?;
-                Some(MaxPool2d { kernel_size, stride: v.pair(1, Some(kernel_size.value))?, padding: v.pair(2, Some((0, 0)))? })
+                Some(MaxPool2d {
+                    kernel_size,
+                    stride: v.pair(1, Some(kernel_size.value))?,
+                    padding: v.pair(2, Some((0, 0)))?,
+                })
             })();
             match pool {
                 Some(p) if ok => LayerKind::MaxPool2d(p),
-                _ => LayerKind::Invalid(Invalid { ty: Some(lt), input: None, output: None, window: pool.map(|p| p.window()) }),
+                _ => LayerKind::Invalid(Invalid {
+                    ty: Some(lt),
+                    input: None,
+                    output: None,
+                    window: pool.map(|p| p.window()),
+                }),
             }
         }
         _ => match (ok, v.int(0), v.int(1), v.boolean(2, true)) {
-            (true, Some(in_features), Some(out_features), Some(bias)) => LayerKind::Linear(Linear { in_features, out_features, bias }),
+            (true, Some(in_features), Some(out_features), Some(bias)) => {
+                LayerKind::Linear(Linear {
+                    in_features,
+                    out_features,
+                    bias,
+                })
+            }
             _ => invalid(None),
         },
     };
-    LayerDecl { name, ty_span, kind }
+    LayerDecl {
+        name,
+        ty_span,
+        kind,
+    }
 }

@@ -96,7 +96,9 @@ impl Block {
     /// Multiply-adds of the forward pass per sample (saturating: it is only reported).
     pub fn forward_macs(&self) -> usize {
         match &self.kind {
-            BlockKind::Conv(c) => [c.c_out, c.conv_hw.0, c.conv_hw.1, c.c_in, c.k.0, c.k.1].iter().fold(1usize, |a, &b| a.saturating_mul(b)),
+            BlockKind::Conv(c) => [c.c_out, c.conv_hw.0, c.conv_hw.1, c.c_in, c.k.0, c.k.1]
+                .iter()
+                .fold(1usize, |a, &b| a.saturating_mul(b)),
             BlockKind::Linear(l) => l.in_f.saturating_mul(l.out_f),
         }
     }
@@ -138,7 +140,12 @@ pub struct Plan {
 /// Groups the shaped layers into blocks and lays out the buffers. Runs only on a network
 /// without errors (so `None` is an internal error), except that a network whose buffers
 /// exceed [`MAX_LEN`] is reported here.
-pub fn plan(decl: &NetDecl, shapes: &[Option<Shaped>], struct_span: Span, errors: &mut Errors) -> Option<Plan> {
+pub fn plan(
+    decl: &NetDecl,
+    shapes: &[Option<Shaped>],
+    struct_span: Span,
+    errors: &mut Errors,
+) -> Option<Plan> {
     let mut blocks: Vec<Block> = Vec::new();
     // Whether the last block can still take a relu / pool.
     let mut open_relu = false;
@@ -160,7 +167,9 @@ pub fn plan(decl: &NetDecl, shapes: &[Option<Shaped>], struct_span: Span, errors
         };
         match &layer.kind {
             LayerKind::Conv2d(cv) => {
-                let (Shape::Spatial { c, h, w }, Shape::Spatial { h: oh, w: ow, .. }) = (shaped.input, shaped.output) else {
+                let (Shape::Spatial { c, h, w }, Shape::Spatial { h: oh, w: ow, .. }) =
+                    (shaped.input, shaped.output)
+                else {
                     return None;
                 };
                 blocks.push(new_block(BlockKind::Conv(ConvBlock {
@@ -202,8 +211,14 @@ pub fn plan(decl: &NetDecl, shapes: &[Option<Shaped>], struct_span: Span, errors
                 open_relu = false;
             }
             LayerKind::MaxPool2d(p) => match blocks.last_mut() {
-                Some(Block { kind: BlockKind::Conv(c), layers, .. }) if open_pool => {
-                    let Shape::Spatial { h, w, .. } = shaped.output else { return None };
+                Some(Block {
+                    kind: BlockKind::Conv(c),
+                    layers,
+                    ..
+                }) if open_pool => {
+                    let Shape::Spatial { h, w, .. } = shaped.output else {
+                        return None;
+                    };
                     c.pool = Some((p.kernel_size.value, p.stride.value, p.padding.value));
                     c.out_hw = (h, w);
                     layers.push(name.clone());
@@ -220,8 +235,14 @@ pub fn plan(decl: &NetDecl, shapes: &[Option<Shaped>], struct_span: Span, errors
     }
     // `order::check` has made sure the network ends with a Linear without Relu.
     let last = blocks.last()?;
-    let BlockKind::Linear(LinearBlock { relu: false, .. }) = last.kind else { return None };
-    if !decl.layers.last().is_some_and(|l| matches!(l.kind, LayerKind::Linear(_))) {
+    let BlockKind::Linear(LinearBlock { relu: false, .. }) = last.kind else {
+        return None;
+    };
+    if !decl
+        .layers
+        .last()
+        .is_some_and(|l| matches!(l.kind, LayerKind::Linear(_)))
+    {
         return None;
     }
     let classes = last.out_features();
@@ -261,7 +282,10 @@ pub fn plan(decl: &NetDecl, shapes: &[Option<Shaped>], struct_span: Span, errors
         b.in_act = prev_out;
         b.in_grad = prev_grad;
         b.out_act = a;
-        let (Some(out_end), Some(grad_end)) = (add(a, b.out_len()), add(a, b.out_len()).and_then(|e| add(e, b.out_len()))) else {
+        let (Some(out_end), Some(grad_end)) = (
+            add(a, b.out_len()),
+            add(a, b.out_len()).and_then(|e| add(e, b.out_len())),
+        ) else {
             too_large("activations per sample");
             return None;
         };
@@ -299,11 +323,20 @@ pub fn plan(decl: &NetDecl, shapes: &[Option<Shaped>], struct_span: Span, errors
     let mut train = Vec::new();
     let mut eval = Vec::new();
     for i in 0..k - 1 {
-        train.push(Kernel { name: format!("forward_{}", blocks[i].name), jobs: vec![Job::Forward(i)] });
+        train.push(Kernel {
+            name: format!("forward_{}", blocks[i].name),
+            jobs: vec![Job::Forward(i)],
+        });
     }
     eval.extend(train.iter().cloned());
-    train.push(Kernel { name: format!("head_{}", blocks[k - 1].name), jobs: vec![Job::Head] });
-    eval.push(Kernel { name: format!("eval_head_{}", blocks[k - 1].name), jobs: vec![Job::Head] });
+    train.push(Kernel {
+        name: format!("head_{}", blocks[k - 1].name),
+        jobs: vec![Job::Head],
+    });
+    eval.push(Kernel {
+        name: format!("eval_head_{}", blocks[k - 1].name),
+        jobs: vec![Job::Head],
+    });
     for j in (1..k.saturating_sub(1)).rev() {
         train.push(Kernel {
             name: format!("backward_{}", blocks[j].name),
@@ -315,7 +348,10 @@ pub fn plan(decl: &NetDecl, shapes: &[Option<Shaped>], struct_span: Span, errors
         last_jobs.push(Job::WeightGrad(1));
     }
     last_jobs.push(Job::WeightGrad(0));
-    train.push(Kernel { name: "backward_update".into(), jobs: last_jobs });
+    train.push(Kernel {
+        name: "backward_update".into(),
+        jobs: last_jobs,
+    });
 
     Some(Plan {
         blocks,
@@ -329,7 +365,11 @@ pub fn plan(decl: &NetDecl, shapes: &[Option<Shaped>], struct_span: Span, errors
         label_idx,
         correct_idx,
         classes,
-        input_shape: [decl.attr.input[0].value, decl.attr.input[1].value, decl.attr.input[2].value],
+        input_shape: [
+            decl.attr.input[0].value,
+            decl.attr.input[1].value,
+            decl.attr.input[2].value,
+        ],
     })
 }
 

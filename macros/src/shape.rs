@@ -46,8 +46,20 @@ impl std::fmt::Display for Shape {
 /// (torch.nn.Conv2d docs): `floor((input + 2 * padding - dilation * (kernel - 1) - 1) / stride) + 1`.
 /// `None` when the dilated kernel is larger than the padded input (or `stride` or `kernel`
 /// is 0). Computed in `u128`, so it never overflows; a result beyond `usize` saturates.
-pub fn conv_out_size(input: usize, kernel: usize, stride: usize, padding: usize, dilation: usize) -> Option<usize> {
-    let (input, kernel, stride, padding, dilation) = (input as u128, kernel as u128, stride as u128, padding as u128, dilation as u128);
+pub fn conv_out_size(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    dilation: usize,
+) -> Option<usize> {
+    let (input, kernel, stride, padding, dilation) = (
+        input as u128,
+        kernel as u128,
+        stride as u128,
+        padding as u128,
+        dilation as u128,
+    );
     let padded = input + 2 * padding;
     let extent = dilation * kernel.checked_sub(1)? + 1;
     if stride == 0 || padded < extent {
@@ -66,7 +78,11 @@ pub struct Shaped {
 /// What inference knows of an activation: `None` is a size an earlier error left unknown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Known {
-    Spatial { c: Option<usize>, h: Option<usize>, w: Option<usize> },
+    Spatial {
+        c: Option<usize>,
+        h: Option<usize>,
+        w: Option<usize>,
+    },
     Flat(Option<usize>),
     /// After a layer of unknown type.
     Unknown,
@@ -75,7 +91,11 @@ enum Known {
 impl Known {
     fn full(self) -> Option<Shape> {
         match self {
-            Known::Spatial { c: Some(c), h: Some(h), w: Some(w) } => Some(Shape::Spatial { c, h, w }),
+            Known::Spatial {
+                c: Some(c),
+                h: Some(h),
+                w: Some(w),
+            } => Some(Shape::Spatial { c, h, w }),
             Known::Flat(Some(f)) => Some(Shape::Flat(f)),
             _ => None,
         }
@@ -101,28 +121,68 @@ struct Source {
     features: String,
 }
 
+impl Source {
+    /// "the input is" or "`pool1` gives".
+    fn gives(&self) -> String {
+        if self.producer == "the input" {
+            "the input is".to_string()
+        } else {
+            format!("{} gives", self.producer)
+        }
+    }
+}
+
 /// Infers the shape after every layer, reporting every mismatch. `input` is `None` when the
 /// attribute's input shape had an error. Returns, per layer, its shapes when they are fully
 /// known.
-pub fn infer(input: Option<[Spanned<usize>; 3]>, layers: &[LayerDecl], errors: &mut Errors) -> Vec<Option<Shaped>> {
+pub fn infer(
+    input: Option<[Spanned<usize>; 3]>,
+    layers: &[LayerDecl],
+    errors: &mut Errors,
+) -> Vec<Option<Shaped>> {
     let mut cur = match input {
         Some([c, h, w]) => {
-            let shape = Shape::Spatial { c: c.value, h: h.value, w: w.value };
+            let shape = Shape::Spatial {
+                c: c.value,
+                h: h.value,
+                w: w.value,
+            };
             check_len(shape, c.span, || "the input is".to_string(), errors);
-            Known::Spatial { c: Some(c.value), h: Some(h.value), w: Some(w.value) }
+            Known::Spatial {
+                c: Some(c.value),
+                h: Some(h.value),
+                w: Some(w.value),
+            }
         }
-        None => Known::Spatial { c: None, h: None, w: None },
+        None => Known::Spatial {
+            c: None,
+            h: None,
+            w: None,
+        },
     };
-    let mut src = Source { producer: "the input".into(), features: String::new() };
+    let mut src = Source {
+        producer: "the input".into(),
+        features: String::new(),
+    };
     let mut out = Vec::new();
     for layer in layers {
         let name = &layer.name;
         let next = match &layer.kind {
             LayerKind::Conv2d(cv) => {
                 let (kh, kw) = cv.kernel_size.value;
-                let params = [cv.out_channels.value, cv.in_channels.value, kh, kw].iter().try_fold(1usize, |a, &b| a.checked_mul(b));
+                let params = [cv.out_channels.value, cv.in_channels.value, kh, kw]
+                    .iter()
+                    .try_fold(1usize, |a, &b| a.checked_mul(b));
                 check_params(params, layer, errors);
-                conv_shape(layer, cur, &src, Some(cv.in_channels), Some(cv.out_channels.value), Some(cv.window()), errors)
+                conv_shape(
+                    layer,
+                    cur,
+                    &src,
+                    Some(cv.in_channels),
+                    Some(cv.out_channels.value),
+                    Some(cv.window()),
+                    errors,
+                )
             }
             LayerKind::MaxPool2d(p) => pool_shape(layer, cur, &src, Some(p.window()), errors),
             LayerKind::Linear(l) => {
@@ -130,14 +190,18 @@ pub fn infer(input: Option<[Spanned<usize>; 3]>, layers: &[LayerDecl], errors: &
                     Known::Flat(Some(f)) => check_features(l.in_features, f, &src, errors),
                     Known::Spatial { c, h, w } => {
                         let would = match (c, h, w) {
-                            (Some(c), Some(h), Some(w)) => c.checked_mul(h).and_then(|x| x.checked_mul(w)).map(|n| format!(" (it would give {n} features)")).unwrap_or_default(),
+                            (Some(c), Some(h), Some(w)) => c
+                                .checked_mul(h)
+                                .and_then(|x| x.checked_mul(w))
+                                .map(|n| format!(" (it would give {n} features)"))
+                                .unwrap_or_default(),
                             _ => String::new(),
                         };
                         errors.push(
                             layer.ty_span,
                             format!(
-                                "Linear `{name}` needs flat features, but {} gives {} x {} x {}: add a `Flatten` layer before it{would}",
-                                src.producer,
+                                "Linear `{name}` needs flat features, but {} {} x {} x {}: add a `Flatten` layer before it{would}",
+                                src.gives(),
                                 dim(c),
                                 dim(h),
                                 dim(w)
@@ -146,12 +210,20 @@ pub fn infer(input: Option<[Spanned<usize>; 3]>, layers: &[LayerDecl], errors: &
                     }
                     Known::Flat(None) | Known::Unknown => {}
                 }
-                check_params(l.in_features.value.checked_mul(l.out_features.value), layer, errors);
+                check_params(
+                    l.in_features.value.checked_mul(l.out_features.value),
+                    layer,
+                    errors,
+                );
                 Known::Flat(Some(l.out_features.value))
             }
             LayerKind::Relu => cur,
             LayerKind::Flatten => match cur {
-                Known::Spatial { c: Some(c), h: Some(h), w: Some(w) } => {
+                Known::Spatial {
+                    c: Some(c),
+                    h: Some(h),
+                    w: Some(w),
+                } => {
                     // Within MAX_LEN: the layer before was checked.
                     Known::Flat(c.checked_mul(h).and_then(|x| x.checked_mul(w)))
                 }
@@ -159,7 +231,9 @@ pub fn infer(input: Option<[Spanned<usize>; 3]>, layers: &[LayerDecl], errors: &
                 Known::Flat(f) => Known::Flat(f),
             },
             LayerKind::Invalid(inv) => match inv.ty {
-                Some(LayerType::Conv2d) => conv_shape(layer, cur, &src, inv.input, inv.output, inv.window, errors),
+                Some(LayerType::Conv2d) => {
+                    conv_shape(layer, cur, &src, inv.input, inv.output, inv.window, errors)
+                }
                 Some(LayerType::MaxPool2d) => pool_shape(layer, cur, &src, inv.window, errors),
                 Some(LayerType::Linear) => {
                     if let (Known::Flat(Some(f)), Some(found)) = (cur, inv.input) {
@@ -185,7 +259,9 @@ pub fn infer(input: Option<[Spanned<usize>; 3]>, layers: &[LayerDecl], errors: &
         match (&layer.kind, cur) {
             (LayerKind::Relu, _) => {}
             (LayerKind::Flatten, Known::Spatial { c, h, w }) => {
-                src.features = format!("{} x {} x {} from {}", dim(c), dim(h), dim(w), src.producer);
+                src.features =
+                    format!("{} x {} x {} from {}", dim(c), dim(h), dim(w), src.producer);
+                src.producer = format!("`{name}`");
             }
             (LayerKind::Flatten, _) => {}
             _ => {
@@ -199,9 +275,18 @@ pub fn infer(input: Option<[Spanned<usize>; 3]>, layers: &[LayerDecl], errors: &
 }
 
 /// A Conv2d's output; `window` and the channels are `None` where the declaration had errors.
-fn conv_shape(layer: &LayerDecl, cur: Known, src: &Source, in_channels: Option<Spanned<usize>>, out: Option<usize>, window: Option<Window>, errors: &mut Errors) -> Known {
+fn conv_shape(
+    layer: &LayerDecl,
+    cur: Known,
+    src: &Source,
+    in_channels: Option<Spanned<usize>>,
+    out: Option<usize>,
+    window: Option<Window>,
+    errors: &mut Errors,
+) -> Known {
     if !spatial_input(LayerType::Conv2d, layer, cur, src, errors) {
-        return Known::Spatial { c: out, h: None, w: None };
+        // Reported; what the layers after it see is unknown.
+        return Known::Flat(None);
     }
     if let (Known::Spatial { c: Some(c), h, w }, Some(found)) = (cur, in_channels) {
         check_channels(found, c, h, w, src, errors);
@@ -211,13 +296,22 @@ fn conv_shape(layer: &LayerDecl, cur: Known, src: &Source, in_channels: Option<S
 }
 
 /// A MaxPool2d's output; `window` is `None` where the declaration had errors.
-fn pool_shape(layer: &LayerDecl, cur: Known, src: &Source, window: Option<Window>, errors: &mut Errors) -> Known {
+fn pool_shape(
+    layer: &LayerDecl,
+    cur: Known,
+    src: &Source,
+    window: Option<Window>,
+    errors: &mut Errors,
+) -> Known {
     if !spatial_input(LayerType::MaxPool2d, layer, cur, src, errors) {
-        // Reported; the layer is left out.
-        return cur;
+        return Known::Flat(None);
     }
     let Some(win) = window else {
-        return Known::Spatial { c: cur.channels(), h: None, w: None };
+        return Known::Spatial {
+            c: cur.channels(),
+            h: None,
+            w: None,
+        };
     };
     let (kh, kw) = win.kernel_size.value;
     let (ph, pw) = win.padding.value;
@@ -232,37 +326,72 @@ fn pool_shape(layer: &LayerDecl, cur: Known, src: &Source, window: Option<Window
                 kw / 2
             ),
         );
-        return Known::Spatial { c: cur.channels(), h: None, w: None };
+        return Known::Spatial {
+            c: cur.channels(),
+            h: None,
+            w: None,
+        };
     }
     let (h, w) = sizes(layer, cur, src, win, errors);
-    Known::Spatial { c: cur.channels(), h, w }
+    Known::Spatial {
+        c: cur.channels(),
+        h,
+        w,
+    }
 }
 
 /// Reports a conv or pool on a flat input; returns whether the input may be spatial.
-fn spatial_input(ty: LayerType, layer: &LayerDecl, cur: Known, src: &Source, errors: &mut Errors) -> bool {
+fn spatial_input(
+    ty: LayerType,
+    layer: &LayerDecl,
+    cur: Known,
+    src: &Source,
+    errors: &mut Errors,
+) -> bool {
     let Known::Flat(f) = cur else { return true };
     let name = &layer.name;
     let ty = ty.name();
     errors.push(
         layer.ty_span,
-        format!("{ty} `{name}` needs a C x H x W input, but {} gives {} flat features; a {ty} must come before the Flatten", src.producer, dim(f)),
+        format!("{ty} `{name}` needs a C x H x W input, but {} {} flat features; a {ty} must come before the Flatten", src.gives(), dim(f)),
     );
     false
 }
 
-fn check_channels(found: Spanned<usize>, c: usize, h: Option<usize>, w: Option<usize>, src: &Source, errors: &mut Errors) {
+fn check_channels(
+    found: Spanned<usize>,
+    c: usize,
+    h: Option<usize>,
+    w: Option<usize>,
+    src: &Source,
+    errors: &mut Errors,
+) {
     if found.value != c {
         let gives = match (h, w) {
             (Some(h), Some(w)) => format!("{c} x {h} x {w}"),
             _ => format!("{c} channels"),
         };
-        errors.push(found.span, format!("expected {c} input channels ({} gives {gives}), found {}", src.producer, found.value));
+        let s = if c == 1 { "" } else { "s" };
+        errors.push(
+            found.span,
+            format!(
+                "expected {c} input channel{s} ({} {gives}), found {}",
+                src.gives(),
+                found.value
+            ),
+        );
     }
 }
 
 fn check_features(found: Spanned<usize>, f: usize, src: &Source, errors: &mut Errors) {
     if found.value != f {
-        errors.push(found.span, format!("expected {f} input features ({}), found {}", src.features, found.value));
+        errors.push(
+            found.span,
+            format!(
+                "expected {f} input features ({}), found {}",
+                src.features, found.value
+            ),
+        );
     }
 }
 
@@ -288,10 +417,26 @@ fn check_len(shape: Shape, span: Span, who: impl FnOnce() -> String, errors: &mu
 
 /// The output height and width of a conv or pool window (unknown where the input's are);
 /// reports a window larger than its padded input (the output would be empty).
-fn sizes(layer: &LayerDecl, cur: Known, src: &Source, win: Window, errors: &mut Errors) -> (Option<usize>, Option<usize>) {
-    let Known::Spatial { c, h, w } = cur else { return (None, None) };
-    let ((kh, kw), (sh, sw), (ph, pw), (dh, dw)) = (win.kernel_size.value, win.stride.value, win.padding.value, win.dilation.value);
-    let (oh, ow) = (h.map(|h| conv_out_size(h, kh, sh, ph, dh)), w.map(|w| conv_out_size(w, kw, sw, pw, dw)));
+fn sizes(
+    layer: &LayerDecl,
+    cur: Known,
+    src: &Source,
+    win: Window,
+    errors: &mut Errors,
+) -> (Option<usize>, Option<usize>) {
+    let Known::Spatial { c, h, w } = cur else {
+        return (None, None);
+    };
+    let ((kh, kw), (sh, sw), (ph, pw), (dh, dw)) = (
+        win.kernel_size.value,
+        win.stride.value,
+        win.padding.value,
+        win.dilation.value,
+    );
+    let (oh, ow) = (
+        h.map(|h| conv_out_size(h, kh, sh, ph, dh)),
+        w.map(|w| conv_out_size(w, kw, sw, pw, dw)),
+    );
     if !matches!(oh, Some(None)) && !matches!(ow, Some(None)) {
         return (oh.flatten(), ow.flatten());
     }
@@ -304,19 +449,24 @@ fn sizes(layer: &LayerDecl, cur: Known, src: &Source, win: Window, errors: &mut 
         String::new()
     } else {
         let span = |k: usize, d: usize| d.saturating_mul(k.saturating_sub(1)).saturating_add(1);
-        format!(" with dilation {dh} x {dw} (spanning {} x {})", span(kh, dh), span(kw, dw))
+        format!(
+            " with dilation {dh} x {dw} (spanning {} x {})",
+            span(kh, dh),
+            span(kw, dw)
+        )
     };
     let padded = if (ph, pw) == (0, 0) {
         String::new()
     } else {
-        let pad = |x: Option<usize>, p: usize| dim(x.map(|x| x.saturating_add(p.saturating_mul(2))));
+        let pad =
+            |x: Option<usize>, p: usize| dim(x.map(|x| x.saturating_add(p.saturating_mul(2))));
         format!(", {} x {} with padding {ph} x {pw}", pad(h, ph), pad(w, pw))
     };
     errors.push(
         name.span(),
         format!(
-            "{ty} `{name}`: its {kh} x {kw} {part}{dilated} is larger than its input ({} gives {} x {} x {}{padded}): the output would be empty",
-            src.producer,
+            "{ty} `{name}`: its {kh} x {kw} {part}{dilated} is larger than its input ({} {} x {} x {}{padded}): the output would be empty",
+            src.gives(),
             dim(c),
             dim(h),
             dim(w)
@@ -342,7 +492,9 @@ mod tests {
 
     /// Independent count: window starts `o * s` with the last tap inside the padded input.
     fn sliding(input: usize, k: usize, s: usize, p: usize, d: usize) -> Option<usize> {
-        let n = (0..).take_while(|o| o * s + d * (k - 1) < input + 2 * p).count();
+        let n = (0..)
+            .take_while(|o| o * s + d * (k - 1) < input + 2 * p)
+            .count();
         (n > 0).then_some(n)
     }
 
@@ -354,8 +506,16 @@ mod tests {
                     for p in 0..=3 {
                         for d in 1..=3 {
                             let expected = pytorch(input, k, s, p, d);
-                            assert_eq!(conv_out_size(input, k, s, p, d), expected, "in {input} k {k} s {s} p {p} d {d}");
-                            assert_eq!(sliding(input, k, s, p, d), expected, "in {input} k {k} s {s} p {p} d {d}");
+                            assert_eq!(
+                                conv_out_size(input, k, s, p, d),
+                                expected,
+                                "in {input} k {k} s {s} p {p} d {d}"
+                            );
+                            assert_eq!(
+                                sliding(input, k, s, p, d),
+                                expected,
+                                "in {input} k {k} s {s} p {p} d {d}"
+                            );
                         }
                     }
                 }
@@ -382,9 +542,18 @@ mod tests {
     fn conv_output_size_never_overflows_or_divides_by_zero() {
         assert_eq!(conv_out_size(4, 3, 0, 0, 1), None);
         assert_eq!(conv_out_size(4, 0, 1, 0, 1), None);
-        assert_eq!(conv_out_size(usize::MAX, 1, 1, usize::MAX, 1), Some(usize::MAX));
-        assert_eq!(conv_out_size(usize::MAX, usize::MAX, 1, 0, usize::MAX), None);
-        assert_eq!(conv_out_size(usize::MAX, usize::MAX, usize::MAX, 0, 1), Some(1));
+        assert_eq!(
+            conv_out_size(usize::MAX, 1, 1, usize::MAX, 1),
+            Some(usize::MAX)
+        );
+        assert_eq!(
+            conv_out_size(usize::MAX, usize::MAX, 1, 0, usize::MAX),
+            None
+        );
+        assert_eq!(
+            conv_out_size(usize::MAX, usize::MAX, usize::MAX, 0, 1),
+            Some(1)
+        );
     }
 
     /// Infers the shapes of `struct Net { fields }` on a `c x h x w` input.
@@ -392,10 +561,19 @@ mod tests {
         let item: syn::Item = syn::parse2(quote!(struct Net { #fields })).unwrap();
         let mut errors = Errors::default();
         let layers = parse_item(&item, &mut errors).unwrap();
-        let input = input.map(|value| Spanned { value, span: Span::call_site() });
+        let input = input.map(|value| Spanned {
+            value,
+            span: Span::call_site(),
+        });
         let shapes = infer(Some(input), &layers, &mut errors);
-        let messages = errors.into_error().map(|e| e.into_iter().map(|e| e.to_string()).collect()).unwrap_or_default();
-        (shapes.into_iter().map(|s| s.map(|s| s.output)).collect(), messages)
+        let messages = errors
+            .into_error()
+            .map(|e| e.into_iter().map(|e| e.to_string()).collect())
+            .unwrap_or_default();
+        (
+            shapes.into_iter().map(|s| s.map(|s| s.output)).collect(),
+            messages,
+        )
     }
 
     fn sp(c: usize, h: usize, w: usize) -> Option<Shape> {
@@ -460,7 +638,16 @@ mod tests {
             },
         );
         assert_eq!(errors, Vec::<String>::new());
-        assert_eq!(shapes, vec![sp(16, 5, 5), Some(Shape::Flat(400)), Some(Shape::Flat(120)), Some(Shape::Flat(120)), Some(Shape::Flat(10))]);
+        assert_eq!(
+            shapes,
+            vec![
+                sp(16, 5, 5),
+                Some(Shape::Flat(400)),
+                Some(Shape::Flat(120)),
+                Some(Shape::Flat(120)),
+                Some(Shape::Flat(10))
+            ]
+        );
     }
 
     #[test]
@@ -487,8 +674,14 @@ mod tests {
                 "expected 120 input features (the out_features of `fc1`), found 121",
             ]
         );
-        let (_, errors) = infer_net([1, 28, 28], quote!(conv1: Conv2d<1, 6, 5>, pool1: MaxPool2d<2>, conv2: Conv2d<3, 16, 5>,));
-        assert_eq!(errors, ["expected 6 input channels (`pool1` gives 6 x 12 x 12), found 3"]);
+        let (_, errors) = infer_net(
+            [1, 28, 28],
+            quote!(conv1: Conv2d<1, 6, 5>, pool1: MaxPool2d<2>, conv2: Conv2d<3, 16, 5>,),
+        );
+        assert_eq!(
+            errors,
+            ["expected 6 input channels (`pool1` gives 6 x 12 x 12), found 3"]
+        );
     }
 
     #[test]
@@ -508,16 +701,22 @@ mod tests {
         assert_eq!(
             errors,
             [
-                "Conv2d `conv1`: its 7 x 7 kernel is larger than its input (the input gives 1 x 4 x 4): the output would be empty",
+                "Conv2d `conv1`: its 7 x 7 kernel is larger than its input (the input is 1 x 4 x 4): the output would be empty",
                 "expected 6 input channels (`conv1` gives 6 channels), found 5",
             ]
         );
         // Shapes that are not fully known are not reported.
         assert_eq!(shapes, vec![None, None, None, None]);
         // A wrong in_channels does not stop inference: the declared out_channels goes on.
-        let (shapes, errors) = infer_net([3, 8, 8], quote!(conv1: Conv2d<1, 6, 3>, flatten: Flatten, fc: Linear<383, 10>,));
+        let (shapes, errors) = infer_net(
+            [3, 8, 8],
+            quote!(conv1: Conv2d<1, 6, 3>, flatten: Flatten, fc: Linear<383, 10>,),
+        );
         assert_eq!(errors.len(), 2);
-        assert_eq!(errors[1], "expected 216 input features (6 x 6 x 6 from `conv1`), found 383");
+        assert_eq!(
+            errors[1],
+            "expected 216 input features (6 x 6 x 6 from `conv1`), found 383"
+        );
         assert_eq!(shapes[0], sp(6, 6, 6));
     }
 
@@ -532,10 +731,23 @@ mod tests {
             },
         );
         assert_eq!(errors.len(), 4, "{errors:?}");
-        assert!(errors[0].starts_with("`fc1` has 18446744073709551615 weights, more than"), "{errors:?}");
-        assert!(errors[1].starts_with("`fc1` gives 18446744073709551615 features per sample, more than"), "{errors:?}");
-        assert!(errors[2].starts_with("`fc2` has more than usize::MAX weights"), "{errors:?}");
-        assert!(errors[3].starts_with("`fc2` gives 18446744073709551615 features"), "{errors:?}");
+        assert!(
+            errors[0].starts_with("`fc1` has 18446744073709551615 weights, more than"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1]
+                .starts_with("`fc1` gives 18446744073709551615 features per sample, more than"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[2].starts_with("`fc2` has more than usize::MAX weights"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[3].starts_with("`fc2` gives 18446744073709551615 features"),
+            "{errors:?}"
+        );
         let (_, errors) = infer_net([65536, 65536, 65536], quote!());
         assert_eq!(
             errors,

@@ -41,7 +41,10 @@ mod tests {
     #[test]
     fn suggests_case_and_typo() {
         assert_eq!(nearest("Conv2D", &["Conv2d", "Linear"]), Some("Conv2d"));
-        assert_eq!(nearest("kernal_size", &["kernel_size", "stride"]), Some("kernel_size"));
+        assert_eq!(
+            nearest("kernal_size", &["kernel_size", "stride"]),
+            Some("kernel_size")
+        );
         assert_eq!(nearest("Banana", &["Conv2d", "Linear"]), None);
     }
 }

@@ -1,0 +1,58 @@
+//! Faults become errors that say what happened, never panics.
+use std::sync::Arc;
+
+use cubenet::prelude::*;
+
+#[network(input = [1, 4, 4])]
+pub struct Tiny {
+    flatten: Flatten,
+    fc1: Linear<16, 8>,
+    relu1: Relu,
+    fc2: Linear<8, 2>,
+}
+
+fn loader() -> DataLoader {
+    let images: Vec<u8> = (0..32 * 16).map(|i| (i * 37 % 256) as u8).collect();
+    let labels: Vec<u8> = (0..32).map(|i| (i % 2) as u8).collect();
+    let ds = Dataset::from_raw(images, labels, [1, 4, 4], 2).unwrap();
+    DataLoader::new(Arc::new(ds), 8, true, false, Normalize::identity(1), 0).unwrap()
+}
+
+#[test]
+fn a_diverging_run_stops_at_the_first_non_finite_loss_naming_the_step() {
+    let mut net = Tiny::new(&cubenet::default_device(), 8, 0).unwrap();
+    // An absurd learning rate makes the loss overflow within a few steps.
+    let cfg = TrainConfig { epochs: 5, sgd: Sgd::new(1e30), progress: false, log_every: 0, lr_schedule: None };
+    let err = fit(&mut net, &loader(), None, &cfg).unwrap_err();
+    match &err {
+        cubenet::Error::NonFinite { loss, epoch, step, batch } => {
+            assert!(!loss.is_finite());
+            assert!(*epoch >= 1 && *step >= 1 && *batch < 4, "{err}");
+        }
+        other => panic!("expected NonFinite, got {other}"),
+    }
+    let text = err.to_string();
+    assert!(text.contains("non-finite loss") && text.contains("epoch") && text.contains("step"), "{text}");
+}
+
+#[test]
+fn bad_batches_are_errors_not_panics() {
+    let mut net = Tiny::new(&cubenet::default_device(), 4, 0).unwrap();
+    let sgd = Sgd::new(0.1);
+    // 5 samples for a capacity of 4.
+    let err = net.train_step(&[0.0; 5 * 16], &[0; 5], &sgd).unwrap_err().to_string();
+    assert!(err.contains("exceeds the capacity of 4"), "{err}");
+    // Not a whole number of samples.
+    let err = net.train_step(&[0.0; 17], &[0], &sgd).unwrap_err().to_string();
+    assert!(err.contains("not a positive multiple"), "{err}");
+    // Labels and images disagree.
+    let err = net.train_step(&[0.0; 32], &[0], &sgd).unwrap_err().to_string();
+    assert!(err.contains("1 labels for 2 images"), "{err}");
+    // A label outside 0..2 names the sample.
+    let err = net.train_step(&[0.0; 32], &[1, 2], &sgd).unwrap_err().to_string();
+    assert!(err.contains("label 2 of sample 1"), "{err}");
+    // Batch capacity 0 and epochs 0.
+    assert!(Tiny::new(&cubenet::default_device(), 0, 0).is_err());
+    let cfg = TrainConfig { epochs: 0, sgd, progress: false, log_every: 0, lr_schedule: None };
+    assert!(fit(&mut net, &loader(), None, &cfg).unwrap_err().to_string().contains("epochs"));
+}
