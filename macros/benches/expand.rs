@@ -3,7 +3,7 @@
 //! macros, so the macro's modules are compiled into this benchmark by path.
 //!
 //! `cargo bench -p cubenet-macros --bench expand`
-#![allow(dead_code, unused_imports)]
+#![allow(dead_code, unused_imports, missing_docs)]
 
 #[path = "../src/emit.rs"]
 mod emit;
@@ -11,6 +11,8 @@ mod emit;
 mod expand;
 #[path = "../src/ir.rs"]
 mod ir;
+#[path = "../src/layer.rs"]
+mod layer;
 #[path = "../src/order.rs"]
 mod order;
 #[path = "../src/parse.rs"]

@@ -12,7 +12,7 @@ fn largest_divisor(n: usize, candidates: &[usize]) -> usize {
     candidates
         .iter()
         .copied()
-        .find(|&c| n % c == 0)
+        .find(|&c| n.is_multiple_of(c))
         .unwrap_or(1)
 }
 

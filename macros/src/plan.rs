@@ -9,12 +9,16 @@
 //!   `Bj+1`'s weight gradient + SGD update (`Bj+1`'s weights were last read by the kernel
 //!   before, so updating them is safe); a last kernel runs the weight gradients + SGD of
 //!   `B1` and `B0`.
+//!
 //! So a step is `2k - 1` launches.
 use proc_macro2::Span;
 
 use crate::ir::*;
 use crate::parse::Errors;
 use crate::shape::{Shape, Shaped, MAX_LEN};
+
+/// A max-pool's (kernel, stride, padding), each (height, width).
+pub type PoolWindow = ((usize, usize), (usize, usize), (usize, usize));
 
 #[derive(Clone, Debug)]
 pub struct ConvBlock {
@@ -28,7 +32,8 @@ pub struct ConvBlock {
     pub d: (usize, usize),
     pub conv_hw: (usize, usize),
     pub relu: bool,
-    pub pool: Option<((usize, usize), (usize, usize), (usize, usize))>,
+    /// The fused pool's (kernel, stride, padding).
+    pub pool: Option<PoolWindow>,
     pub out_hw: (usize, usize),
     pub bias: bool,
 }
@@ -322,9 +327,9 @@ pub fn plan(
     let k = blocks.len();
     let mut train = Vec::new();
     let mut eval = Vec::new();
-    for i in 0..k - 1 {
+    for (i, b) in blocks.iter().enumerate().take(k - 1) {
         train.push(Kernel {
-            name: format!("forward_{}", blocks[i].name),
+            name: format!("forward_{}", b.name),
             jobs: vec![Job::Forward(i)],
         });
     }
