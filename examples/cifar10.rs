@@ -66,14 +66,37 @@ struct Args {
 fn run(args: &Args, data: &std::path::Path) -> cubenet::Result<()> {
     let train = Dataset::cifar10(data, Split::Train)?;
     let test = Dataset::cifar10(data, Split::Test)?;
-    let normalize = Normalize { mean: vec![0.5; 3], std: vec![0.5; 3] };
-    let train = DataLoader::new(Arc::new(train), args.batch_size, true, false, normalize.clone(), args.seed)?;
-    let test = DataLoader::new(Arc::new(test), args.batch_size, false, false, normalize, args.seed)?;
+    let normalize = Normalize {
+        mean: vec![0.5; 3],
+        std: vec![0.5; 3],
+    };
+    let train = DataLoader::new(
+        Arc::new(train),
+        args.batch_size,
+        true,
+        false,
+        normalize.clone(),
+        args.seed,
+    )?;
+    let test = DataLoader::new(
+        Arc::new(test),
+        args.batch_size,
+        false,
+        false,
+        normalize,
+        args.seed,
+    )?;
     let device = cubenet::default_device();
     println!("device: {}", cubenet::describe(&device));
     let mut net = Net::new(&device, args.batch_size, args.seed)?;
     let sgd = Sgd::new(args.lr).with_momentum(args.momentum);
-    let cfg = TrainConfig { epochs: args.epochs, sgd, progress: !args.quiet, log_every: args.log_every, lr_schedule: None };
+    let cfg = TrainConfig {
+        epochs: args.epochs,
+        sgd,
+        progress: !args.quiet,
+        log_every: args.log_every,
+        lr_schedule: None,
+    };
     let reports = fit(&mut net, &train, None, &cfg)?;
     println!("Finished Training");
     let (accuracy, _) = evaluate(&mut net, &test)?;
@@ -93,6 +116,7 @@ fn run(args: &Args, data: &std::path::Path) -> cubenet::Result<()> {
 }
 
 fn main() -> ExitCode {
+    cubenet::quiet_vulkan_loader();
     let args = Args::parse();
     let Some(data) = args.data.clone() else {
         eprintln!(

@@ -80,22 +80,54 @@ fn run(args: &Args) -> cubenet::Result<()> {
     }
     let test = Dataset::mnist(&args.data, Split::Test)?;
     // Mean and standard deviation of the Fashion-MNIST training pixels (byte / 255).
-    let normalize = Normalize { mean: vec![0.2860], std: vec![0.3530] };
-    let train = DataLoader::new(Arc::new(train), args.batch_size, true, false, normalize.clone(), args.seed)?;
-    let test = DataLoader::new(Arc::new(test), args.batch_size.max(100), false, false, normalize, args.seed)?;
+    let normalize = Normalize {
+        mean: vec![0.2860],
+        std: vec![0.3530],
+    };
+    let train = DataLoader::new(
+        Arc::new(train),
+        args.batch_size,
+        true,
+        false,
+        normalize.clone(),
+        args.seed,
+    )?;
+    let test = DataLoader::new(
+        Arc::new(test),
+        args.batch_size.max(100),
+        false,
+        false,
+        normalize,
+        args.seed,
+    )?;
 
     let device = cubenet::default_device();
     println!("device: {}", cubenet::describe(&device));
     let mut net = LeNet5::new(&device, args.batch_size.max(100), args.seed)?;
-    let sgd = Sgd::new(args.lr).with_momentum(args.momentum).with_weight_decay(args.weight_decay);
-    let lr_schedule = Some(StepLr { step_size: 1, gamma: args.lr_decay });
-    let cfg = TrainConfig { epochs: args.epochs, sgd, progress: !args.quiet, log_every: 0, lr_schedule };
+    let sgd = Sgd::new(args.lr)
+        .with_momentum(args.momentum)
+        .with_weight_decay(args.weight_decay);
+    let lr_schedule = Some(StepLr {
+        step_size: 1,
+        gamma: args.lr_decay,
+    });
+    let cfg = TrainConfig {
+        epochs: args.epochs,
+        sgd,
+        progress: !args.quiet,
+        log_every: 0,
+        lr_schedule,
+    };
     let reports = fit(&mut net, &train, Some(&test), &cfg)?;
     if let Some(p) = net.state().profile() {
         let total: f64 = p.kernels.iter().map(|k| k.1).sum();
         println!("kernel profile (CUBENET_PROFILE=1; each launch synced):");
         for (name, secs, launches) in &p.kernels {
-            println!("  {name:<18} {:>9.3} ms/launch {:>5.1}%", 1e3 * secs / *launches as f64, 100.0 * secs / total);
+            println!(
+                "  {name:<18} {:>9.3} ms/launch {:>5.1}%",
+                1e3 * secs / *launches as f64,
+                100.0 * secs / total
+            );
         }
     }
     let last = reports.last().expect("at least one epoch");
@@ -112,6 +144,7 @@ fn run(args: &Args) -> cubenet::Result<()> {
 }
 
 fn main() -> ExitCode {
+    cubenet::quiet_vulkan_loader();
     let args = Args::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,

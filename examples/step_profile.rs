@@ -65,7 +65,9 @@ fn main() -> cubenet::Result<()> {
     match args.net.as_str() {
         "lenet5" => bench::<LeNet5>(&args, "lenet5"),
         "cifar" => bench::<CifarLeNet>(&args, "cifar_lenet"),
-        other => Err(cubenet::Error::Config(format!("unknown --net `{other}`; expected `lenet5` or `cifar`"))),
+        other => Err(cubenet::Error::Config(format!(
+            "unknown --net `{other}`; expected `lenet5` or `cifar`"
+        ))),
     }
 }
 
@@ -74,13 +76,21 @@ fn bench<N: Network>(args: &Args, name: &str) -> cubenet::Result<()> {
     let mut net = N::new(&device, args.batch_size, 0)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     let len: usize = N::LAYOUT.input_shape.iter().product();
-    let x: Vec<f32> = (0..args.batch_size * len).map(|_| rng.random_range(-1.0..1.0)).collect();
-    let y: Vec<u32> = (0..args.batch_size).map(|_| rng.random_range(0..10)).collect();
+    let x: Vec<f32> = (0..args.batch_size * len)
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    let y: Vec<u32> = (0..args.batch_size)
+        .map(|_| rng.random_range(0..10))
+        .collect();
     let sgd = Sgd::new(0.01).with_momentum(0.9);
     for _ in 0..3 {
         net.train_step(&x, &y, &sgd)?;
     }
-    let warm: Vec<(&str, f64, usize)> = net.state().profile().map(|p| p.kernels.clone()).unwrap_or_default();
+    let warm: Vec<(&str, f64, usize)> = net
+        .state()
+        .profile()
+        .map(|p| p.kernels.clone())
+        .unwrap_or_default();
     let start = Instant::now();
     for _ in 0..args.steps {
         net.train_step(&x, &y, &sgd)?;
@@ -92,11 +102,20 @@ fn bench<N: Network>(args: &Args, name: &str) -> cubenet::Result<()> {
         let rows: Vec<(&str, f64)> = p
             .kernels
             .iter()
-            .map(|(n, s, _)| (*n, s - warm.iter().find(|w| w.0 == *n).map(|w| w.1).unwrap_or(0.0)))
+            .map(|(n, s, _)| {
+                (
+                    *n,
+                    s - warm.iter().find(|w| w.0 == *n).map(|w| w.1).unwrap_or(0.0),
+                )
+            })
             .collect();
         let total: f64 = rows.iter().map(|r| r.1).sum();
         for (n, s) in rows {
-            println!("{n:<18} {:>8.2} ms/step {:>5.1}%", 1e3 * s / args.steps as f64, 100.0 * s / total);
+            println!(
+                "{n:<18} {:>8.2} ms/step {:>5.1}%",
+                1e3 * s / args.steps as f64,
+                100.0 * s / total
+            );
         }
     }
     println!(

@@ -56,9 +56,27 @@
 
 pub use cubenet_macros::network;
 pub use cubenet_runtime::{
-    checkpoint, data, default_device, describe, trainer, Device, Error, Layout, NamedTensor, NetState, Network, ParamInfo,
-    Result, Sgd,
+    checkpoint, data, default_device, describe, trainer, Device, Error, Layout, NamedTensor,
+    NetState, Network, ParamInfo, Result, Sgd,
 };
+
+/// Gives the Vulkan loader a private `XDG_RUNTIME_DIR` (under the system temp folder) when
+/// none is set, which silences its harmless "XDG_RUNTIME_DIR is invalid or not set" lines on
+/// headless machines. Call it first in `main`, before any thread starts.
+pub fn quiet_vulkan_loader() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        let dir = std::env::temp_dir().join(format!("cubenet-xdg-{}", std::process::id()));
+        if std::fs::create_dir_all(&dir).is_ok() {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+            }
+            // Single-threaded at this point (documented precondition).
+            std::env::set_var("XDG_RUNTIME_DIR", dir);
+        }
+    }
+}
 
 /// Everything a user of `#[network]` needs.
 pub mod prelude {

@@ -6,7 +6,10 @@ use std::process::Command;
 /// run; when only this test target was built, build the example here.
 fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
     let path = dir.join("examples").join(name);
     if !path.exists() {
         let status = Command::new(env!("CARGO"))
@@ -22,9 +25,13 @@ fn example(name: &str) -> PathBuf {
 /// Writes a CIFAR-10 binary file of `n` records whose class is visible in the picture:
 /// the red plane of class k is 25k plus noise in [0, 16).
 fn write_cifar(path: &Path, n: usize, seed: u64) {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let mut next = || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (state >> 33) as u32
     };
     let mut out = Vec::with_capacity(n * 3073);
@@ -54,21 +61,47 @@ fn cifar10_example_trains_on_cifar_format_files() {
     }
     write_cifar(&data.join("test_batch.bin"), 200, 99);
     let out = Command::new(example("cifar10"))
-        .args(["--data", data.to_str().unwrap(), "--epochs", "3", "--lr", "0.01", "--batch-size", "20", "--quiet", "--log-every", "25"])
+        .args([
+            "--data",
+            data.to_str().unwrap(),
+            "--epochs",
+            "3",
+            "--lr",
+            "0.01",
+            "--batch-size",
+            "20",
+            "--quiet",
+            "--log-every",
+            "25",
+        ])
         .env("XDG_RUNTIME_DIR", std::env::temp_dir())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "cifar10 failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("Accuracy of the network on the 200 test images"), "{stdout}");
+    assert!(
+        stdout.contains("Accuracy of the network on the 200 test images"),
+        "{stdout}"
+    );
     // The tutorial's running-loss lines, `[epoch, step] loss: x`.
     assert!(stdout.contains("[1,    25] loss:"), "{stdout}");
     let last = stdout.lines().last().unwrap();
-    let acc: f64 = last.split_whitespace().find_map(|kv| kv.strip_prefix("test_accuracy=")).unwrap().parse().unwrap();
+    let acc: f64 = last
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("test_accuracy="))
+        .unwrap()
+        .parse()
+        .unwrap();
     // The class is the red level: far above the 0.1 of chance after 150 steps (measured 0.44).
-    assert!(acc >= 0.3, "accuracy {acc} on learnable synthetic data\n{stdout}\n{stderr}");
-    assert!(last.contains("epochs=3") && last.contains("kernels_per_step=9"), "{last}");
+    assert!(
+        acc >= 0.3,
+        "accuracy {acc} on learnable synthetic data\n{stdout}\n{stderr}"
+    );
+    assert!(
+        last.contains("epochs=3") && last.contains("kernels_per_step=9"),
+        "{last}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -77,14 +110,20 @@ fn cifar10_example_without_data_says_what_is_missing() {
     let out = Command::new(example("cifar10")).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--data") && stderr.contains("cifar-10-batches-bin"), "{stderr}");
+    assert!(
+        stderr.contains("--data") && stderr.contains("cifar-10-batches-bin"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn cifar10_example_with_a_wrong_folder_names_the_missing_file() {
     let dir = std::env::temp_dir().join(format!("cubenet-cifar-empty-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let out = Command::new(example("cifar10")).args(["--data", dir.to_str().unwrap()]).output().unwrap();
+    let out = Command::new(example("cifar10"))
+        .args(["--data", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("data_batch_1.bin"), "{stderr}");
@@ -99,7 +138,10 @@ fn cifar10_example_with_a_wrong_folder_names_the_missing_file() {
 fn fashion_mnist_example_learns_on_a_real_subset() {
     let dir = Path::new("/usr/share/datasets/fashion-mnist");
     if !dir.exists() {
-        eprintln!("skipped: {} is missing (apt-get install dataset-fashion-mnist)", dir.display());
+        eprintln!(
+            "skipped: {} is missing (apt-get install dataset-fashion-mnist)",
+            dir.display()
+        );
         return;
     }
     let out = Command::new(example("fashion_mnist"))
@@ -108,9 +150,18 @@ fn fashion_mnist_example_learns_on_a_real_subset() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let last = stdout.lines().last().unwrap();
-    let acc: f64 = last.split_whitespace().find_map(|kv| kv.strip_prefix("test_accuracy=")).unwrap().parse().unwrap();
+    let acc: f64 = last
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("test_accuracy="))
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(acc >= 0.65, "{last}");
     assert!(last.contains("kernels_per_step=9"), "{last}");
 }

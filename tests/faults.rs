@@ -22,17 +22,31 @@ fn loader() -> DataLoader {
 fn a_diverging_run_stops_at_the_first_non_finite_loss_naming_the_step() {
     let mut net = Tiny::new(&cubenet::default_device(), 8, 0).unwrap();
     // An absurd learning rate makes the loss overflow within a few steps.
-    let cfg = TrainConfig { epochs: 5, sgd: Sgd::new(1e30), progress: false, log_every: 0, lr_schedule: None };
+    let cfg = TrainConfig {
+        epochs: 5,
+        sgd: Sgd::new(1e30),
+        progress: false,
+        log_every: 0,
+        lr_schedule: None,
+    };
     let err = fit(&mut net, &loader(), None, &cfg).unwrap_err();
     match &err {
-        cubenet::Error::NonFinite { loss, epoch, step, batch } => {
+        cubenet::Error::NonFinite {
+            loss,
+            epoch,
+            step,
+            batch,
+        } => {
             assert!(!loss.is_finite());
             assert!(*epoch >= 1 && *step >= 1 && *batch < 4, "{err}");
         }
         other => panic!("expected NonFinite, got {other}"),
     }
     let text = err.to_string();
-    assert!(text.contains("non-finite loss") && text.contains("epoch") && text.contains("step"), "{text}");
+    assert!(
+        text.contains("non-finite loss") && text.contains("epoch") && text.contains("step"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -40,19 +54,40 @@ fn bad_batches_are_errors_not_panics() {
     let mut net = Tiny::new(&cubenet::default_device(), 4, 0).unwrap();
     let sgd = Sgd::new(0.1);
     // 5 samples for a capacity of 4.
-    let err = net.train_step(&[0.0; 5 * 16], &[0; 5], &sgd).unwrap_err().to_string();
+    let err = net
+        .train_step(&[0.0; 5 * 16], &[0; 5], &sgd)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("exceeds the capacity of 4"), "{err}");
     // Not a whole number of samples.
-    let err = net.train_step(&[0.0; 17], &[0], &sgd).unwrap_err().to_string();
+    let err = net
+        .train_step(&[0.0; 17], &[0], &sgd)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("not a positive multiple"), "{err}");
     // Labels and images disagree.
-    let err = net.train_step(&[0.0; 32], &[0], &sgd).unwrap_err().to_string();
+    let err = net
+        .train_step(&[0.0; 32], &[0], &sgd)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("1 labels for 2 images"), "{err}");
     // A label outside 0..2 names the sample.
-    let err = net.train_step(&[0.0; 32], &[1, 2], &sgd).unwrap_err().to_string();
+    let err = net
+        .train_step(&[0.0; 32], &[1, 2], &sgd)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("label 2 of sample 1"), "{err}");
     // Batch capacity 0 and epochs 0.
     assert!(Tiny::new(&cubenet::default_device(), 0, 0).is_err());
-    let cfg = TrainConfig { epochs: 0, sgd, progress: false, log_every: 0, lr_schedule: None };
-    assert!(fit(&mut net, &loader(), None, &cfg).unwrap_err().to_string().contains("epochs"));
+    let cfg = TrainConfig {
+        epochs: 0,
+        sgd,
+        progress: false,
+        log_every: 0,
+        lr_schedule: None,
+    };
+    assert!(fit(&mut net, &loader(), None, &cfg)
+        .unwrap_err()
+        .to_string()
+        .contains("epochs"));
 }

@@ -44,18 +44,26 @@ impl Fixture {
     fn f32(&self, key: &str) -> Vec<f32> {
         let (_, data, dtype) = &self.tensors[key];
         assert_eq!(*dtype, safetensors::Dtype::F32, "{key}");
-        data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
+        data.chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect()
     }
     fn labels(&self, key: &str) -> Vec<u32> {
         let (_, data, dtype) = &self.tensors[key];
         assert_eq!(*dtype, safetensors::Dtype::I64, "{key}");
-        data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap()) as u32).collect()
+        data.chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap()) as u32)
+            .collect()
     }
     fn state(&self, prefix: &str) -> Vec<NamedTensor> {
         let mut out = Vec::new();
         for (k, (shape, _, _)) in &self.tensors {
             if let Some(name) = k.strip_prefix(prefix) {
-                out.push(NamedTensor { name: name.to_string(), shape: shape.clone(), data: self.f32(k) });
+                out.push(NamedTensor {
+                    name: name.to_string(),
+                    shape: shape.clone(),
+                    data: self.f32(k),
+                });
             }
         }
         out
@@ -72,7 +80,14 @@ fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
             worst = (i, err);
         }
     }
-    assert!(worst.1 <= tol, "{what}: element {} is {} but PyTorch gives {} (relative error {})", worst.0, got[worst.0], want[worst.0], worst.1);
+    assert!(
+        worst.1 <= tol,
+        "{what}: element {} is {} but PyTorch gives {} (relative error {})",
+        worst.0,
+        got[worst.0],
+        want[worst.0],
+        worst.1
+    );
 }
 
 #[test]
@@ -93,21 +108,40 @@ fn lenet5_two_sgd_steps_match_pytorch() {
     let grads = cubenet::NetState::read_grads(net.state()).unwrap();
     let layout = LeNet5::LAYOUT;
     for t in cubenet_runtime_split(&grads, layout.params) {
-        assert_close(&format!("grad1.{}", t.name), &t.data, &fx.f32(&format!("grad1.{}", t.name)), 1e-4);
+        assert_close(
+            &format!("grad1.{}", t.name),
+            &t.data,
+            &fx.f32(&format!("grad1.{}", t.name)),
+            1e-4,
+        );
     }
     for t in net.state_dict().unwrap() {
-        assert_close(&format!("step1.{}", t.name), &t.data, &fx.f32(&format!("step1.{}", t.name)), 1e-4);
+        assert_close(
+            &format!("step1.{}", t.name),
+            &t.data,
+            &fx.f32(&format!("step1.{}", t.name)),
+            1e-4,
+        );
     }
     let loss2 = net.train_step(&x, &y, &sgd).unwrap();
     assert_close("loss2", &[loss2], &fx.f32("loss2"), 1e-5);
     for t in net.state_dict().unwrap() {
-        assert_close(&format!("step2.{}", t.name), &t.data, &fx.f32(&format!("step2.{}", t.name)), 1e-4);
+        assert_close(
+            &format!("step2.{}", t.name),
+            &t.data,
+            &fx.f32(&format!("step2.{}", t.name)),
+            1e-4,
+        );
     }
 }
 
 fn cubenet_runtime_split(flat: &[f32], params: &[cubenet::ParamInfo]) -> Vec<NamedTensor> {
     params
         .iter()
-        .map(|p| NamedTensor { name: p.name.to_string(), shape: p.shape.to_vec(), data: flat[p.offset..p.offset + p.numel()].to_vec() })
+        .map(|p| NamedTensor {
+            name: p.name.to_string(),
+            shape: p.shape.to_vec(),
+            data: flat[p.offset..p.offset + p.numel()].to_vec(),
+        })
         .collect()
 }

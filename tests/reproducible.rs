@@ -26,14 +26,26 @@ fn dataset() -> Dataset {
         labels.push(label);
         for p in 0..144u32 {
             let stripe = (p / 12) as u8 / 4 == label;
-            images.push(if stripe { 200 } else { ((i * 31 + p * 17) % 50) as u8 });
+            images.push(if stripe {
+                200
+            } else {
+                ((i * 31 + p * 17) % 50) as u8
+            });
         }
     }
     Dataset::from_raw(images, labels, [1, 12, 12], 3).unwrap()
 }
 
 fn train(seed: u64, dir: &std::path::Path) -> (Vec<f32>, Vec<u8>) {
-    let loader = DataLoader::new(Arc::new(dataset()), 8, true, false, Normalize::identity(1), seed).unwrap();
+    let loader = DataLoader::new(
+        Arc::new(dataset()),
+        8,
+        true,
+        false,
+        Normalize::identity(1),
+        seed,
+    )
+    .unwrap();
     let device = cubenet::default_device();
     let mut net = Small::new(&device, 8, seed).unwrap();
     let sgd = Sgd::new(0.05).with_momentum(0.9).with_weight_decay(1e-4);
@@ -58,8 +70,15 @@ fn same_seed_gives_bitwise_identical_losses_and_weight_files() {
     let (losses_b, file_b) = train(7, &dir);
     assert_eq!(losses_a.len(), 10, "2 epochs of 5 batches");
     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-    assert_eq!(bits(&losses_a), bits(&losses_b), "losses differ between identical runs");
-    assert!(file_a == file_b, "weight files differ between identical runs");
+    assert_eq!(
+        bits(&losses_a),
+        bits(&losses_b),
+        "losses differ between identical runs"
+    );
+    assert!(
+        file_a == file_b,
+        "weight files differ between identical runs"
+    );
     // A different seed changes the initial weights and the order, hence the result.
     let (losses_c, file_c) = train(8, &dir);
     assert_ne!(bits(&losses_a), bits(&losses_c));
@@ -71,15 +90,21 @@ fn same_seed_gives_bitwise_identical_losses_and_weight_files() {
 fn checkpoint_round_trip_restores_the_network() {
     let device = cubenet::default_device();
     let net = Small::new(&device, 4, 3).unwrap();
-    let path = std::env::temp_dir().join(format!("cubenet-ckpt-{}.safetensors", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("cubenet-ckpt-{}.safetensors", std::process::id()));
     let saved = net.state_dict().unwrap();
     cubenet::checkpoint::save(&path, &saved).unwrap();
     let mut other = Small::new(&device, 4, 4).unwrap();
     assert_ne!(other.state_dict().unwrap(), saved);
-    other.load_state_dict(&cubenet::checkpoint::load(&path).unwrap()).unwrap();
+    other
+        .load_state_dict(&cubenet::checkpoint::load(&path).unwrap())
+        .unwrap();
     assert_eq!(other.state_dict().unwrap(), saved);
     // Keys are PyTorch's state_dict keys with PyTorch's shapes.
-    let names: Vec<_> = saved.iter().map(|t| (t.name.as_str(), t.shape.clone())).collect();
+    let names: Vec<_> = saved
+        .iter()
+        .map(|t| (t.name.as_str(), t.shape.clone()))
+        .collect();
     assert_eq!(
         names,
         [
@@ -101,9 +126,16 @@ fn loading_a_mismatched_state_dict_lists_every_problem() {
     let mut sd = net.state_dict().unwrap();
     sd.retain(|t| t.name != "fc2.bias");
     sd[0].shape = vec![4, 1, 9];
-    sd.push(cubenet::NamedTensor { name: "fc3.weight".into(), shape: vec![1], data: vec![0.0] });
+    sd.push(cubenet::NamedTensor {
+        name: "fc3.weight".into(),
+        shape: vec![1],
+        data: vec![0.0],
+    });
     let err = net.load_state_dict(&sd).unwrap_err().to_string();
     assert!(err.contains("missing key `fc2.bias`"), "{err}");
-    assert!(err.contains("`conv1.weight`: expected shape [4, 1, 3, 3], found [4, 1, 9]"), "{err}");
+    assert!(
+        err.contains("`conv1.weight`: expected shape [4, 1, 3, 3], found [4, 1, 9]"),
+        "{err}"
+    );
     assert!(err.contains("unexpected key `fc3.weight`"), "{err}");
 }

@@ -183,7 +183,8 @@ pub fn conv_forward_unit(
                             && iy - cfg.ph < cfg.h_in
                             && ix - cfg.pw < cfg.w_in
                         {
-                            v = acts[x_base + c * plane_in + (iy - cfg.ph) * cfg.w_in + (ix - cfg.pw)];
+                            v = acts
+                                [x_base + c * plane_in + (iy - cfg.ph) * cfg.w_in + (ix - cfg.pw)];
                         }
                     }
                     xs[wi] = v;
@@ -218,7 +219,11 @@ pub fn conv_forward_unit(
             let wx = wi % comptime!(cfg.pkw);
             let yy = py * cfg.psh + wy;
             let xx = px * cfg.psw + wx;
-            if yy >= cfg.pph && xx >= cfg.ppw && yy - cfg.pph < cfg.h_conv && xx - cfg.ppw < cfg.w_conv {
+            if yy >= cfg.pph
+                && xx >= cfg.ppw
+                && yy - cfg.pph < cfg.h_conv
+                && xx - cfg.ppw < cfg.w_conv
+            {
                 let mut v = acc[o * win + wi];
                 if comptime!(cfg.relu) {
                     v = max(v, 0.0f32);
@@ -374,10 +379,15 @@ pub fn conv_input_grad_unit(
                         }
                         let ty = yp - y * sh;
                         let tx = xp - x * sw;
-                        if ty >= 0 && ty <= ext_h && tx >= 0 && tx <= ext_w
-                            && ty % comptime!(cfg.dh as i32) == 0 && tx % comptime!(cfg.dw as i32) == 0
+                        if ty >= 0
+                            && ty <= ext_h
+                            && tx >= 0
+                            && tx <= ext_w
+                            && ty % comptime!(cfg.dh as i32) == 0
+                            && tx % comptime!(cfg.dw as i32) == 0
                         {
-                            let tap = (ty / comptime!(cfg.dh as i32)) as usize * cfg.kw + (tx / comptime!(cfg.dw as i32)) as usize;
+                            let tap = (ty / comptime!(cfg.dh as i32)) as usize * cfg.kw
+                                + (tx / comptime!(cfg.dw as i32)) as usize;
                             #[unroll]
                             for c in 0..comptime!(cfg.c_in) {
                                 acc[c] += g * params[w_base + c * kk + tap];
@@ -436,7 +446,9 @@ pub fn conv_weight_grad_unit(
             let g_base = comptime!(cfg.out_grad * cap) + base;
             let o_base = comptime!(cfg.out_act * cap) + base;
             let a_base = comptime!(cfg.argmax * cap) + base;
-            let x_base = comptime!(cfg.in_act * cap) + s * comptime!(cfg.in_len()) + c * comptime!(cfg.h_in * cfg.w_in);
+            let x_base = comptime!(cfg.in_act * cap)
+                + s * comptime!(cfg.in_len())
+                + c * comptime!(cfg.h_in * cfg.w_in);
             for at in 0..plane_out {
                 let mut g = acts[g_base + at];
                 if comptime!(cfg.relu) {
@@ -470,7 +482,18 @@ pub fn conv_weight_grad_unit(
         let p_base = cfg.w_off + unit * kw;
         #[unroll]
         for k in 0..kw {
-            sgd_update(params, velocity, grads, p_base + k, acc[k], lr, momentum, dampening, weight_decay, flags);
+            sgd_update(
+                params,
+                velocity,
+                grads,
+                p_base + k,
+                acc[k],
+                lr,
+                momentum,
+                dampening,
+                weight_decay,
+                flags,
+            );
         }
     } else {
         let oc = unit - pairs;
@@ -489,6 +512,17 @@ pub fn conv_weight_grad_unit(
                 total += g;
             }
         }
-        sgd_update(params, velocity, grads, cfg.b_off + oc, total, lr, momentum, dampening, weight_decay, flags);
+        sgd_update(
+            params,
+            velocity,
+            grads,
+            cfg.b_off + oc,
+            total,
+            lr,
+            momentum,
+            dampening,
+            weight_decay,
+            flags,
+        );
     }
 }

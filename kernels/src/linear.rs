@@ -59,7 +59,13 @@ impl LinearCfg {
 
 /// Gradient with respect to the pre-activation of output `o` of sample `s`.
 #[cube]
-pub fn linear_out_grad(acts: &mut [f32], s: usize, o: usize, #[comptime] cfg: LinearCfg, #[comptime] cap: usize) -> f32 {
+pub fn linear_out_grad(
+    acts: &mut [f32],
+    s: usize,
+    o: usize,
+    #[comptime] cfg: LinearCfg,
+    #[comptime] cap: usize,
+) -> f32 {
     let at = s * cfg.out_f + o;
     let mut g = acts[comptime!(cfg.out_grad * cap) + at];
     if comptime!(cfg.relu) {
@@ -229,7 +235,18 @@ pub fn linear_weight_grad_unit(
         for o in 0..ob {
             #[unroll]
             for i in 0..ib {
-                sgd_update(params, velocity, grads, cfg.w_off + (o0 + o) * cfg.in_f + i0 + i, acc[o * ib + i], lr, momentum, dampening, weight_decay, flags);
+                sgd_update(
+                    params,
+                    velocity,
+                    grads,
+                    cfg.w_off + (o0 + o) * cfg.in_f + i0 + i,
+                    acc[o * ib + i],
+                    lr,
+                    momentum,
+                    dampening,
+                    weight_decay,
+                    flags,
+                );
             }
         }
     } else {
@@ -238,6 +255,17 @@ pub fn linear_weight_grad_unit(
         for s in 0..n {
             total += linear_out_grad(acts, s, o, cfg, cap);
         }
-        sgd_update(params, velocity, grads, cfg.b_off + o, total, lr, momentum, dampening, weight_decay, flags);
+        sgd_update(
+            params,
+            velocity,
+            grads,
+            cfg.b_off + o,
+            total,
+            lr,
+            momentum,
+            dampening,
+            weight_decay,
+            flags,
+        );
     }
 }

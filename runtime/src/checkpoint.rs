@@ -9,7 +9,10 @@ use crate::error::{Error, Result};
 use crate::model::NamedTensor;
 
 fn ck_err(path: &Path, message: impl Into<String>) -> Error {
-    Error::Checkpoint { path: path.to_path_buf(), message: message.into() }
+    Error::Checkpoint {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
 }
 
 /// Writes `tensors` (f32, row-major) to `path` atomically: a temporary file beside it is
@@ -18,10 +21,14 @@ fn ck_err(path: &Path, message: impl Into<String>) -> Error {
 /// # Errors
 /// [`Error::Checkpoint`] naming the file when it cannot be written.
 pub fn save(path: &Path, tensors: &[NamedTensor]) -> Result<()> {
-    let bytes: Vec<Vec<u8>> = tensors.iter().map(|t| t.data.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|t| t.data.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .collect();
     let mut views = Vec::with_capacity(tensors.len());
     for (t, b) in tensors.iter().zip(&bytes) {
-        let view = TensorView::new(Dtype::F32, t.shape.clone(), b).map_err(|e| ck_err(path, format!("tensor `{}`: {e}", t.name)))?;
+        let view = TensorView::new(Dtype::F32, t.shape.clone(), b)
+            .map_err(|e| ck_err(path, format!("tensor `{}`: {e}", t.name)))?;
         views.push((t.name.clone(), view));
     }
     let data = safetensors::serialize(views, &None).map_err(|e| ck_err(path, e.to_string()))?;
@@ -43,17 +50,29 @@ pub fn save(path: &Path, tensors: &[NamedTensor]) -> Result<()> {
 /// that is not f32 (the tensor is named).
 pub fn load(path: &Path) -> Result<Vec<NamedTensor>> {
     let data = std::fs::read(path).map_err(|e| ck_err(path, e.to_string()))?;
-    let st = safetensors::SafeTensors::deserialize(&data).map_err(|e| ck_err(path, format!("not a safetensors file: {e}")))?;
+    let st = safetensors::SafeTensors::deserialize(&data)
+        .map_err(|e| ck_err(path, format!("not a safetensors file: {e}")))?;
     let mut out = Vec::new();
     let mut names: Vec<String> = st.names().into_iter().map(|s| s.to_string()).collect();
     names.sort();
     for name in names {
         let view = st.tensor(&name).map_err(|e| ck_err(path, e.to_string()))?;
         if view.dtype() != Dtype::F32 {
-            return Err(ck_err(path, format!("tensor `{name}` is {:?}, expected F32", view.dtype())));
+            return Err(ck_err(
+                path,
+                format!("tensor `{name}` is {:?}, expected F32", view.dtype()),
+            ));
         }
-        let values = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-        out.push(NamedTensor { name, shape: view.shape().to_vec(), data: values });
+        let values = view
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        out.push(NamedTensor {
+            name,
+            shape: view.shape().to_vec(),
+            data: values,
+        });
     }
     Ok(out)
 }

@@ -133,10 +133,25 @@ impl NetState {
         let params = client.create_from_slice(f32::as_bytes(&init));
         let velocity = client.create_from_slice(f32::as_bytes(&zeros));
         let grads = client.create_from_slice(f32::as_bytes(&zeros));
-        let acts = client.create_from_slice(f32::as_bytes(&vec![0f32; layout.acts_per_sample * cap]));
+        let acts =
+            client.create_from_slice(f32::as_bytes(&vec![0f32; layout.acts_per_sample * cap]));
         let idx = client.create_from_slice(u32::as_bytes(&vec![0u32; layout.idx_per_sample * cap]));
         let max_dim = client.properties().hardware.max_units_per_cube;
-        Ok(Self { client, layout, cap, params, velocity, grads, acts, idx, steps: 0, cube_dim: 64.min(max_dim).max(1), profile: std::env::var_os("CUBENET_PROFILE").filter(|v| v == "1").map(|_| Default::default()) })
+        Ok(Self {
+            client,
+            layout,
+            cap,
+            params,
+            velocity,
+            grads,
+            acts,
+            idx,
+            steps: 0,
+            cube_dim: 64.min(max_dim).max(1),
+            profile: std::env::var_os("CUBENET_PROFILE")
+                .filter(|v| v == "1")
+                .map(|_| Default::default()),
+        })
     }
 
     /// The compute client the network runs on.
@@ -185,7 +200,10 @@ impl NetState {
                 BufferArg::from_raw_parts(self.params.clone(), np),
                 BufferArg::from_raw_parts(self.velocity.clone(), np),
                 BufferArg::from_raw_parts(self.grads.clone(), np),
-                BufferArg::from_raw_parts(self.acts.clone(), self.layout.acts_per_sample * self.cap),
+                BufferArg::from_raw_parts(
+                    self.acts.clone(),
+                    self.layout.acts_per_sample * self.cap,
+                ),
                 BufferArg::from_raw_parts(self.idx.clone(), self.layout.idx_per_sample * self.cap),
             ]
         }
@@ -216,27 +234,50 @@ impl NetState {
         }
         if let Some(labels) = labels {
             if labels.len() != n {
-                return Err(Error::Shape(format!("{} labels for {n} images", labels.len())));
+                return Err(Error::Shape(format!(
+                    "{} labels for {n} images",
+                    labels.len()
+                )));
             }
-            if let Some((sample, &label)) =
-                labels.iter().enumerate().find(|(_, &l)| l as usize >= self.layout.classes)
+            if let Some((sample, &label)) = labels
+                .iter()
+                .enumerate()
+                .find(|(_, &l)| l as usize >= self.layout.classes)
             {
-                return Err(Error::Label { sample, label, classes: self.layout.classes });
+                return Err(Error::Label {
+                    sample,
+                    label,
+                    classes: self.layout.classes,
+                });
             }
             let off = (self.layout.label_idx * self.cap * 4) as u64;
-            self.client.write(&self.idx.clone().offset_start(off), Bytes::from_bytes_vec(u32::as_bytes(labels).to_vec()));
+            self.client.write(
+                &self.idx.clone().offset_start(off),
+                Bytes::from_bytes_vec(u32::as_bytes(labels).to_vec()),
+            );
         }
         let off = (self.layout.input_act * self.cap * 4) as u64;
-        self.client.write(&self.acts.clone().offset_start(off), bytes_of(images));
+        self.client
+            .write(&self.acts.clone().offset_start(off), bytes_of(images));
         Ok(n)
     }
 
-    fn read_region(&self, handle: &Handle, total: usize, start: usize, len: usize, context: &str) -> Result<Vec<u8>> {
-        let h = handle.clone().offset_start((start * 4) as u64).offset_end(((total - start - len) * 4) as u64);
-        let bytes = self
-            .client
-            .read_one(h)
-            .map_err(|e| Error::Kernel { context: context.to_string(), message: format!("{e:?}") })?;
+    fn read_region(
+        &self,
+        handle: &Handle,
+        total: usize,
+        start: usize,
+        len: usize,
+        context: &str,
+    ) -> Result<Vec<u8>> {
+        let h = handle
+            .clone()
+            .offset_start((start * 4) as u64)
+            .offset_end(((total - start - len) * 4) as u64);
+        let bytes = self.client.read_one(h).map_err(|e| Error::Kernel {
+            context: context.to_string(),
+            message: format!("{e:?}"),
+        })?;
         Ok(bytes.to_vec())
     }
 
@@ -256,10 +297,10 @@ impl NetState {
     }
 
     fn read_arena(&self, h: &Handle, context: &str) -> Result<Vec<f32>> {
-        let b = self
-            .client
-            .read_one(h.clone())
-            .map_err(|e| Error::Kernel { context: context.to_string(), message: format!("{e:?}") })?;
+        let b = self.client.read_one(h.clone()).map_err(|e| Error::Kernel {
+            context: context.to_string(),
+            message: format!("{e:?}"),
+        })?;
         let mut v = f32::from_bytes(&b).to_vec();
         v.truncate(self.layout.num_params);
         Ok(v)
@@ -297,7 +338,11 @@ impl NetState {
     /// Overwrites the momentum buffers and the step count (for resuming).
     pub fn write_velocity(&mut self, values: &[f32], steps: u64) -> Result<()> {
         if values.len() != self.layout.num_params {
-            return Err(Error::Shape(format!("{} momentum values given, the network has {}", values.len(), self.layout.num_params)));
+            return Err(Error::Shape(format!(
+                "{} momentum values given, the network has {}",
+                values.len(),
+                self.layout.num_params
+            )));
         }
         self.client.write(&self.velocity, bytes_of(values));
         self.steps = steps;
@@ -313,7 +358,13 @@ impl NetState {
         if sgd.nesterov {
             flags |= SgdFlags::NESTEROV;
         }
-        StepArgs { lr: sgd.lr, momentum: sgd.momentum, dampening: sgd.dampening, weight_decay: sgd.weight_decay, flags }
+        StepArgs {
+            lr: sgd.lr,
+            momentum: sgd.momentum,
+            dampening: sgd.dampening,
+            weight_decay: sgd.weight_decay,
+            flags,
+        }
     }
 
     /// Called by generated code before a kernel is launched, when profiling.
@@ -397,7 +448,12 @@ pub trait Network: Sized {
     /// [`Error::Config`] for `batch_size == 0`.
     fn new(device: &crate::Device, batch_size: usize, seed: u64) -> Result<Self> {
         let client = device.client();
-        Ok(Self::from_state(NetState::new(client, Self::LAYOUT, batch_size, seed)?))
+        Ok(Self::from_state(NetState::new(
+            client,
+            Self::LAYOUT,
+            batch_size,
+            seed,
+        )?))
     }
 
     /// One training step on `images` (`n x C x H x W`, normalised) and `labels` (`n`):
@@ -412,7 +468,9 @@ pub trait Network: Sized {
         let args = self.state().step_args(sgd);
         Self::launch_train(self.state(), n, args);
         self.state_mut().finish_step();
-        let losses = self.state().read_acts(Self::LAYOUT.loss_act, 1, n, "training step")?;
+        let losses = self
+            .state()
+            .read_acts(Self::LAYOUT.loss_act, 1, n, "training step")?;
         Ok(mean_in_order(&losses))
     }
 
@@ -420,9 +478,17 @@ pub trait Network: Sized {
     /// (read them with [`NetState::read_grads`]). Returns the mean loss.
     fn compute_gradients(&mut self, images: &[f32], labels: &[u32]) -> Result<f32> {
         let n = self.state().upload(images, Some(labels))?;
-        let args = StepArgs { lr: 0.0, momentum: 0.0, dampening: 0.0, weight_decay: 0.0, flags: SgdFlags::NO_UPDATE };
+        let args = StepArgs {
+            lr: 0.0,
+            momentum: 0.0,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            flags: SgdFlags::NO_UPDATE,
+        };
         Self::launch_train(self.state(), n, args);
-        let losses = self.state().read_acts(Self::LAYOUT.loss_act, 1, n, "gradient computation")?;
+        let losses = self
+            .state()
+            .read_acts(Self::LAYOUT.loss_act, 1, n, "gradient computation")?;
         Ok(mean_in_order(&losses))
     }
 
@@ -431,9 +497,16 @@ pub trait Network: Sized {
     fn evaluate(&mut self, images: &[f32], labels: &[u32]) -> Result<(usize, f64)> {
         let n = self.state().upload(images, Some(labels))?;
         Self::launch_eval(self.state(), n);
-        let correct = self.state().read_idx(Self::LAYOUT.correct_idx, n, "evaluation")?;
-        let losses = self.state().read_acts(Self::LAYOUT.loss_act, 1, n, "evaluation")?;
-        Ok((correct.iter().filter(|&&c| c == 1).count(), losses.iter().map(|&l| l as f64).sum()))
+        let correct = self
+            .state()
+            .read_idx(Self::LAYOUT.correct_idx, n, "evaluation")?;
+        let losses = self
+            .state()
+            .read_acts(Self::LAYOUT.loss_act, 1, n, "evaluation")?;
+        Ok((
+            correct.iter().filter(|&&c| c == 1).count(),
+            losses.iter().map(|&l| l as f64).sum(),
+        ))
     }
 
     /// The logits (`n x classes`, row-major) of a batch of images.
@@ -441,7 +514,8 @@ pub trait Network: Sized {
         let n = self.state().upload(images, None)?;
         // Labels are left as they were; logits do not depend on them.
         Self::launch_eval(self.state(), n);
-        self.state().read_acts(Self::LAYOUT.logits_act, Self::LAYOUT.classes, n, "forward")
+        self.state()
+            .read_acts(Self::LAYOUT.logits_act, Self::LAYOUT.classes, n, "forward")
     }
 
     /// Every parameter as a named tensor, with PyTorch's `state_dict` keys and shapes.
@@ -457,20 +531,28 @@ pub trait Network: Sized {
         let mut problems = Vec::new();
         for p in Self::LAYOUT.params {
             match tensors.iter().find(|t| t.name == p.name) {
-                None => problems.push(format!("  missing key `{}` (expected shape {:?})", p.name, p.shape)),
-                Some(t) if t.shape != p.shape || t.data.len() != p.numel() => problems.push(format!(
-                    "  `{}`: expected shape {:?}, found {:?} ({} values)",
-                    p.name,
-                    p.shape,
-                    t.shape,
-                    t.data.len()
+                None => problems.push(format!(
+                    "  missing key `{}` (expected shape {:?})",
+                    p.name, p.shape
                 )),
+                Some(t) if t.shape != p.shape || t.data.len() != p.numel() => {
+                    problems.push(format!(
+                        "  `{}`: expected shape {:?}, found {:?} ({} values)",
+                        p.name,
+                        p.shape,
+                        t.shape,
+                        t.data.len()
+                    ))
+                }
                 Some(t) => flat[p.offset..p.offset + p.numel()].copy_from_slice(&t.data),
             }
         }
         for t in tensors {
             if !Self::LAYOUT.params.iter().any(|p| p.name == t.name) {
-                problems.push(format!("  unexpected key `{}` (shape {:?})", t.name, t.shape));
+                problems.push(format!(
+                    "  unexpected key `{}` (shape {:?})",
+                    t.name, t.shape
+                ));
             }
         }
         if !problems.is_empty() {
@@ -484,7 +566,11 @@ pub trait Network: Sized {
 pub fn split_named(flat: &[f32], params: &[ParamInfo]) -> Vec<NamedTensor> {
     params
         .iter()
-        .map(|p| NamedTensor { name: p.name.to_string(), shape: p.shape.to_vec(), data: flat[p.offset..p.offset + p.numel()].to_vec() })
+        .map(|p| NamedTensor {
+            name: p.name.to_string(),
+            shape: p.shape.to_vec(),
+            data: flat[p.offset..p.offset + p.numel()].to_vec(),
+        })
         .collect()
 }
 

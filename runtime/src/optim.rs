@@ -32,7 +32,13 @@ pub struct Sgd {
 impl Sgd {
     /// Plain SGD with learning rate `lr`.
     pub fn new(lr: f32) -> Self {
-        Self { lr, momentum: 0.0, dampening: 0.0, weight_decay: 0.0, nesterov: false }
+        Self {
+            lr,
+            momentum: 0.0,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            nesterov: false,
+        }
     }
     /// Sets the momentum factor.
     pub fn with_momentum(mut self, momentum: f32) -> Self {
@@ -72,7 +78,10 @@ impl Sgd {
             return bad(format!("dampening = {} must be in [0, 1]", self.dampening));
         }
         if !(self.weight_decay >= 0.0) || !self.weight_decay.is_finite() {
-            return bad(format!("weight_decay = {} must be a finite number >= 0", self.weight_decay));
+            return bad(format!(
+                "weight_decay = {} must be a finite number >= 0",
+                self.weight_decay
+            ));
         }
         if self.nesterov && (self.momentum == 0.0 || self.dampening != 0.0) {
             return bad(format!(

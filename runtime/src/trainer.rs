@@ -91,7 +91,12 @@ pub fn evaluate<N: Network>(net: &mut N, loader: &DataLoader) -> Result<(f64, f6
 /// # Errors
 /// [`Error::Config`] for `epochs == 0` or invalid SGD values; [`Error::NonFinite`] at the
 /// first step whose loss is NaN or infinite; data and kernel errors.
-pub fn fit<N: Network>(net: &mut N, train: &DataLoader, test: Option<&DataLoader>, cfg: &TrainConfig) -> Result<Vec<EpochReport>> {
+pub fn fit<N: Network>(
+    net: &mut N,
+    train: &DataLoader,
+    test: Option<&DataLoader>,
+    cfg: &TrainConfig,
+) -> Result<Vec<EpochReport>> {
     if cfg.epochs == 0 {
         return Err(Error::Config("epochs must be at least 1".into()));
     }
@@ -113,9 +118,11 @@ pub fn fit<N: Network>(net: &mut N, train: &DataLoader, test: Option<&DataLoader
         let bar = if cfg.progress {
             let b = ProgressBar::new(train.num_batches() as u64);
             b.set_style(
-                ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed} < {eta})")
-                    .expect("static template is valid")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed} < {eta})",
+                )
+                .expect("static template is valid")
+                .progress_chars("=> "),
             );
             b.set_prefix(format!("{epoch}/{}", cfg.epochs));
             b
@@ -129,7 +136,12 @@ pub fn fit<N: Network>(net: &mut N, train: &DataLoader, test: Option<&DataLoader
             let loss = net.train_step(&batch.images, &batch.labels, &sgd)?;
             if !loss.is_finite() {
                 bar.abandon();
-                return Err(Error::NonFinite { loss, epoch, step: net.state().steps(), batch: batch.index });
+                return Err(Error::NonFinite {
+                    loss,
+                    epoch,
+                    step: net.state().steps(),
+                    batch: batch.index,
+                });
             }
             loss_sum += loss as f64;
             batches += 1;
@@ -137,7 +149,11 @@ pub fn fit<N: Network>(net: &mut N, train: &DataLoader, test: Option<&DataLoader
             running += loss as f64;
             running_n += 1;
             if cfg.log_every > 0 && running_n == cfg.log_every {
-                let line = format!("[{epoch}, {:5}] loss: {:.3}", batches, running / running_n as f64);
+                let line = format!(
+                    "[{epoch}, {:5}] loss: {:.3}",
+                    batches,
+                    running / running_n as f64
+                );
                 if cfg.progress {
                     bar.println(line);
                 } else {
@@ -173,7 +189,12 @@ pub fn fit<N: Network>(net: &mut N, train: &DataLoader, test: Option<&DataLoader
         };
         eprintln!(
             "epoch {}/{}: train_loss {:.4} ({:.0} samples/s, {:.1} s){}",
-            epoch, cfg.epochs, report.train_loss, report.samples_per_s, report.train_seconds, test_part
+            epoch,
+            cfg.epochs,
+            report.train_loss,
+            report.samples_per_s,
+            report.train_seconds,
+            test_part
         );
         reports.push(report);
     }
