@@ -1,4 +1,4 @@
-//! PyTorch parity of a whole LeNet-5 training step through `#[network]`.
+//! PyTorch parity of whole LeNet training steps through `#[network]`.
 //!
 //! Fixture: tests/fixtures/lenet5_sgd.safetensors, written by
 //! `venv/bin/python scripts/lenet5_sgd_fixture.py` (PyTorch 2.15, CPU, float32): initial
@@ -90,11 +90,31 @@ fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
     );
 }
 
-#[test]
-fn lenet5_two_sgd_steps_match_pytorch() {
-    let fx = Fixture::load("lenet5_sgd.safetensors");
+/// The PyTorch CIFAR-10 tutorial's LeNet (tests/fixtures/cifar_lenet_sgd.safetensors, from
+/// `venv/bin/python scripts/cifar_lenet_sgd_fixture.py`: 8 random images already normalised,
+/// SGD lr 0.001 momentum 0.9 as in the tutorial).
+#[network(input = [3, 32, 32])]
+pub struct CifarLeNet {
+    conv1: Conv2d<3, 6, 5>,
+    relu1: Relu,
+    pool1: MaxPool2d<2>,
+    conv2: Conv2d<6, 16, 5>,
+    relu2: Relu,
+    pool2: MaxPool2d<2>,
+    flatten: Flatten,
+    fc1: Linear<400, 120>,
+    relu3: Relu,
+    fc2: Linear<120, 84>,
+    relu4: Relu,
+    fc3: Linear<84, 10>,
+}
+
+/// Loads `init.*`, checks the logits, then two SGD steps: loss, every gradient of step 1,
+/// every parameter after each step.
+fn two_steps_match<N: Network>(fixture: &str, cap: usize, sgd: Sgd) {
+    let fx = Fixture::load(fixture);
     let device = cubenet::default_device();
-    let mut net = LeNet5::new(&device, 100, 0).unwrap();
+    let mut net = N::new(&device, cap, 0).unwrap();
     net.load_state_dict(&fx.state("init.")).unwrap();
     let x = fx.f32("x");
     let y = fx.labels("y");
@@ -102,37 +122,41 @@ fn lenet5_two_sgd_steps_match_pytorch() {
     let logits = net.forward(&x).unwrap();
     assert_close("logits0", &logits, &fx.f32("logits0"), 1e-4);
 
-    let sgd = Sgd::new(0.01).with_momentum(0.9);
     let loss1 = net.train_step(&x, &y, &sgd).unwrap();
     assert_close("loss1", &[loss1], &fx.f32("loss1"), 1e-5);
     let grads = cubenet::NetState::read_grads(net.state()).unwrap();
-    let layout = LeNet5::LAYOUT;
-    for t in cubenet_runtime_split(&grads, layout.params) {
-        assert_close(
-            &format!("grad1.{}", t.name),
-            &t.data,
-            &fx.f32(&format!("grad1.{}", t.name)),
-            1e-4,
-        );
+    for t in cubenet_runtime_split(&grads, N::LAYOUT.params) {
+        let key = format!("grad1.{}", t.name);
+        assert_close(&key, &t.data, &fx.f32(&key), 1e-4);
     }
     for t in net.state_dict().unwrap() {
-        assert_close(
-            &format!("step1.{}", t.name),
-            &t.data,
-            &fx.f32(&format!("step1.{}", t.name)),
-            1e-4,
-        );
+        let key = format!("step1.{}", t.name);
+        assert_close(&key, &t.data, &fx.f32(&key), 1e-4);
     }
     let loss2 = net.train_step(&x, &y, &sgd).unwrap();
     assert_close("loss2", &[loss2], &fx.f32("loss2"), 1e-5);
     for t in net.state_dict().unwrap() {
-        assert_close(
-            &format!("step2.{}", t.name),
-            &t.data,
-            &fx.f32(&format!("step2.{}", t.name)),
-            1e-4,
-        );
+        let key = format!("step2.{}", t.name);
+        assert_close(&key, &t.data, &fx.f32(&key), 1e-4);
     }
+}
+
+#[test]
+fn lenet5_two_sgd_steps_match_pytorch() {
+    two_steps_match::<LeNet5>(
+        "lenet5_sgd.safetensors",
+        100,
+        Sgd::new(0.01).with_momentum(0.9),
+    );
+}
+
+#[test]
+fn cifar_lenet_two_sgd_steps_match_pytorch() {
+    two_steps_match::<CifarLeNet>(
+        "cifar_lenet_sgd.safetensors",
+        8,
+        Sgd::new(0.001).with_momentum(0.9),
+    );
 }
 
 fn cubenet_runtime_split(flat: &[f32], params: &[cubenet::ParamInfo]) -> Vec<NamedTensor> {
