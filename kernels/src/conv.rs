@@ -243,65 +243,6 @@ pub fn conv_forward_unit(
     }
 }
 
-/// Gradient of the loss with respect to conv output `(y, x)` of channel `oc` of sample `s`,
-/// gathered from the block output gradient through the pool argmax and the relu mask.
-#[cube]
-pub fn conv_out_grad(
-    acts: &mut [f32],
-    idx: &mut [u32],
-    s: usize,
-    oc: usize,
-    y: usize,
-    x: usize,
-    #[comptime] cfg: ConvCfg,
-    #[comptime] cap: usize,
-) -> f32 {
-    let base = s * comptime!(cfg.out_len()) + oc * comptime!(cfg.h_out * cfg.w_out);
-    let g_base = comptime!(cfg.out_grad * cap) + base;
-    let o_base = comptime!(cfg.out_act * cap) + base;
-    let mut total = 0.0f32;
-    if comptime!(cfg.pool) {
-        let a_base = comptime!(cfg.argmax * cap) + base;
-        let me = (y * cfg.w_conv + x) as u32;
-        // Pool windows that contain (y, x): py*psh - pph <= y <= py*psh - pph + pkh - 1.
-        let yp = y + cfg.pph;
-        let xp = x + cfg.ppw;
-        let mut py0 = 0usize;
-        if yp + 1 > cfg.pkh {
-            py0 = (yp + 1 - cfg.pkh + cfg.psh - 1) / cfg.psh;
-        }
-        let mut px0 = 0usize;
-        if xp + 1 > cfg.pkw {
-            px0 = (xp + 1 - cfg.pkw + cfg.psw - 1) / cfg.psw;
-        }
-        let py1 = min(yp / cfg.psh + 1, cfg.h_out);
-        let px1 = min(xp / cfg.psw + 1, cfg.w_out);
-        for py in py0..py1 {
-            for px in px0..px1 {
-                let at = py * cfg.w_out + px;
-                if idx[a_base + at] == me {
-                    let mut g = acts[g_base + at];
-                    if comptime!(cfg.relu) {
-                        if acts[o_base + at] <= 0.0 {
-                            g = 0.0;
-                        }
-                    }
-                    total += g;
-                }
-            }
-        }
-    } else {
-        let at = y * cfg.w_out + x;
-        total = acts[g_base + at];
-        if comptime!(cfg.relu) {
-            if acts[o_base + at] <= 0.0 {
-                total = 0.0;
-            }
-        }
-    }
-    total
-}
-
 /// Input-gradient unit `unit`: d(loss)/d(input) at one input position of one sample, for
 /// every input channel (`conv2d_x_backward`, composed with the pool and relu backward).
 ///
