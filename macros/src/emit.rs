@@ -65,7 +65,7 @@ fn block_const(i: usize, b: &Block) -> TokenStream {
 }
 
 /// Host expression for the number of units of `job`.
-fn units_expr(job: Job, blocks: &[Block]) -> TokenStream {
+fn units_expr(job: Job) -> TokenStream {
     match job {
         Job::Forward(i) => {
             let c = cfg_ident(i);
@@ -78,7 +78,6 @@ fn units_expr(job: Job, blocks: &[Block]) -> TokenStream {
         }
         Job::WeightGrad(i) => {
             let c = cfg_ident(i);
-            let _ = &blocks[i];
             quote!(#c.weight_grad_units())
         }
     }
@@ -124,7 +123,7 @@ fn kernel_fn(k: &Kernel, blocks: &[Block], train: bool) -> TokenStream {
     let ends: Vec<Ident> = (0..k.jobs.len()).map(|j| format_ident!("e{}", j)).collect();
     let mut decls = Vec::new();
     for (j, job) in k.jobs.iter().enumerate() {
-        let units = units_expr(*job, blocks);
+        let units = units_expr(*job);
         let end = &ends[j];
         if j == 0 {
             decls.push(quote!(let #end = comptime!(#units);));
@@ -175,10 +174,10 @@ fn kernel_fn(k: &Kernel, blocks: &[Block], train: bool) -> TokenStream {
 }
 
 /// Host code launching kernel `k`.
-fn launch_stmt(k: &Kernel, blocks: &[Block], module: &Ident) -> TokenStream {
+fn launch_stmt(k: &Kernel, module: &Ident) -> TokenStream {
     let name = format_ident!("{}", k.name);
     let kname = k.name.as_str();
-    let units: Vec<TokenStream> = k.jobs.iter().map(|j| units_expr(*j, blocks)).collect();
+    let units: Vec<TokenStream> = k.jobs.iter().map(|j| units_expr(*j)).collect();
     quote! {
         {
             use #module::*;
@@ -233,12 +232,12 @@ pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
     let train_launches: Vec<TokenStream> = plan
         .train
         .iter()
-        .map(|kr| launch_stmt(kr, blocks, &module))
+        .map(|kr| launch_stmt(kr, &module))
         .collect();
     let eval_launches: Vec<TokenStream> = plan
         .eval
         .iter()
-        .map(|kr| launch_stmt(kr, blocks, &module))
+        .map(|kr| launch_stmt(kr, &module))
         .collect();
 
     let params: Vec<TokenStream> = blocks
