@@ -56,8 +56,8 @@
 
 pub use cubenet_macros::network;
 pub use cubenet_runtime::{
-    checkpoint, data, default_device, describe, trainer, Device, Error, Layout, NamedTensor,
-    NetState, Network, ParamInfo, Result, Sgd,
+    checkpoint, data, default_device, describe, trainer, BlockInfo, Device, Error, Layout,
+    NamedTensor, NetState, Network, ParamInfo, Result, Sgd,
 };
 
 /// Gives the Vulkan loader a private `XDG_RUNTIME_DIR` (under the system temp folder) when
@@ -91,5 +91,5 @@ pub mod prelude {
 pub mod __private {
     pub use cubecl;
     pub use cubenet_kernels as kernels;
-    pub use cubenet_runtime::{Layout, NetState, Network, ParamInfo, StepArgs};
+    pub use cubenet_runtime::{BlockInfo, Layout, NetState, Network, ParamInfo, StepArgs};
 }

@@ -11,6 +11,14 @@ use cubecl::prelude::*;
 
 use crate::sgd::sgd_update;
 
+const fn min_usize(a: usize, b: usize) -> usize {
+    if a < b {
+        a
+    } else {
+        b
+    }
+}
+
 /// Comptime description of one conv block: shapes, options and where its tensors live.
 ///
 /// Per-sample offsets (`*_act`, `argmax`) are multiplied by the batch capacity `cap` to
@@ -110,6 +118,25 @@ impl ConvCfg {
     /// one per bias.
     pub const fn weight_grad_units(&self) -> usize {
         self.c_out * self.c_in * self.kh + if self.bias { self.c_out } else { 0 }
+    }
+    /// Upper bound on the loop iterations one `conv_forward_unit` invocation runs (every
+    /// iteration of every runtime loop, nested ones included; see [`crate::LOOP_LIMIT`]).
+    pub const fn forward_loop_iterations(&self) -> usize {
+        self.c_in * (1 + self.kh * (1 + self.kw))
+    }
+    /// Upper bound on the loop iterations of one `conv_input_grad_unit` invocation: per
+    /// output channel, the pooled rows x columns whose windows reach the input pixel.
+    pub const fn input_grad_loop_iterations(&self) -> usize {
+        let ext_h = (self.kh - 1) * self.dh + 1;
+        let ext_w = (self.kw - 1) * self.dw + 1;
+        let rows = min_usize(self.h_out, ext_h.div_ceil(self.sh) + self.pkh);
+        let cols = min_usize(self.w_out, ext_w.div_ceil(self.sw) + self.pkw);
+        self.c_out * (1 + rows * (1 + cols))
+    }
+    /// Upper bound on the loop iterations of one `conv_weight_grad_unit` invocation for a
+    /// batch of `n` (the batch loop and, inside it, the loop over output positions).
+    pub const fn weight_grad_loop_iterations(&self, n: usize) -> usize {
+        n * (1 + self.h_out * self.w_out)
     }
     /// Multiply-adds of the forward pass per sample (conv only).
     pub const fn forward_macs(&self) -> usize {

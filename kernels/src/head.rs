@@ -26,6 +26,14 @@ pub struct HeadCfg {
     pub input_grad: bool,
 }
 
+impl HeadCfg {
+    /// Loop iterations of one `head_unit` invocation (the logits loop, and in training the
+    /// input-gradient loop; see [`crate::LOOP_LIMIT`]).
+    pub const fn loop_iterations(&self, train: bool) -> usize {
+        self.linear.in_f * if train && self.input_grad { 2 } else { 1 }
+    }
+}
+
 /// One sample of the head: logits, loss, correctness flag and, when `train`, the gradients.
 ///
 /// A label `>= classes` gives a NaN loss and zero gradients (the host rejects such labels

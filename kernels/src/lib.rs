@@ -37,5 +37,18 @@ pub use head::HeadCfg;
 pub use linear::LinearCfg;
 pub use sgd::SgdFlags;
 
+/// The most loop iterations one shader invocation may run on Mesa's llvmpipe / lavapipe (the
+/// CPU Vulkan driver), counted over every loop of the shader together.
+///
+/// Mesa's gallivm stops a shader's loops once `LP_MAX_TGSI_LOOP_ITERATIONS` = 65535
+/// iterations have run in total (`src/gallium/auxiliary/gallivm/lp_bld_limits.h`: "shared
+/// between every loop"); the kernel then silently continues with partial results. Measured
+/// with Mesa 22.3 (Debian 12): a shader whose two loops run 65536 iterations in total loses
+/// its last two, one running 65534 completes (`tests/poisoned.rs`), hence 65534.
+/// Each building block reports an upper bound of its own count (`*_loop_iterations`), and
+/// the runtime refuses a network whose bound exceeds this limit on that driver. GPU drivers
+/// and the `cpu` runtime have no such limit.
+pub const LOOP_LIMIT: usize = 65534;
+
 /// Re-export of the cubecl version the kernels are written against.
 pub use cubecl;

@@ -50,6 +50,18 @@ impl LinearCfg {
     pub const fn input_grad_units(&self, n: usize) -> usize {
         n.div_ceil(self.rb) * (self.in_f / self.ib)
     }
+    /// Loop iterations of one `linear_forward_unit` invocation (see [`crate::LOOP_LIMIT`]).
+    pub const fn forward_loop_iterations(&self) -> usize {
+        self.in_f
+    }
+    /// Loop iterations of one `linear_input_grad_unit` invocation.
+    pub const fn input_grad_loop_iterations(&self) -> usize {
+        self.out_f
+    }
+    /// Loop iterations of one `linear_weight_grad_unit` invocation for a batch of `n`.
+    pub const fn weight_grad_loop_iterations(&self, n: usize) -> usize {
+        n
+    }
     /// Units of `linear_weight_grad_unit`: one per `ob x ib` block of the weight, plus one
     /// per bias.
     pub const fn weight_grad_units(&self) -> usize {

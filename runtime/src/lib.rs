@@ -13,5 +13,7 @@ pub mod trainer;
 
 pub use device::{default_device, describe, Device};
 pub use error::{Error, Result};
-pub use model::{mean_in_order, Layout, NamedTensor, NetState, Network, ParamInfo, StepArgs};
+pub use model::{
+    mean_in_order, BlockInfo, Layout, NamedTensor, NetState, Network, ParamInfo, StepArgs,
+};
 pub use optim::Sgd;

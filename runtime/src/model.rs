@@ -30,6 +30,23 @@ impl ParamInfo {
     }
 }
 
+/// Where one block's output lives (a block is a conv or linear layer together with the relu
+/// and max-pool fused after it; see the network's `SUMMARY`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockInfo {
+    /// The block's parametric layer, e.g. `conv1` (its `state_dict` prefix).
+    pub name: &'static str,
+    /// Per-sample offset of the block's output (after relu / pool) in `acts`.
+    pub out_act: usize,
+    /// Per-sample offset of d(mean loss)/d(output) in `acts` (written by training steps only).
+    pub out_grad: usize,
+    /// Floats of the output per sample.
+    pub out_len: usize,
+    /// Per-sample offset of the max-pool argmax (one u32 per output) in `idx`, if the block
+    /// ends with a max-pool.
+    pub argmax_idx: Option<usize>,
+}
+
 /// Where a network's tensors live in its arenas (see `cubenet_kernels` crate docs), as
 /// inferred by `#[network]`. Per-sample offsets are multiplied by the batch capacity.
 #[derive(Clone, Copy, Debug)]
@@ -42,6 +59,8 @@ pub struct Layout {
     pub params: &'static [ParamInfo],
     /// Total number of parameters.
     pub num_params: usize,
+    /// Every block, in forward order (the last one's output is the logits).
+    pub blocks: &'static [BlockInfo],
     /// Floats per sample in the `acts` arena.
     pub acts_per_sample: usize,
     /// u32 per sample in the `idx` arena.
@@ -349,6 +368,25 @@ impl NetState {
         Ok(())
     }
 
+    /// Overwrites the scratch arenas: every float of `acts` (inputs, activations, their
+    /// gradients, losses) and of `grads` with `value`, and every u32 of `idx` (labels,
+    /// correctness flags, max-pool indices) with `u32::MAX`. Parameters and momentum buffers
+    /// are kept.
+    ///
+    /// Kernels never read a scratch value they did not write in the same step, so this changes
+    /// no result; tests fill with NaN to show that every kernel writes all of its outputs.
+    pub fn fill_scratch(&mut self, value: f32) {
+        let np = self.layout.num_params.max(1);
+        self.client.write(&self.grads, bytes_of(&vec![value; np]));
+        let acts = self.layout.acts_per_sample * self.cap;
+        self.client.write(&self.acts, bytes_of(&vec![value; acts]));
+        let idx = vec![u32::MAX; self.layout.idx_per_sample * self.cap];
+        self.client.write(
+            &self.idx,
+            Bytes::from_bytes_vec(u32::as_bytes(&idx).to_vec()),
+        );
+    }
+
     /// The run-time kernel arguments for one optimiser step with `sgd`.
     pub fn step_args(&self, sgd: &Sgd) -> StepArgs {
         let mut flags = 0;
@@ -440,14 +478,26 @@ pub trait Network: Sized {
     /// Launches the kernels of the forward pass plus loss and correctness flags, without
     /// gradients (generated).
     fn launch_eval(state: &NetState, n: usize);
+    /// Upper bound on the loop iterations one shader invocation of the training (`train`) or
+    /// evaluation kernels runs for a batch of `n`, and which job runs them (generated; see
+    /// [`cubenet_kernels::LOOP_LIMIT`]).
+    fn max_loop_iterations(n: usize, train: bool) -> (usize, &'static str);
 
     /// Allocates the network on `device` for batches of up to `batch_size` samples, with
     /// PyTorch's default initialisation drawn from `seed`.
     ///
     /// # Errors
-    /// [`Error::Config`] for `batch_size == 0`.
+    /// [`Error::Config`] for `batch_size == 0`; [`Error::Device`] when the device cannot run
+    /// the network's kernels correctly (Mesa's lavapipe and a kernel whose loops exceed
+    /// [`cubenet_kernels::LOOP_LIMIT`]: the message names the layer and the largest batch
+    /// size that fits).
     fn new(device: &crate::Device, batch_size: usize, seed: u64) -> Result<Self> {
         let client = device.client();
+        check_loop_limit(
+            &client.properties().identity.name,
+            batch_size,
+            Self::max_loop_iterations,
+        )?;
         Ok(Self::from_state(NetState::new(
             client,
             Self::LAYOUT,
@@ -560,6 +610,56 @@ pub trait Network: Sized {
         }
         self.state_mut().write_params(&flat)
     }
+}
+
+/// Refuses, on Mesa's llvmpipe / lavapipe (`adapter` names the device), a batch size at
+/// which some kernel would exceed the driver's loop limit and silently return partial
+/// results (see [`cubenet_kernels::LOOP_LIMIT`]).
+///
+/// # Errors
+/// [`Error::Device`] naming the job, its loop count, the limit and the largest batch size
+/// that fits (if any).
+pub fn check_loop_limit(
+    adapter: &str,
+    batch_size: usize,
+    max_loops: fn(usize, bool) -> (usize, &'static str),
+) -> Result<()> {
+    use cubenet_kernels::LOOP_LIMIT;
+    if !adapter.contains("llvmpipe") || batch_size == 0 {
+        return Ok(());
+    }
+    let fits = |n: usize| max_loops(n, true).0 <= LOOP_LIMIT && max_loops(n, false).0 <= LOOP_LIMIT;
+    if fits(batch_size) {
+        return Ok(());
+    }
+    let (iters, what) = [max_loops(batch_size, true), max_loops(batch_size, false)]
+        .into_iter()
+        .max_by_key(|x| x.0)
+        .expect("two candidates");
+    // The counts grow with the batch size: the largest batch that fits by bisection.
+    let (mut lo, mut hi) = (0usize, batch_size);
+    while lo + 1 < hi {
+        let mid = lo + (hi - lo) / 2;
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let advice = if lo == 0 {
+        "No batch size fits: the layer is too wide for this driver. Run on another backend \
+         (a GPU, or the `cpu` feature)."
+            .to_string()
+    } else {
+        format!(
+            "Use a batch size of at most {lo}, or another backend (a GPU, or the `cpu` feature)."
+        )
+    };
+    Err(Error::Device(format!(
+        "{adapter} cannot run this network correctly at batch size {batch_size}: {what} runs up \
+         to {iters} loop iterations in one shader invocation, and Mesa's CPU driver silently \
+         stops a shader's loops after {LOOP_LIMIT} in total. {advice}"
+    )))
 }
 
 /// Splits a flat parameter vector into named tensors.
