@@ -91,11 +91,9 @@ fn run(args: &Args, data: &std::path::Path) -> cubenet::Result<()> {
     let mut net = Net::new(&device, args.batch_size, args.seed)?;
     let sgd = Sgd::new(args.lr).with_momentum(args.momentum);
     let cfg = TrainConfig {
-        epochs: args.epochs,
-        sgd,
         progress: !args.quiet,
         log_every: args.log_every,
-        lr_schedule: None,
+        ..TrainConfig::new(args.epochs, sgd)
     };
     let reports = fit(&mut net, &train, None, &cfg)?;
     println!("Finished Training");

@@ -5,6 +5,8 @@
 //! ```
 //! Data: the IDX files of the Debian package `dataset-fashion-mnist`
 //! (`/usr/share/datasets/fashion-mnist`), or `--data DIR`.
+//! A resumable checkpoint is written every 500 steps, at each epoch's end and on Ctrl-C
+//! (`--checkpoint`); `--resume <file>` continues the run bitwise as if never stopped.
 //! The last line is machine-readable:
 //! `test_accuracy=0.xxxx epochs=N train_samples_per_s=S kernels_per_step=K`.
 use std::path::PathBuf;
@@ -62,6 +64,19 @@ struct Args {
     /// Train on the first N training images only (0: all).
     #[arg(long, default_value_t = 0)]
     limit: usize,
+    /// Resumable checkpoint, written every `--checkpoint-every` steps, at each epoch's end
+    /// and on Ctrl-C.
+    #[arg(long, default_value = "fashion_mnist.ckpt.safetensors")]
+    checkpoint: PathBuf,
+    /// Steps between checkpoints (0: only at epoch ends and on Ctrl-C).
+    #[arg(long, default_value_t = 500)]
+    checkpoint_every: u64,
+    /// Continue the run saved in this checkpoint (same data and options).
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Stop (saving the checkpoint, as Ctrl-C does) after this many steps in total.
+    #[arg(long)]
+    max_steps: Option<u64>,
     /// Print the network's shapes and fusion plan first.
     #[arg(long)]
     plan: bool,
@@ -112,11 +127,14 @@ fn run(args: &Args) -> cubenet::Result<()> {
         gamma: args.lr_decay,
     });
     let cfg = TrainConfig {
-        epochs: args.epochs,
-        sgd,
         progress: !args.quiet,
-        log_every: 0,
         lr_schedule,
+        checkpoint: Some(args.checkpoint.clone()),
+        checkpoint_every: args.checkpoint_every,
+        resume: args.resume.clone(),
+        stop: StopFlag::on_ctrl_c()?,
+        max_steps: args.max_steps,
+        ..TrainConfig::new(args.epochs, sgd)
     };
     let reports = fit(&mut net, &train, Some(&test), &cfg)?;
     if let Some(p) = net.state().profile() {
@@ -132,7 +150,10 @@ fn run(args: &Args) -> cubenet::Result<()> {
     }
     let last = reports.last().expect("at least one epoch");
     let secs: f64 = reports.iter().map(|r| r.train_seconds).sum();
-    let samples = (train.dataset().len() * reports.len()) as f64;
+    let samples: f64 = reports
+        .iter()
+        .map(|r| r.samples_per_s * r.train_seconds)
+        .sum();
     println!(
         "test_accuracy={:.4} epochs={} train_samples_per_s={:.0} kernels_per_step={}",
         last.test_accuracy.unwrap_or(0.0),
@@ -148,9 +169,40 @@ fn main() -> ExitCode {
     let args = Args::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e @ cubenet::Error::Interrupted { .. }) => {
+            eprintln!("{e}");
+            if let cubenet::Error::Interrupted {
+                checkpoint: Some(path),
+                ..
+            } = &e
+            {
+                eprintln!("{}", resume_command(path));
+            }
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// The command that continues this run: the same arguments plus `--resume <path>`.
+fn resume_command(path: &std::path::Path) -> String {
+    let mut args: Vec<String> = Vec::new();
+    let mut skip = false;
+    for a in std::env::args().skip(1) {
+        if skip {
+            skip = false;
+        } else if a == "--resume" || a == "--max-steps" {
+            skip = true;
+        } else if !a.starts_with("--resume=") && !a.starts_with("--max-steps=") {
+            args.push(a);
+        }
+    }
+    format!(
+        "to resume: cargo run --release --example fashion_mnist -- {} --resume {}",
+        args.join(" "),
+        path.display()
+    )
 }

@@ -56,8 +56,8 @@
 
 pub use cubenet_macros::network;
 pub use cubenet_runtime::{
-    checkpoint, data, default_device, describe, trainer, BlockInfo, Device, Error, Layout,
-    NamedTensor, NetState, Network, ParamInfo, Result, Sgd,
+    checkpoint, data, default_device, describe, resume, trainer, BlockInfo, Device, Error,
+    Layout, NamedTensor, NetState, Network, ParamInfo, Result, Sgd, StopFlag,
 };
 
 /// Gives the Vulkan loader a private `XDG_RUNTIME_DIR` (under the system temp folder) when
@@ -83,7 +83,7 @@ pub mod prelude {
     pub use crate::network;
     pub use cubenet_runtime::data::{Batch, DataLoader, Dataset, Normalize, Split};
     pub use cubenet_runtime::trainer::{evaluate, fit, EpochReport, StepLr, TrainConfig};
-    pub use cubenet_runtime::{default_device, Device, Network, Sgd};
+    pub use cubenet_runtime::{default_device, Device, Network, Sgd, StopFlag};
 }
 
 /// Paths used by the code `#[network]` generates. Not a public API.

@@ -144,11 +144,21 @@ fn fashion_mnist_example_learns_on_a_real_subset() {
         );
         return;
     }
+    let ckpt = std::env::temp_dir().join(format!("cubenet-fm-{}.safetensors", std::process::id()));
     let out = Command::new(example("fashion_mnist"))
-        .args(["--epochs", "1", "--limit", "6400", "--quiet"])
+        .args([
+            "--epochs",
+            "1",
+            "--limit",
+            "6400",
+            "--quiet",
+            "--checkpoint",
+        ])
+        .arg(&ckpt)
         .env("XDG_RUNTIME_DIR", std::env::temp_dir())
         .output()
         .unwrap();
+    std::fs::remove_file(&ckpt).ok();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -164,4 +174,101 @@ fn fashion_mnist_example_learns_on_a_real_subset() {
         .unwrap();
     assert!(acc >= 0.65, "{last}");
     assert!(last.contains("kernels_per_step=9"), "{last}");
+}
+
+/// Ctrl-C (SIGINT) during training: the example finishes the step, writes its checkpoint,
+/// says how to resume and exits with status 130; the printed command resumes the run, which
+/// ends with the same test accuracy as the uninterrupted run above.
+#[cfg(unix)]
+#[test]
+fn fashion_mnist_example_saves_on_ctrl_c_and_resumes() {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = Path::new("/usr/share/datasets/fashion-mnist");
+    if !dir.exists() {
+        eprintln!("skipped: {} is missing", dir.display());
+        return;
+    }
+    let tmp = std::env::temp_dir().join(format!("cubenet-sigint-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let ckpt = tmp.join("run.safetensors");
+    let base = [
+        "--epochs",
+        "1",
+        "--limit",
+        "3200",
+        "--quiet",
+        "--checkpoint-every",
+        "0",
+    ];
+    let run = |extra: &[&str], path: &Path| {
+        Command::new(example("fashion_mnist"))
+            .args(base)
+            .arg("--checkpoint")
+            .arg(path)
+            .args(extra)
+            .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+            .output()
+            .unwrap()
+    };
+    let last_line = |out: &std::process::Output| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let whole = run(&[], &tmp.join("whole.safetensors"));
+    assert!(whole.status.success());
+
+    let mut child = Command::new(example("fashion_mnist"))
+        .args(base)
+        .arg("--checkpoint")
+        .arg(&ckpt)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.starts_with("device:"), "{first}");
+    // Training is under way (3200 images take about 10 s here); interrupt it.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("training stopped after step")
+            && err.contains("to resume: cargo run --release --example fashion_mnist --")
+            && err.contains(&format!("--resume {}", ckpt.display())),
+        "{err}"
+    );
+    assert!(ckpt.exists());
+
+    let resumed = run(&["--resume", ckpt.to_str().unwrap()], &ckpt);
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let acc = |line: &str| {
+        line.split_whitespace()
+            .find(|kv| kv.starts_with("test_accuracy="))
+            .map(str::to_string)
+    };
+    assert_eq!(acc(&last_line(&resumed)), acc(&last_line(&whole)));
+    assert!(acc(&last_line(&whole)).is_some());
+    std::fs::remove_dir_all(&tmp).ok();
 }

@@ -22,13 +22,7 @@ fn loader() -> DataLoader {
 fn a_diverging_run_stops_at_the_first_non_finite_loss_naming_the_step() {
     let mut net = Tiny::new(&cubenet::default_device(), 8, 0).unwrap();
     // An absurd learning rate makes the loss overflow within a few steps.
-    let cfg = TrainConfig {
-        epochs: 5,
-        sgd: Sgd::new(1e30),
-        progress: false,
-        log_every: 0,
-        lr_schedule: None,
-    };
+    let cfg = TrainConfig::new(5, Sgd::new(1e30));
     let err = fit(&mut net, &loader(), None, &cfg).unwrap_err();
     match &err {
         cubenet::Error::NonFinite {
@@ -79,13 +73,7 @@ fn bad_batches_are_errors_not_panics() {
     assert!(err.contains("label 2 of sample 1"), "{err}");
     // Batch capacity 0 and epochs 0.
     assert!(Tiny::new(&cubenet::default_device(), 0, 0).is_err());
-    let cfg = TrainConfig {
-        epochs: 0,
-        sgd,
-        progress: false,
-        log_every: 0,
-        lr_schedule: None,
-    };
+    let cfg = TrainConfig::new(0, sgd);
     assert!(fit(&mut net, &loader(), None, &cfg)
         .unwrap_err()
         .to_string()

@@ -486,19 +486,7 @@ fn p4_invalid_sgd_settings_are_configuration_errors() {
             ("train_step", net.train_step(&x, &y, &sgd).map(|_| ())),
             (
                 "fit",
-                fit(
-                    &mut net,
-                    &loader,
-                    None,
-                    &TrainConfig {
-                        epochs: 1,
-                        sgd,
-                        progress: false,
-                        log_every: 0,
-                        lr_schedule: None,
-                    },
-                )
-                .map(|_| ()),
+                fit(&mut net, &loader, None, &TrainConfig::new(1, sgd)).map(|_| ()),
             ),
         ] {
             match r {
@@ -661,13 +649,7 @@ fn p7b_short_last_batch_of_three_through_the_loader() {
     // trainer::fit over the same epoch (no shuffling) takes the same three steps.
     let mut net = LoaderNet::new(&device(), 4, 0).unwrap();
     net.load_state_dict(&init).unwrap();
-    let cfg = TrainConfig {
-        epochs: 1,
-        sgd,
-        progress: false,
-        log_every: 0,
-        lr_schedule: None,
-    };
+    let cfg = TrainConfig::new(1, sgd);
     let report = fit(&mut net, &loader, None, &cfg).unwrap();
     let mean: f64 = (1..=3)
         .map(|k| fx.f32(&format!("p7_loader.momentum.loss{k}"))[0] as f64)

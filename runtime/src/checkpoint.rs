@@ -21,6 +21,19 @@ fn ck_err(path: &Path, message: impl Into<String>) -> Error {
 /// # Errors
 /// [`Error::Checkpoint`] naming the file when it cannot be written.
 pub fn save(path: &Path, tensors: &[NamedTensor]) -> Result<()> {
+    save_with_metadata(path, tensors, None)
+}
+
+/// [`save`] with string metadata in the safetensors header (`__metadata__`), which PyTorch's
+/// `safetensors.torch.load_file` ignores.
+///
+/// # Errors
+/// [`Error::Checkpoint`] naming the file when it cannot be written.
+pub fn save_with_metadata(
+    path: &Path,
+    tensors: &[NamedTensor],
+    metadata: Option<HashMap<String, String>>,
+) -> Result<()> {
     let bytes: Vec<Vec<u8>> = tensors
         .iter()
         .map(|t| t.data.iter().flat_map(|v| v.to_le_bytes()).collect())
@@ -31,7 +44,7 @@ pub fn save(path: &Path, tensors: &[NamedTensor]) -> Result<()> {
             .map_err(|e| ck_err(path, format!("tensor `{}`: {e}", t.name)))?;
         views.push((t.name.clone(), view));
     }
-    let data = safetensors::serialize(views, &None).map_err(|e| ck_err(path, e.to_string()))?;
+    let data = safetensors::serialize(views, &metadata).map_err(|e| ck_err(path, e.to_string()))?;
     let tmp = path.with_extension("safetensors.tmp");
     let write = || -> std::io::Result<()> {
         use std::io::Write;
@@ -49,7 +62,18 @@ pub fn save(path: &Path, tensors: &[NamedTensor]) -> Result<()> {
 /// [`Error::Checkpoint`] naming the file when it is missing, malformed, or holds a tensor
 /// that is not f32 (the tensor is named).
 pub fn load(path: &Path) -> Result<Vec<NamedTensor>> {
+    Ok(load_with_metadata(path)?.0)
+}
+
+/// [`load`], also returning the header's string metadata (empty if there is none).
+///
+/// # Errors
+/// As [`load`].
+pub fn load_with_metadata(path: &Path) -> Result<(Vec<NamedTensor>, HashMap<String, String>)> {
     let data = std::fs::read(path).map_err(|e| ck_err(path, e.to_string()))?;
+    let (_, header) = safetensors::SafeTensors::read_metadata(&data)
+        .map_err(|e| ck_err(path, format!("not a safetensors file: {e}")))?;
+    let metadata = header.metadata().clone().unwrap_or_default();
     let st = safetensors::SafeTensors::deserialize(&data)
         .map_err(|e| ck_err(path, format!("not a safetensors file: {e}")))?;
     let mut out = Vec::new();
@@ -74,7 +98,7 @@ pub fn load(path: &Path) -> Result<Vec<NamedTensor>> {
             data: values,
         });
     }
-    Ok(out)
+    Ok((out, metadata))
 }
 
 /// Indexes tensors by name.

@@ -45,6 +45,40 @@ pub enum Error {
         /// Batch index within the epoch (0-based).
         batch: usize,
     },
+    /// A gradient became NaN or infinite.
+    #[error("non-finite gradient of `{param}` at epoch {epoch}, step {step} (batch {batch}); the last checkpoint holds the weights from before it. Lower the learning rate or check the data")]
+    NonFiniteGradient {
+        /// `state_dict` key of the first parameter whose gradient is not finite.
+        param: String,
+        /// Epoch (1-based).
+        epoch: usize,
+        /// Global step (1-based).
+        step: u64,
+        /// Batch index within the epoch (0-based).
+        batch: usize,
+    },
+    /// A checkpoint was not written because the state to save is not finite.
+    #[error("not saving a checkpoint to {path}: a {what} is NaN or infinite (the file keeps the last good state)")]
+    NonFiniteState {
+        /// Which tensor, e.g. "parameter of `fc1.weight`".
+        what: String,
+        /// The checkpoint file left untouched.
+        path: PathBuf,
+    },
+    /// Training was stopped (Ctrl-C or a step limit) after a whole step.
+    #[error("training stopped after step {step} (epoch {epoch}, {batches_done} of {batches} batches done); {}", match checkpoint { Some(p) => format!("the run was saved to {}: resume it from there (TrainConfig::resume; the examples take `--resume {}`)", p.display(), p.display()), None => "no checkpoint path was set, so this progress is not saved".to_string() })]
+    Interrupted {
+        /// Epoch in progress (1-based).
+        epoch: usize,
+        /// Batches of that epoch done.
+        batches_done: usize,
+        /// Batches per epoch.
+        batches: usize,
+        /// Optimiser steps taken in the run.
+        step: u64,
+        /// The checkpoint written, if a path was configured.
+        checkpoint: Option<PathBuf>,
+    },
     /// A dataset file is missing or malformed.
     #[error(transparent)]
     Data(#[from] DataError),

@@ -9,6 +9,8 @@ pub mod device;
 pub mod error;
 pub mod model;
 pub mod optim;
+pub mod resume;
+pub mod stop;
 pub mod trainer;
 
 pub use device::{default_device, describe, Device};
@@ -17,3 +19,4 @@ pub use model::{
     mean_in_order, BlockInfo, Layout, NamedTensor, NetState, Network, ParamInfo, StepArgs,
 };
 pub use optim::Sgd;
+pub use stop::StopFlag;

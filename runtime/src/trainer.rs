@@ -1,5 +1,6 @@
 //! The training loop: epochs of SGD steps over a [`DataLoader`], a progress bar, and test
 //! accuracy after each epoch.
+use std::path::PathBuf;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -8,8 +9,10 @@ use crate::data::DataLoader;
 use crate::error::{Error, Result};
 use crate::model::Network;
 use crate::optim::Sgd;
+use crate::resume::{self, RunState};
+use crate::stop::StopFlag;
 
-/// Settings of [`fit`].
+/// Settings of [`fit`]. Start from [`TrainConfig::new`] and set the fields you need.
 #[derive(Clone, Debug)]
 pub struct TrainConfig {
     /// Passes over the training set (>= 1).
@@ -23,6 +26,39 @@ pub struct TrainConfig {
     pub log_every: usize,
     /// Learning-rate schedule applied per epoch (`None`: constant `sgd.lr`).
     pub lr_schedule: Option<StepLr>,
+    /// Resumable checkpoint file ([`crate::resume`]), written atomically at the end of every
+    /// epoch, every `checkpoint_every` steps, and when the run is stopped.
+    pub checkpoint: Option<PathBuf>,
+    /// Also write the checkpoint every this many optimiser steps (0: only at epoch ends and
+    /// on a stop).
+    pub checkpoint_every: u64,
+    /// Continue the run saved in this checkpoint (same network, data and loader settings):
+    /// parameters, momentum, step count and data position are restored, so the result is
+    /// bitwise that of an uninterrupted run.
+    pub resume: Option<PathBuf>,
+    /// Checked after every step: when set, the run saves its checkpoint and stops with
+    /// [`Error::Interrupted`] (see [`StopFlag::on_ctrl_c`]).
+    pub stop: StopFlag,
+    /// Stop, as for `stop`, once the run has taken this many optimiser steps in total.
+    pub max_steps: Option<u64>,
+}
+
+impl TrainConfig {
+    /// `epochs` epochs of `sgd`, no progress bar, no schedule, no checkpoint.
+    pub fn new(epochs: usize, sgd: Sgd) -> Self {
+        TrainConfig {
+            epochs,
+            sgd,
+            progress: false,
+            log_every: 0,
+            lr_schedule: None,
+            checkpoint: None,
+            checkpoint_every: 0,
+            resume: None,
+            stop: StopFlag::new(),
+            max_steps: None,
+        }
+    }
 }
 
 /// `torch.optim.lr_scheduler.StepLR`: the learning rate of epoch `e` (0-based) is
@@ -87,10 +123,17 @@ pub fn evaluate<N: Network>(net: &mut N, loader: &DataLoader) -> Result<(f64, f6
 }
 
 /// Trains `net` for `cfg.epochs` epochs on `train`, evaluating on `test` after each epoch.
+/// Returns the report of every epoch of the run (those before a resume included).
+///
+/// After every step the loss and every gradient are checked: the first NaN or infinity
+/// stops the run before anything else is saved, so the checkpoint on disk holds the last
+/// good state.
 ///
 /// # Errors
-/// [`Error::Config`] for `epochs == 0` or invalid SGD values; [`Error::NonFinite`] at the
-/// first step whose loss is NaN or infinite; data and kernel errors.
+/// [`Error::Config`] for `epochs == 0` or invalid SGD values; [`Error::NonFinite`] /
+/// [`Error::NonFiniteGradient`] at the first step whose loss / gradient is NaN or infinite;
+/// [`Error::Interrupted`] when `cfg.stop` or `cfg.max_steps` stopped the run (after saving
+/// it, if `cfg.checkpoint` is set); checkpoint, data and kernel errors.
 pub fn fit<N: Network>(
     net: &mut N,
     train: &DataLoader,
@@ -109,14 +152,36 @@ pub fn fit<N: Network>(
             )));
         }
     }
-    let mut reports = Vec::new();
-    for epoch in 1..=cfg.epochs {
+    let mut run = match &cfg.resume {
+        Some(path) => {
+            let run = resume::load(path, net, train)?;
+            eprintln!(
+                "resuming from {}: epoch {}, {} of {} batches done, step {}",
+                path.display(),
+                run.epoch,
+                run.batches_done,
+                train.num_batches(),
+                run.steps
+            );
+            run
+        }
+        None => RunState::start(),
+    };
+    let save = |net: &N, run: &RunState| -> Result<()> {
+        match &cfg.checkpoint {
+            Some(path) => resume::save(path, net, run, train),
+            None => Ok(()),
+        }
+    };
+    let batches = train.num_batches();
+    while run.epoch <= cfg.epochs {
+        let epoch = run.epoch;
         let mut sgd = cfg.sgd;
         if let Some(s) = cfg.lr_schedule {
             sgd.lr = s.lr(cfg.sgd.lr, epoch - 1);
         }
         let bar = if cfg.progress {
-            let b = ProgressBar::new(train.num_batches() as u64);
+            let b = ProgressBar::new(batches as u64);
             b.set_style(
                 ProgressStyle::with_template(
                     "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed} < {eta})",
@@ -125,33 +190,46 @@ pub fn fit<N: Network>(
                 .progress_chars("=> "),
             );
             b.set_prefix(format!("{epoch}/{}", cfg.epochs));
+            b.set_position(run.batches_done as u64);
             b
         } else {
             ProgressBar::hidden()
         };
         let start = Instant::now();
-        let (mut loss_sum, mut batches, mut samples) = (0f64, 0usize, 0usize);
+        let seconds_before = run.seconds;
         let (mut running, mut running_n) = (0f64, 0usize);
-        for batch in train.epoch(epoch as u64) {
+        for batch in train.epoch_from(epoch as u64, run.batches_done) {
             let loss = net.train_step(&batch.images, &batch.labels, &sgd)?;
+            let step = net.state().steps();
             if !loss.is_finite() {
                 bar.abandon();
                 return Err(Error::NonFinite {
                     loss,
                     epoch,
-                    step: net.state().steps(),
+                    step,
                     batch: batch.index,
                 });
             }
-            loss_sum += loss as f64;
-            batches += 1;
-            samples += batch.len;
+            if let Some(param) = first_non_finite_gradient::<N>(net)? {
+                bar.abandon();
+                return Err(Error::NonFiniteGradient {
+                    param,
+                    epoch,
+                    step,
+                    batch: batch.index,
+                });
+            }
+            run.loss_sum += loss as f64;
+            run.batches_done = batch.index + 1;
+            run.samples += batch.len;
+            run.steps = step;
+            run.seconds = seconds_before + start.elapsed().as_secs_f64();
             running += loss as f64;
             running_n += 1;
             if cfg.log_every > 0 && running_n == cfg.log_every {
                 let line = format!(
                     "[{epoch}, {:5}] loss: {:.3}",
-                    batches,
+                    run.batches_done,
                     running / running_n as f64
                 );
                 if cfg.progress {
@@ -162,11 +240,25 @@ pub fn fit<N: Network>(
                 running = 0.0;
                 running_n = 0;
             }
-            let rate = samples as f64 / start.elapsed().as_secs_f64().max(1e-9);
+            let rate = run.samples as f64 / run.seconds.max(1e-9);
             bar.set_message(format!("loss {loss:.4} {rate:.0} samples/s"));
             bar.inc(1);
+            let stop = cfg.stop.is_requested() || cfg.max_steps.is_some_and(|m| step >= m);
+            if stop {
+                bar.abandon();
+                save(net, &run)?;
+                return Err(Error::Interrupted {
+                    epoch,
+                    batches_done: run.batches_done,
+                    batches,
+                    step,
+                    checkpoint: cfg.checkpoint.clone(),
+                });
+            }
+            if cfg.checkpoint_every > 0 && step % cfg.checkpoint_every == 0 {
+                save(net, &run)?;
+            }
         }
-        let secs = start.elapsed().as_secs_f64();
         bar.finish_and_clear();
         let (test_accuracy, test_loss) = match test {
             Some(t) => {
@@ -177,9 +269,9 @@ pub fn fit<N: Network>(
         };
         let report = EpochReport {
             epoch,
-            train_loss: loss_sum / batches.max(1) as f64,
-            samples_per_s: samples as f64 / secs.max(1e-9),
-            train_seconds: secs,
+            train_loss: run.loss_sum / run.batches_done.max(1) as f64,
+            samples_per_s: run.samples as f64 / run.seconds.max(1e-9),
+            train_seconds: run.seconds,
             test_accuracy,
             test_loss,
         };
@@ -196,7 +288,25 @@ pub fn fit<N: Network>(
             report.train_seconds,
             test_part
         );
-        reports.push(report);
+        run.history.push(report);
+        run.epoch += 1;
+        run.batches_done = 0;
+        run.loss_sum = 0.0;
+        run.samples = 0;
+        run.seconds = 0.0;
+        save(net, &run)?;
     }
-    Ok(reports)
+    Ok(run.history)
+}
+
+/// The `state_dict` key of the first parameter whose last gradient is NaN or infinite.
+fn first_non_finite_gradient<N: Network>(net: &N) -> Result<Option<String>> {
+    let grads = net.state().read_grads()?;
+    Ok(grads.iter().position(|g| !g.is_finite()).map(|i| {
+        N::LAYOUT
+            .params
+            .iter()
+            .find(|p| (p.offset..p.offset + p.numel()).contains(&i))
+            .map_or_else(|| format!("parameter {i}"), |p| p.name.to_string())
+    }))
 }

@@ -85,6 +85,21 @@ impl DataLoader {
         self.batch_size
     }
 
+    /// Whether each epoch visits the samples in a seeded random order.
+    pub fn shuffle(&self) -> bool {
+        self.shuffle
+    }
+
+    /// Whether a final short batch is skipped.
+    pub fn drop_last(&self) -> bool {
+        self.drop_last
+    }
+
+    /// The seed of the shuffle.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
     /// Batches per epoch: `ceil(N / batch_size)`, or `floor(N / batch_size)` with `drop_last`.
     pub fn num_batches(&self) -> usize {
         let n = self.dataset.len();
@@ -120,12 +135,19 @@ impl DataLoader {
     /// The batches of epoch `epoch`, in order. A background thread builds up to two batches
     /// ahead while the caller works; it stops when the iterator is dropped.
     pub fn epoch(&self, epoch: u64) -> Epoch {
+        self.epoch_from(epoch, 0)
+    }
+
+    /// The batches of epoch `epoch` from index `first` on (for resuming mid-epoch): the same
+    /// batches, with the same `index`, as the tail of [`DataLoader::epoch`].
+    pub fn epoch_from(&self, epoch: u64, first: usize) -> Epoch {
         let (tx, rx) = sync_channel(2);
         let order = self.order(epoch);
         let (ds, table) = (Arc::clone(&self.dataset), Arc::clone(&self.table));
         let (bs, count) = (self.batch_size, self.num_batches());
+        let first = first.min(count);
         let worker = std::thread::spawn(move || {
-            for (index, rows) in order.chunks(bs).take(count).enumerate() {
+            for (index, rows) in order.chunks(bs).take(count).enumerate().skip(first) {
                 if tx.send(make_batch(&ds, &table, rows, index)).is_err() {
                     return; // the iterator was dropped
                 }
@@ -134,7 +156,7 @@ impl DataLoader {
         Epoch {
             rx: Some(rx),
             worker: Some(worker),
-            remaining: count,
+            remaining: count - first,
         }
     }
 }

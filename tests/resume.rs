@@ -1,0 +1,308 @@
+//! A run stopped mid-epoch and resumed from its checkpoint ends bitwise where the
+//! uninterrupted run ends; a non-finite value stops training with the last good checkpoint
+//! on disk.
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cubenet::prelude::*;
+use cubenet::Error;
+
+#[network(input = [1, 12, 12])]
+pub struct Small {
+    #[layer(padding = 1)]
+    conv1: Conv2d<1, 4, 3>,
+    relu1: Relu,
+    pool1: MaxPool2d<2>,
+    flatten: Flatten,
+    fc1: Linear<144, 16>,
+    relu2: Relu,
+    fc2: Linear<16, 3>,
+}
+
+/// 44 images of 12 x 12 whose class (0..3) sets the brightness of a stripe: 6 batches of 8
+/// per epoch, the last one short.
+fn loader(batch_size: usize) -> DataLoader {
+    let mut images = Vec::new();
+    let mut labels = Vec::new();
+    for i in 0..44u32 {
+        let label = (i * 7 % 3) as u8;
+        labels.push(label);
+        for p in 0..144u32 {
+            let stripe = (p / 12) as u8 / 4 == label;
+            images.push(if stripe {
+                200
+            } else {
+                ((i * 31 + p * 17) % 50) as u8
+            });
+        }
+    }
+    let ds = Dataset::from_raw(images, labels, [1, 12, 12], 3).unwrap();
+    DataLoader::new(
+        Arc::new(ds),
+        batch_size,
+        true,
+        false,
+        Normalize::identity(1),
+        5,
+    )
+    .unwrap()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cubenet-resume-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn config(checkpoint: &Path) -> TrainConfig {
+    TrainConfig {
+        lr_schedule: Some(StepLr {
+            step_size: 1,
+            gamma: 0.5,
+        }),
+        checkpoint: Some(checkpoint.to_path_buf()),
+        ..TrainConfig::new(3, Sgd::new(0.05).with_momentum(0.9).with_weight_decay(1e-4))
+    }
+}
+
+/// Parameters and momentum buffers, bit for bit.
+fn state_bits(net: &Small) -> (Vec<u32>, Vec<u32>) {
+    let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect();
+    (
+        bits(net.state().read_params().unwrap()),
+        bits(net.state().read_velocity().unwrap()),
+    )
+}
+
+fn losses(reports: &[EpochReport]) -> Vec<(u64, Option<u64>)> {
+    reports
+        .iter()
+        .map(|r| (r.train_loss.to_bits(), r.test_loss.map(f64::to_bits)))
+        .collect()
+}
+
+/// Trains 3 epochs uninterrupted; then stops a second run after `stop_at` steps and resumes
+/// it in a fresh network (other seed: everything must come from the checkpoint).
+fn interrupted_run_matches(stop_at: u64) {
+    let device = cubenet::default_device();
+    let (train, test) = (loader(8), loader(8));
+
+    let mut reference = Small::new(&device, 8, 1).unwrap();
+    let whole = fit(
+        &mut reference,
+        &train,
+        Some(&test),
+        &config(&tmp(&format!("whole-{stop_at}.safetensors"))),
+    )
+    .unwrap();
+    assert_eq!(reference.state().steps(), 18, "3 epochs of 6 batches");
+
+    let path = tmp(&format!("stopped-{stop_at}.safetensors"));
+    let mut first = Small::new(&device, 8, 1).unwrap();
+    let cfg = TrainConfig {
+        max_steps: Some(stop_at),
+        ..config(&path)
+    };
+    let err = fit(&mut first, &train, Some(&test), &cfg).unwrap_err();
+    let (epoch, done) = (
+        (stop_at as usize - 1) / 6 + 1,
+        (stop_at as usize - 1) % 6 + 1,
+    );
+    match &err {
+        Error::Interrupted {
+            epoch: e,
+            batches_done,
+            batches,
+            step,
+            checkpoint,
+        } => {
+            assert_eq!(
+                (*e, *batches_done, *batches, *step),
+                (epoch, done, 6, stop_at)
+            );
+            assert_eq!(checkpoint.as_deref(), Some(path.as_path()));
+        }
+        other => panic!("expected Interrupted, got {other}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("stopped after step {stop_at}"))
+            && text.contains(&path.display().to_string())
+            && text.contains("resume"),
+        "{text}"
+    );
+
+    let mut resumed = Small::new(&device, 8, 999).unwrap();
+    let cfg = TrainConfig {
+        resume: Some(path.clone()),
+        ..config(&path)
+    };
+    let rest = fit(&mut resumed, &train, Some(&test), &cfg).unwrap();
+    assert_eq!(resumed.state().steps(), 18);
+    assert_eq!(
+        state_bits(&resumed),
+        state_bits(&reference),
+        "resumed weights or momentum differ from the uninterrupted run (stopped at step {stop_at})"
+    );
+    assert_eq!(losses(&rest), losses(&whole), "per-epoch losses differ");
+    // The weight files are byte for byte the same.
+    let (a, b) = (
+        tmp(&format!("a-{stop_at}.safetensors")),
+        tmp(&format!("b-{stop_at}.safetensors")),
+    );
+    cubenet::checkpoint::save(&a, &reference.state_dict().unwrap()).unwrap();
+    cubenet::checkpoint::save(&b, &resumed.state_dict().unwrap()).unwrap();
+    assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap());
+}
+
+#[test]
+fn resuming_mid_epoch_gives_bitwise_the_uninterrupted_weights() {
+    interrupted_run_matches(9); // epoch 2, after batch 3 of 6
+}
+
+#[test]
+fn resuming_after_a_short_last_batch_and_at_an_epoch_end_gives_the_same_weights() {
+    interrupted_run_matches(6); // the end of epoch 1 (its last batch is short)
+    interrupted_run_matches(1); // the very first step (the momentum buffer's first step)
+}
+
+#[test]
+fn resuming_with_other_loader_settings_lists_each_difference() {
+    let device = cubenet::default_device();
+    let path = tmp("settings.safetensors");
+    let mut net = Small::new(&device, 8, 1).unwrap();
+    let cfg = TrainConfig {
+        max_steps: Some(2),
+        ..config(&path)
+    };
+    assert!(matches!(
+        fit(&mut net, &loader(8), None, &cfg),
+        Err(Error::Interrupted { .. })
+    ));
+    let mut other = Small::new(&device, 16, 1).unwrap();
+    let cfg = TrainConfig {
+        resume: Some(path.clone()),
+        ..config(&path)
+    };
+    let text = fit(&mut other, &loader(16), None, &cfg)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("data.batch_size: checkpoint 8, loader 16")
+            && text.contains("settings.safetensors"),
+        "{text}"
+    );
+    // A weights-only file is not a training checkpoint.
+    let weights = tmp("weights-only.safetensors");
+    cubenet::checkpoint::save(&weights, &net.state_dict().unwrap()).unwrap();
+    let cfg = TrainConfig {
+        resume: Some(weights),
+        ..config(&path)
+    };
+    let text = fit(&mut net, &loader(8), None, &cfg)
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("not a training checkpoint"), "{text}");
+}
+
+/// A NaN injected into the last layer's bias after step 3 stops the run at step 4 with an
+/// error naming it; the checkpoint written after every step still holds step 3's finite
+/// weights.
+#[test]
+fn an_injected_nan_stops_training_and_the_last_checkpoint_is_finite() {
+    let device = cubenet::default_device();
+    let path = tmp("nan.safetensors");
+    let train = loader(8);
+    let mut net = Small::new(&device, 8, 1).unwrap();
+    let cfg = TrainConfig {
+        checkpoint_every: 1,
+        max_steps: Some(3),
+        ..config(&path)
+    };
+    assert!(matches!(
+        fit(&mut net, &train, None, &cfg),
+        Err(Error::Interrupted { step: 3, .. })
+    ));
+    let good = net.state().read_params().unwrap();
+
+    let mut poisoned = good.clone();
+    let bias = Small::LAYOUT
+        .params
+        .iter()
+        .find(|p| p.name == "fc2.bias")
+        .unwrap();
+    poisoned[bias.offset + 1] = f32::NAN;
+    net.state_mut().write_params(&poisoned).unwrap();
+    let cfg = TrainConfig {
+        checkpoint_every: 1,
+        ..config(&path)
+    };
+    let err = fit(&mut net, &train, None, &cfg).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NonFinite {
+                epoch: 1,
+                step: 4,
+                batch: 0,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("non-finite loss NaN at epoch 1, step 4 (batch 0)"),
+        "{text}"
+    );
+
+    let (saved, meta) = cubenet::checkpoint::load_with_metadata(&path).unwrap();
+    assert_eq!(meta.get("steps").map(String::as_str), Some("3"));
+    assert!(saved.iter().all(|t| t.data.iter().all(|v| v.is_finite())));
+    let restored = {
+        let mut n = Small::new(&device, 8, 2).unwrap();
+        n.load_state_dict(
+            &saved
+                .into_iter()
+                .filter(|t| !t.name.starts_with("optimizer."))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        n.state().read_params().unwrap()
+    };
+    assert_eq!(
+        restored, good,
+        "the checkpoint is not the state after step 3"
+    );
+}
+
+/// An absurd learning rate overflows within a few steps: the run stops at the first
+/// non-finite loss or gradient, and the checkpoint on disk stays finite.
+#[test]
+fn a_diverging_run_keeps_a_finite_checkpoint() {
+    let device = cubenet::default_device();
+    let path = tmp("diverge.safetensors");
+    let mut net = Small::new(&device, 8, 1).unwrap();
+    let cfg = TrainConfig {
+        checkpoint_every: 1,
+        ..TrainConfig {
+            checkpoint: Some(path.clone()),
+            ..TrainConfig::new(5, Sgd::new(1e30))
+        }
+    };
+    let err = fit(&mut net, &loader(8), None, &cfg).unwrap_err();
+    let text = err.to_string();
+    match &err {
+        Error::NonFinite { step, .. } | Error::NonFiniteGradient { step, .. } => {
+            assert!(
+                *step >= 1 && text.contains(&format!("step {step}")),
+                "{text}"
+            )
+        }
+        other => panic!("expected a non-finite error, got {other}"),
+    }
+    if path.exists() {
+        let saved = cubenet::checkpoint::load(&path).unwrap();
+        assert!(saved.iter().all(|t| t.data.iter().all(|v| v.is_finite())));
+    }
+}
