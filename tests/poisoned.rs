@@ -263,3 +263,40 @@ fn conv_blocks_write_every_output() {
     check::<Convs>(5, &[5, 5, 2, 1]);
     gradients_do_not_accumulate::<Convs>(5);
 }
+
+/// LeNet-5 (the main job): conv1's weight gradient loops 197 times per sample (the batch,
+/// and 14 x 14 pooled positions each), so lavapipe takes batches of up to 332.
+#[network(input = [1, 28, 28])]
+pub struct LeNet5 {
+    #[layer(padding = 2)]
+    conv1: Conv2d<1, 6, 5>,
+    relu1: Relu,
+    pool1: MaxPool2d<2>,
+    conv2: Conv2d<6, 16, 5>,
+    relu2: Relu,
+    pool2: MaxPool2d<2>,
+    flatten: Flatten,
+    fc1: Linear<400, 120>,
+    relu3: Relu,
+    fc2: Linear<120, 84>,
+    relu4: Relu,
+    fc3: Linear<84, 10>,
+}
+
+#[test]
+fn lenet5_batch_limit_on_lavapipe_is_332() {
+    assert_eq!(LeNet5::max_loop_iterations(332, true).0, 332 * 197);
+    assert!(LeNet5::max_loop_iterations(332, true).0 <= cubenet::__private::kernels::LOOP_LIMIT);
+    assert!(LeNet5::max_loop_iterations(333, true).0 > cubenet::__private::kernels::LOOP_LIMIT);
+    if on_lavapipe() {
+        let text = LeNet5::new(&cubenet::default_device(), 333, 0)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            text.contains("the weight gradient of `conv1`") && text.contains("at most 332"),
+            "{text}"
+        );
+        assert!(LeNet5::new(&cubenet::default_device(), 332, 0).is_ok());
+    }
+}
