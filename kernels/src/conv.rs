@@ -376,8 +376,8 @@ pub fn conv_input_grad_unit(
 }
 
 /// Weight-gradient unit `unit`: for `unit < c_out * c_in`, the `kh x kw` weights of one
-/// (out, in) channel pair; after that, one bias. The gradient is summed over the batch and
-/// the output positions in a fixed order (no atomics), stored in `grads`, and the SGD step
+/// (out, in) channel pair; after that, one bias. The gradient is summed in a fixed order (no
+/// atomics), blocked: over each sample's output positions, then over the batch, stored in `grads`, and the SGD step
 /// is applied (`sgd_update`).
 #[cube]
 #[allow(clippy::too_many_arguments)]
@@ -409,7 +409,14 @@ pub fn conv_weight_grad_unit(
         for k in 0..kw {
             acc[k] = 0.0;
         }
+        // Blocked sum: each sample's positions into `part`, then the samples into `acc`, so
+        // the f32 error grows with max(n, positions) rather than n * positions.
+        let mut part = Array::<f32>::new(comptime!(cfg.kw));
         for s in 0..n {
+            #[unroll]
+            for k in 0..kw {
+                part[k] = 0.0;
+            }
             let base = s * comptime!(cfg.out_len()) + oc * plane_out;
             let g_base = comptime!(cfg.out_grad * cap) + base;
             let o_base = comptime!(cfg.out_act * cap) + base;
@@ -438,13 +445,17 @@ pub fn conv_weight_grad_unit(
                         for kx in 0..kw {
                             let ix = x * cfg.sw + kx * cfg.dw;
                             if comptime!(cfg.pw == 0) {
-                                acc[kx] += g * acts[row + ix];
+                                part[kx] += g * acts[row + ix];
                             } else if ix >= cfg.pw && ix - cfg.pw < cfg.w_in {
-                                acc[kx] += g * acts[row + ix - cfg.pw];
+                                part[kx] += g * acts[row + ix - cfg.pw];
                             }
                         }
                     }
                 }
+            }
+            #[unroll]
+            for k in 0..kw {
+                acc[k] += part[k];
             }
         }
         let p_base = cfg.w_off + unit * kw;
@@ -470,6 +481,7 @@ pub fn conv_weight_grad_unit(
             let base = s * comptime!(cfg.out_len()) + oc * plane_out;
             let g_base = comptime!(cfg.out_grad * cap) + base;
             let o_base = comptime!(cfg.out_act * cap) + base;
+            let mut sub = 0.0f32;
             for at in 0..plane_out {
                 let mut g = acts[g_base + at];
                 if comptime!(cfg.relu) {
@@ -477,8 +489,9 @@ pub fn conv_weight_grad_unit(
                         g = 0.0;
                     }
                 }
-                total += g;
+                sub += g;
             }
+            total += sub;
         }
         sgd_update(
             params,

@@ -6,6 +6,9 @@ use cubecl::prelude::*;
 
 use crate::sgd::sgd_update;
 
+/// Samples summed into one partial sum before it is added to the total, in weight gradients.
+pub const SUM_BLOCK: usize = 32;
+
 /// Comptime description of one linear block.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub struct LinearCfg {
@@ -58,9 +61,10 @@ impl LinearCfg {
     pub const fn input_grad_loop_iterations(&self) -> usize {
         self.out_f
     }
-    /// Loop iterations of one `linear_weight_grad_unit` invocation for a batch of `n`.
+    /// Loop iterations of one `linear_weight_grad_unit` invocation for a batch of `n`: the
+    /// samples and their blocks of [`SUM_BLOCK`].
     pub const fn weight_grad_loop_iterations(&self, n: usize) -> usize {
-        n
+        n + n.div_ceil(SUM_BLOCK)
     }
     /// Units of `linear_weight_grad_unit`: one per `ob x ib` block of the weight, plus one
     /// per bias.
@@ -229,18 +233,32 @@ pub fn linear_weight_grad_unit(
         for k in 0..comptime!(cfg.ob * cfg.ib) {
             acc[k] = 0.0;
         }
-        for s in 0..n {
+        // Blocked sum over the batch: chunks of SUM_BLOCK samples into `part`, then the
+        // chunks into `acc` (f32 error grows with the chunk count, not n).
+        let mut part = Array::<f32>::new(comptime!(cfg.ob * cfg.ib));
+        for chunk in 0..comptime!(n.div_ceil(SUM_BLOCK)) {
             #[unroll]
-            for o in 0..ob {
-                gs[o] = linear_out_grad(acts, s, o0 + o, cfg, cap);
+            for k in 0..comptime!(cfg.ob * cfg.ib) {
+                part[k] = 0.0;
             }
-            #[unroll]
-            for i in 0..ib {
-                let xv = acts[x_base + s * cfg.in_f + i0 + i];
+            let end = min((chunk + 1) * SUM_BLOCK, n);
+            for s in chunk * SUM_BLOCK..end {
                 #[unroll]
                 for o in 0..ob {
-                    acc[o * ib + i] += gs[o] * xv;
+                    gs[o] = linear_out_grad(acts, s, o0 + o, cfg, cap);
                 }
+                #[unroll]
+                for i in 0..ib {
+                    let xv = acts[x_base + s * cfg.in_f + i0 + i];
+                    #[unroll]
+                    for o in 0..ob {
+                        part[o * ib + i] += gs[o] * xv;
+                    }
+                }
+            }
+            #[unroll]
+            for k in 0..comptime!(cfg.ob * cfg.ib) {
+                acc[k] += part[k];
             }
         }
         #[unroll]
@@ -264,8 +282,13 @@ pub fn linear_weight_grad_unit(
     } else {
         let o = unit - w_units;
         let mut total = 0.0f32;
-        for s in 0..n {
-            total += linear_out_grad(acts, s, o, cfg, cap);
+        for chunk in 0..comptime!(n.div_ceil(SUM_BLOCK)) {
+            let mut sub = 0.0f32;
+            let end = min((chunk + 1) * SUM_BLOCK, n);
+            for s in chunk * SUM_BLOCK..end {
+                sub += linear_out_grad(acts, s, o, cfg, cap);
+            }
+            total += sub;
         }
         sgd_update(
             params,

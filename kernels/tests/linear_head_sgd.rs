@@ -314,3 +314,26 @@ fn sgd_update_matches_reference_over_steps() {
         }
     }
 }
+
+#[test]
+fn linear_weight_gradient_sums_a_large_batch_in_blocks() {
+    // 1000 = 31 blocks of 32 samples and a block of 8: the blocked batch sum of the weight
+    // and bias gradients, including its short last block.
+    let spec = LinearSpec {
+        in_f: 5,
+        out_f: 4,
+        relu: true,
+        bias: true,
+        rb: 4,
+        ob: 2,
+        ib: 5,
+    };
+    linear_case(
+        "linear 5->4 + relu, n 1000",
+        13,
+        spec,
+        1000,
+        1000,
+        SgdArgs::NO_UPDATE,
+    );
+}
