@@ -47,16 +47,16 @@ struct Args {
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
     /// Learning rate.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
     lr: f32,
     /// Multiply the learning rate by this after every epoch (StepLR, step_size 1).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
     lr_decay: f32,
     /// SGD momentum.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
     momentum: f32,
     /// Weight decay (L2).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     weight_decay: f32,
     /// Seed for the initial weights and the shuffling.
     #[arg(long, default_value_t = 42)]
