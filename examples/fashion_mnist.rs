@@ -77,6 +77,9 @@ struct Args {
     /// Stop (saving the checkpoint, as Ctrl-C does) after this many steps in total.
     #[arg(long)]
     max_steps: Option<u64>,
+    /// Write the per-epoch curves to PREFIX.csv and PREFIX.png at the end.
+    #[arg(long, value_name = "PREFIX")]
+    curves: Option<PathBuf>,
     /// Print the network's shapes and fusion plan first.
     #[arg(long)]
     plan: bool,
@@ -147,6 +150,12 @@ fn run(args: &Args) -> cubenet::Result<()> {
                 100.0 * secs / total
             );
         }
+    }
+    if let Some(prefix) = &args.curves {
+        let (csv, png) = (prefix.with_extension("csv"), prefix.with_extension("png"));
+        cubenet::curves::write_csv(&csv, &reports)?;
+        cubenet::curves::write_png(&png, &reports)?;
+        println!("curves: {} {}", csv.display(), png.display());
     }
     let last = reports.last().expect("at least one epoch");
     let secs: f64 = reports.iter().map(|r| r.train_seconds).sum();

@@ -56,7 +56,7 @@
 
 pub use cubenet_macros::network;
 pub use cubenet_runtime::{
-    checkpoint, data, default_device, describe, resume, trainer, BlockInfo, Device, Error,
+    checkpoint, curves, data, default_device, describe, resume, trainer, BlockInfo, Device, Error,
     Layout, NamedTensor, NetState, Network, ParamInfo, Result, Sgd, StopFlag,
 };
 

@@ -4,6 +4,7 @@
 //! network ([`NetState`], [`Network`]), datasets and a data loader ([`data`]), SGD
 //! ([`Sgd`]), the training loop ([`trainer`]) and checkpoints ([`checkpoint`]).
 pub mod checkpoint;
+pub mod curves;
 pub mod data;
 pub mod device;
 pub mod error;
