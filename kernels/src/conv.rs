@@ -1,14 +1,16 @@
-//! A conv block: `Conv2d` (+ bias) (+ `ReLU`) (+ `MaxPool2d`), forward and backward.
+//! A conv block: `Conv2d` (+ bias) (+ activation) (+ `MaxPool2d`), forward and backward.
 //!
 //! Semantics are PyTorch's: NCHW, weights OIHW, cross-correlation, output size
 //! `floor((in + 2p - d(k-1) - 1)/s) + 1` (torch.nn.Conv2d / MaxPool2d docs); max-pool pads
 //! with -inf, keeps the first maximum in row-major window order and routes the whole
-//! gradient to it (overlapping windows accumulate); relu'(0) = 0.
+//! gradient to it (overlapping windows accumulate); relu'(0) = 0. The activation
+//! ([`Act`]) is applied before the pool (pool(act(x)) = act(pool(x)) for the monotonic ones).
 //!
 //! A block without a pool is treated as one with a 1x1 window of stride 1: its "argmax" is
 //! the position itself and is not stored.
 use cubecl::prelude::*;
 
+use crate::act::{act_grad, activate, Act};
 use crate::sgd::sgd_update;
 
 const fn min_usize(a: usize, b: usize) -> usize {
@@ -53,8 +55,8 @@ pub struct ConvCfg {
     pub h_conv: usize,
     /// Conv output width.
     pub w_conv: usize,
-    /// Whether a ReLU follows the conv.
-    pub relu: bool,
+    /// The activation that follows the conv (before the pool).
+    pub act: Act,
     /// Whether a max-pool follows (the pool fields below are 1x1/1/0 otherwise).
     pub pool: bool,
     /// Pool kernel height.
@@ -87,6 +89,9 @@ pub struct ConvCfg {
     pub in_grad: usize,
     /// Per-sample offset of d(loss)/d(output) in `acts`.
     pub out_grad: usize,
+    /// Per-sample offset in `acts` of the pre-activation (`out_len` floats: the conv value
+    /// the block output was computed from), stored only when `act.needs_pre()`.
+    pub pre_act: usize,
     /// Per-sample offset of the pool argmax (conv-plane index `y * w_conv + x`) in `idx`.
     pub argmax: usize,
     /// Output channels computed by one forward unit (divides `c_out`).
@@ -138,13 +143,22 @@ impl ConvCfg {
     pub const fn weight_grad_loop_iterations(&self, n: usize) -> usize {
         n * (1 + self.h_out * self.w_out)
     }
+    /// Per-sample offset in `acts` of the value the activation's derivative is computed
+    /// from: the pre-activation for GELU, else the block output.
+    pub const fn act_src(&self) -> usize {
+        if self.act.needs_pre() {
+            self.pre_act
+        } else {
+            self.out_act
+        }
+    }
     /// Multiply-adds of the forward pass per sample (conv only).
     pub const fn forward_macs(&self) -> usize {
         self.c_out * self.h_conv * self.w_conv * self.c_in * self.kh * self.kw
     }
 }
 
-/// Forward unit `unit`: conv + bias (+ relu) (+ max-pool, storing its argmax) for one sample,
+/// Forward unit `unit`: conv + bias (+ activation) (+ max-pool, storing its argmax) for one sample,
 /// one output position and `cfg.ocb` output channels.
 #[cube]
 pub fn conv_forward_unit(
@@ -238,6 +252,7 @@ pub fn conv_forward_unit(
         // starts at the window's first in-bounds value, as PyTorch's index does; the result is
         // the same as starting from -inf (a window always holds one, since padding <= k/2).
         let mut best = 0.0f32;
+        let mut best_pre = 0.0f32;
         let mut best_at = 0u32;
         let mut found = false;
         #[unroll]
@@ -251,12 +266,11 @@ pub fn conv_forward_unit(
                 && yy - cfg.pph < cfg.h_conv
                 && xx - cfg.ppw < cfg.w_conv
             {
-                let mut v = acc[o * win + wi];
-                if comptime!(cfg.relu) {
-                    v = max(v, 0.0f32);
-                }
+                let pre = acc[o * win + wi];
+                let v = activate(pre, cfg.act);
                 if !found || v > best {
                     best = v;
+                    best_pre = pre;
                     best_at = ((yy - cfg.pph) * cfg.w_conv + (xx - cfg.ppw)) as u32;
                     found = true;
                 }
@@ -264,6 +278,9 @@ pub fn conv_forward_unit(
         }
         let at = (oc0 + o) * plane_out + py * cfg.w_out + px;
         acts[out_base + at] = best;
+        if comptime!(cfg.act.needs_pre()) {
+            acts[comptime!(cfg.pre_act * cap) + s * comptime!(cfg.out_len()) + at] = best_pre;
+        }
         if comptime!(cfg.pool) {
             idx[am_base + at] = best_at;
         }
@@ -271,7 +288,7 @@ pub fn conv_forward_unit(
 }
 
 /// Input-gradient unit `unit`: d(loss)/d(input) at one input position of one sample, for
-/// every input channel (`conv2d_x_backward`, composed with the pool and relu backward).
+/// every input channel (`conv2d_x_backward`, composed with the pool and activation backward).
 ///
 /// Sparse in the pool: it visits the block outputs (pooled positions) whose window can reach
 /// this input position, follows each one's argmax to its conv position, and adds
@@ -323,7 +340,7 @@ pub fn conv_input_grad_unit(
         for oc in 0..cfg.c_out {
             let base = s * comptime!(cfg.out_len()) + oc * plane_out;
             let g_base = comptime!(cfg.out_grad * cap) + base;
-            let o_base = comptime!(cfg.out_act * cap) + base;
+            let o_base = comptime!(cfg.act_src() * cap) + base;
             let a_base = comptime!(cfg.argmax * cap) + base;
             let w_base = cfg.w_off + oc * comptime!(cfg.c_in * cfg.kh * cfg.kw);
             let mut py = py_lo;
@@ -332,10 +349,8 @@ pub fn conv_input_grad_unit(
                 while px <= px_hi {
                     let at = py as usize * cfg.w_out + px as usize;
                     let mut g = acts[g_base + at];
-                    if comptime!(cfg.relu) {
-                        if acts[o_base + at] <= 0.0 {
-                            g = 0.0;
-                        }
+                    if comptime!(cfg.act.is_some()) {
+                        g = act_grad(g, acts[o_base + at], cfg.act);
                     }
                     if g != 0.0 {
                         let mut y = py;
@@ -419,17 +434,15 @@ pub fn conv_weight_grad_unit(
             }
             let base = s * comptime!(cfg.out_len()) + oc * plane_out;
             let g_base = comptime!(cfg.out_grad * cap) + base;
-            let o_base = comptime!(cfg.out_act * cap) + base;
+            let o_base = comptime!(cfg.act_src() * cap) + base;
             let a_base = comptime!(cfg.argmax * cap) + base;
             let x_base = comptime!(cfg.in_act * cap)
                 + s * comptime!(cfg.in_len())
                 + c * comptime!(cfg.h_in * cfg.w_in);
             for at in 0..plane_out {
                 let mut g = acts[g_base + at];
-                if comptime!(cfg.relu) {
-                    if acts[o_base + at] <= 0.0 {
-                        g = 0.0;
-                    }
+                if comptime!(cfg.act.is_some()) {
+                    g = act_grad(g, acts[o_base + at], cfg.act);
                 }
                 if g != 0.0 {
                     let mut pos = at;
@@ -480,14 +493,12 @@ pub fn conv_weight_grad_unit(
         for s in 0..n {
             let base = s * comptime!(cfg.out_len()) + oc * plane_out;
             let g_base = comptime!(cfg.out_grad * cap) + base;
-            let o_base = comptime!(cfg.out_act * cap) + base;
+            let o_base = comptime!(cfg.act_src() * cap) + base;
             let mut sub = 0.0f32;
             for at in 0..plane_out {
                 let mut g = acts[g_base + at];
-                if comptime!(cfg.relu) {
-                    if acts[o_base + at] <= 0.0 {
-                        g = 0.0;
-                    }
+                if comptime!(cfg.act.is_some()) {
+                    g = act_grad(g, acts[o_base + at], cfg.act);
                 }
                 sub += g;
             }

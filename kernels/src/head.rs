@@ -12,7 +12,7 @@ use crate::linear::LinearCfg;
 /// Comptime description of the head.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub struct HeadCfg {
-    /// The last linear layer (`out_f` = number of classes; `relu` must be false). Its
+    /// The last linear layer (`out_f` = number of classes; `act` must be `Act::None`). Its
     /// `out_act` holds the logits and `out_grad` d(mean loss)/d(logits).
     pub linear: LinearCfg,
     /// Per-sample offset of the per-row loss (1 float) in `acts`.

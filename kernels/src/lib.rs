@@ -26,12 +26,14 @@
 // which `missing_docs` would flag; the items written here are documented.
 #![allow(missing_docs)]
 
+pub mod act;
 pub mod conv;
 pub mod head;
 pub mod linear;
 pub mod reference;
 pub mod sgd;
 
+pub use act::Act;
 pub use conv::ConvCfg;
 pub use head::HeadCfg;
 pub use linear::LinearCfg;

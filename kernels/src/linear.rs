@@ -1,9 +1,10 @@
-//! A linear block: `Linear` (+ bias) (+ `ReLU`), forward and backward.
+//! A linear block: `Linear` (+ bias) (+ activation), forward and backward.
 //!
-//! `y = x W^T + b` with `W` of shape `out_features x in_features` (torch.nn.Linear);
-//! relu'(0) = 0.
+//! `y = act(x W^T + b)` with `W` of shape `out_features x in_features` (torch.nn.Linear) and
+//! `act` one of [`Act`]; relu'(0) = 0.
 use cubecl::prelude::*;
 
+use crate::act::{act_grad, activate, Act};
 use crate::sgd::sgd_update;
 
 /// Samples summed into one partial sum before it is added to the total, in weight gradients.
@@ -16,8 +17,8 @@ pub struct LinearCfg {
     pub in_f: usize,
     /// `out_features`.
     pub out_f: usize,
-    /// Whether a ReLU follows.
-    pub relu: bool,
+    /// The activation that follows.
+    pub act: Act,
     /// Whether the layer has a bias.
     pub bias: bool,
     /// Offset of the weight (`out_f x in_f`) in the parameter arenas.
@@ -32,6 +33,9 @@ pub struct LinearCfg {
     pub in_grad: usize,
     /// Per-sample offset of d(loss)/d(output) in `acts`.
     pub out_grad: usize,
+    /// Per-sample offset of the pre-activation (`out_f` floats) in `acts`, stored only when
+    /// `act.needs_pre()`.
+    pub pre_act: usize,
     /// Rows (samples) per forward / input-gradient unit.
     pub rb: usize,
     /// Output features per forward unit (divides `out_f`).
@@ -44,6 +48,15 @@ impl LinearCfg {
     /// Number of parameters (weight and bias).
     pub const fn num_params(&self) -> usize {
         self.out_f * self.in_f + if self.bias { self.out_f } else { 0 }
+    }
+    /// Per-sample offset in `acts` of the value the activation's derivative is computed
+    /// from: the pre-activation for GELU, else the block output.
+    pub const fn act_src(&self) -> usize {
+        if self.act.needs_pre() {
+            self.pre_act
+        } else {
+            self.out_act
+        }
     }
     /// Units of `linear_forward_unit` for a batch of `n`.
     pub const fn forward_units(&self, n: usize) -> usize {
@@ -84,15 +97,13 @@ pub fn linear_out_grad(
 ) -> f32 {
     let at = s * cfg.out_f + o;
     let mut g = acts[comptime!(cfg.out_grad * cap) + at];
-    if comptime!(cfg.relu) {
-        if acts[comptime!(cfg.out_act * cap) + at] <= 0.0 {
-            g = 0.0;
-        }
+    if comptime!(cfg.act.is_some()) {
+        g = act_grad(g, acts[comptime!(cfg.act_src() * cap) + at], cfg.act);
     }
     g
 }
 
-/// Forward unit: `cfg.rb` samples x `cfg.ob` outputs of `x W^T + b` (+ relu).
+/// Forward unit: `cfg.rb` samples x `cfg.ob` outputs of `act(x W^T + b)`.
 #[cube]
 pub fn linear_forward_unit(
     params: &mut [f32],
@@ -142,11 +153,12 @@ pub fn linear_forward_unit(
         if r0 + r < n {
             #[unroll]
             for o in 0..ob {
-                let mut v = acc[r * ob + o];
-                if comptime!(cfg.relu) {
-                    v = max(v, 0.0f32);
+                let pre = acc[r * ob + o];
+                let at = (r0 + r) * cfg.out_f + o0 + o;
+                acts[y_base + at] = activate(pre, cfg.act);
+                if comptime!(cfg.act.needs_pre()) {
+                    acts[comptime!(cfg.pre_act * cap) + at] = pre;
                 }
-                acts[y_base + (r0 + r) * cfg.out_f + o0 + o] = v;
             }
         }
     }

@@ -7,11 +7,11 @@
 //! tensors, the parameter padding) changes.
 mod common;
 
-use common::blocks::{conv_block_ref, ConvSpec, NO_POOL};
+use common::blocks::{conv_block_ref, ConvSpec, ACTIVATIONS, NO_POOL};
 use common::launch::SgdArgs;
 use common::run::{check_block, run_block};
 use common::{client, f64s, rng, uniform};
-use cubenet_kernels::SgdFlags;
+use cubenet_kernels::{Act, SgdFlags};
 
 fn conv_case(what: &str, seed: u64, spec: ConvSpec, n: usize, cap: usize, sgd: SgdArgs) {
     let client = client();
@@ -39,11 +39,12 @@ fn conv_case(what: &str, seed: u64, spec: ConvSpec, n: usize, cap: usize, sgd: S
     );
     let b64 = b.as_deref().map(f64s);
     let r = conv_block_ref(&spec, n, &f64s(&x), &f64s(&w), b64.as_deref(), &f64s(&g));
-    if spec.relu && spec.pool.is_none() {
-        let zeros = r.out.iter().filter(|&&v| v == 0.0).count();
+    if spec.act.is_some() && spec.pool.is_none() {
+        // Both branches of the activation (relu clips, leaky relu scales, ...) are exercised.
+        let negative = r.pre.iter().filter(|&&v| v <= 0.0).count();
         assert!(
-            zeros > 0 && zeros < r.out.len(),
-            "{what}: the relu should clip some outputs, not all"
+            negative > 0 && negative < r.pre.len(),
+            "{what}: the pre-activations should have both signs"
         );
     }
     check_block(what, &lay, &run, n, cap, &r, sgd);
@@ -61,7 +62,7 @@ fn conv_plain_non_square_kernel() {
         pad: (0, 0),
         dil: (1, 1),
         bias: true,
-        relu: false,
+        act: Act::None,
         pool: NO_POOL,
         ocb: 1,
     };
@@ -80,7 +81,7 @@ fn conv_plain_with_first_sgd_step() {
         pad: (0, 0),
         dil: (1, 1),
         bias: true,
-        relu: false,
+        act: Act::None,
         pool: NO_POOL,
         ocb: 1,
     };
@@ -106,7 +107,7 @@ fn conv_per_axis_stride_padding_dilation_relu_batch_1() {
         pad: (1, 2),
         dil: (1, 2),
         bias: true,
-        relu: true,
+        act: Act::Relu,
         pool: NO_POOL,
         ocb: 2,
     };
@@ -132,7 +133,7 @@ fn conv_relu_pool_2x2_short_batch_nesterov() {
         pad: (1, 1),
         dil: (1, 1),
         bias: false,
-        relu: true,
+        act: Act::Relu,
         pool: Some(((2, 2), (2, 2), (0, 0))),
         ocb: 2,
     };
@@ -166,7 +167,7 @@ fn conv_relu_overlapping_pool_3_stride_2_short_batch() {
         pad: (0, 0),
         dil: (1, 1),
         bias: true,
-        relu: true,
+        act: Act::Relu,
         pool: Some(((3, 3), (2, 2), (0, 0))),
         ocb: 1,
     };
@@ -192,7 +193,7 @@ fn conv_strided_padded_pool_per_axis_without_relu() {
         pad: (1, 1),
         dil: (1, 1),
         bias: true,
-        relu: false,
+        act: Act::None,
         // kernel (2,3), stride (2,1), -inf padding (1,1): windows overlap along W.
         pool: Some(((2, 3), (2, 1), (1, 1))),
         ocb: 2,
@@ -205,4 +206,73 @@ fn conv_strided_padded_pool_per_axis_without_relu() {
         2,
         SgdArgs::NO_UPDATE,
     );
+}
+
+/// Every activation fused after a padded, strided conv (no pool), short batch, momentum
+/// step: forward, d(input), weight gradients and SGD against the f64 reference
+/// (`reference::activation_*`).
+#[test]
+fn conv_block_with_each_activation() {
+    for (i, act) in ACTIVATIONS.into_iter().enumerate() {
+        let spec = ConvSpec {
+            c_in: 2,
+            h: 7,
+            w: 6,
+            c_out: 4,
+            k: (3, 2),
+            stride: (2, 1),
+            pad: (1, 1),
+            dil: (1, 1),
+            bias: true,
+            act,
+            pool: NO_POOL,
+            ocb: 2,
+        };
+        let sgd = SgdArgs {
+            lr: 0.1,
+            momentum: 0.9,
+            dampening: 0.0,
+            weight_decay: 0.01,
+            flags: 0,
+        };
+        conv_case(
+            &format!("2->4 k (3,2) s (2,1) p 1 + {act:?}, n 3 of cap 4"),
+            40 + i as u64,
+            spec,
+            3,
+            4,
+            sgd,
+        );
+    }
+}
+
+/// Every activation followed by an overlapping max-pool (the pool takes the maximum of the
+/// activated values and the backward follows its argmax; GELU's stored pre-activation is
+/// that of the selected element).
+#[test]
+fn conv_activation_then_pool_with_each_activation() {
+    for (i, act) in ACTIVATIONS.into_iter().enumerate() {
+        let spec = ConvSpec {
+            c_in: 3,
+            h: 8,
+            w: 7,
+            c_out: 2,
+            k: (3, 3),
+            stride: (1, 1),
+            pad: (1, 0),
+            dil: (1, 1),
+            bias: true,
+            act,
+            pool: Some(((3, 2), (2, 1), (1, 0))),
+            ocb: 1,
+        };
+        conv_case(
+            &format!("3->2 k 3 + {act:?} + pool k (3,2) s (2,1) p (1,0), n 2 of cap 3"),
+            50 + i as u64,
+            spec,
+            2,
+            3,
+            SgdArgs::NO_UPDATE,
+        );
+    }
 }

@@ -3,13 +3,13 @@
 //! >= n must stay untouched).
 mod common;
 
-use common::blocks::{linear_block_ref, LinearSpec};
+use common::blocks::{linear_block_ref, LinearSpec, ACTIVATIONS};
 use common::head::{check_head, head_ref, run_head, HeadSpec};
 use common::launch::{Arenas, Gpu, SgdArgs};
 use common::run::{check_block, run_block};
 use common::{assert_close, client, f64s, rng, uniform};
 use cubenet_kernels::reference::{softmax_cross_entropy, Sgd, SgdOptions};
-use cubenet_kernels::SgdFlags;
+use cubenet_kernels::{Act, SgdFlags};
 use rand::Rng;
 
 fn linear_case(what: &str, seed: u64, spec: LinearSpec, n: usize, cap: usize, sgd: SgdArgs) {
@@ -37,14 +37,47 @@ fn linear_case(what: &str, seed: u64, spec: LinearSpec, n: usize, cap: usize, sg
     );
     let b64 = b.as_deref().map(f64s);
     let r = linear_block_ref(&spec, n, &f64s(&x), &f64s(&w), b64.as_deref(), &f64s(&g));
-    if spec.relu {
-        let zeros = r.out.iter().filter(|&&v| v == 0.0).count();
+    if spec.act.is_some() {
+        // Both branches of the activation (relu clips, leaky relu scales, ...) are exercised.
+        let negative = r.pre.iter().filter(|&&v| v <= 0.0).count();
         assert!(
-            zeros > 0 && zeros < r.out.len(),
-            "{what}: the relu should clip some outputs, not all"
+            negative > 0 && negative < r.pre.len(),
+            "{what}: the pre-activations should have both signs"
         );
     }
     check_block(what, &lay, &run, n, cap, &r, sgd);
+}
+
+/// Every activation fused into a blocked linear layer (rb 2 with a half-empty last row
+/// block), one momentum step, against the f64 reference.
+#[test]
+fn linear_block_with_each_activation() {
+    for (i, act) in ACTIVATIONS.into_iter().enumerate() {
+        let spec = LinearSpec {
+            in_f: 8,
+            out_f: 6,
+            act,
+            bias: true,
+            rb: 2,
+            ob: 3,
+            ib: 4,
+        };
+        let sgd = SgdArgs {
+            lr: 0.2,
+            momentum: 0.5,
+            dampening: 0.25,
+            weight_decay: 0.05,
+            flags: 0,
+        };
+        linear_case(
+            &format!("linear 8->6 + {act:?}, rb 2 ob 3 ib 4, n 5 of cap 6"),
+            60 + i as u64,
+            spec,
+            5,
+            6,
+            sgd,
+        );
+    }
 }
 
 #[test]
@@ -52,7 +85,7 @@ fn linear_unblocked_with_bias() {
     let spec = LinearSpec {
         in_f: 7,
         out_f: 6,
-        relu: false,
+        act: Act::None,
         bias: true,
         rb: 1,
         ob: 1,
@@ -74,7 +107,7 @@ fn linear_blocked_relu_odd_short_batch() {
     let spec = LinearSpec {
         in_f: 8,
         out_f: 6,
-        relu: true,
+        act: Act::Relu,
         bias: true,
         rb: 2,
         ob: 3,
@@ -102,7 +135,7 @@ fn linear_no_bias_relu_batch_1_first_sgd_step() {
     let spec = LinearSpec {
         in_f: 5,
         out_f: 4,
-        relu: true,
+        act: Act::Relu,
         bias: false,
         rb: 4,
         ob: 2,
@@ -322,7 +355,7 @@ fn linear_weight_gradient_sums_a_large_batch_in_blocks() {
     let spec = LinearSpec {
         in_f: 5,
         out_f: 4,
-        relu: true,
+        act: Act::Relu,
         bias: true,
         rb: 4,
         ob: 2,

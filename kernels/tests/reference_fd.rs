@@ -40,8 +40,15 @@ fn random(seed: u64, len: usize) -> Vec<f64> {
     f64s(&uniform(&mut rng(seed), len, -1.0, 1.0))
 }
 
-/// conv (+ relu) (+ pool) with gradients checked by finite differences on x, weight, bias.
-fn conv_block_fd(what: &str, seed: u64, s: Conv2dShape, relu: bool, pool: Option<PoolSpec>) {
+/// conv (+ activation) (+ pool) with gradients checked by finite differences on x, weight,
+/// bias.
+fn conv_block_fd(
+    what: &str,
+    seed: u64,
+    s: Conv2dShape,
+    act: Option<Activation>,
+    pool: Option<PoolSpec>,
+) {
     let p = pool.map(|(kernel, stride, padding)| MaxPool2dShape {
         n: s.n,
         c: s.c_out,
@@ -53,8 +60,8 @@ fn conv_block_fd(what: &str, seed: u64, s: Conv2dShape, relu: bool, pool: Option
     });
     let fwd = |x: &[f64], w: &[f64], b: &[f64]| {
         let mut y = conv2d_forward(&s, x, w, Some(b));
-        if relu {
-            y = relu_forward(&y);
+        if let Some(a) = act {
+            y = activation_forward(a, &y);
         }
         match &p {
             Some(p) => max_pool2d_forward(p, &y),
@@ -76,7 +83,10 @@ fn conv_block_fd(what: &str, seed: u64, s: Conv2dShape, relu: bool, pool: Option
         Some(p) => max_pool2d_backward(p, &out.indices, &r),
         None => r.clone(),
     };
-    let g = if relu { relu_backward(&conv, &g) } else { g };
+    let g = match act {
+        Some(a) => activation_backward(a, &conv, &g),
+        None => g,
+    };
     let grads = conv2d_backward(&s, &x, &w, &g);
     assert_fd(
         &format!("{what}: grad_x"),
@@ -108,7 +118,7 @@ fn conv2d_backward_matches_finite_differences() {
         padding: (1, 2),
         dilation: (1, 2),
     };
-    conv_block_fd("conv per-axis stride/padding/dilation", 100, s, false, None);
+    conv_block_fd("conv per-axis stride/padding/dilation", 100, s, None, None);
 }
 
 #[test]
@@ -128,21 +138,21 @@ fn conv_relu_pool_backward_matches_finite_differences() {
         "conv + relu + pool 2/2",
         200,
         s,
-        true,
+        Some(Activation::Relu),
         Some(((2, 2), (2, 2), (0, 0))),
     );
     conv_block_fd(
         "conv + relu + pool 3/2 (overlapping)",
         300,
         s,
-        true,
+        Some(Activation::Relu),
         Some(((3, 3), (2, 2), (0, 0))),
     );
     conv_block_fd(
         "conv + pool (2,3)/(2,1) padding (1,1)",
         400,
         s,
-        false,
+        None,
         Some(((2, 3), (2, 1), (1, 1))),
     );
 }
@@ -187,4 +197,89 @@ fn cross_entropy_gradient_matches_finite_differences() {
     let ce = softmax_cross_entropy(&logits, &targets, 4);
     let numeric = numeric_grad(|z| softmax_cross_entropy(z, &targets, 4).mean, &logits);
     assert_fd("cross-entropy d(mean)/d(logits)", &ce.grad_logits, &numeric);
+}
+
+/// Every activation, and GELU's two forms, away from the kinks of the piecewise ones.
+const ACTIVATIONS: [Activation; 6] = [
+    Activation::Relu,
+    Activation::Tanh,
+    Activation::Sigmoid,
+    Activation::LeakyRelu(0.2),
+    Activation::Gelu,
+    Activation::GeluTanh,
+];
+
+#[test]
+fn activation_backward_matches_finite_differences() {
+    // x in [-4, 4] (both tails of GELU and sigmoid), none within 1e-3 of the kink at 0.
+    let x: Vec<f64> = random(700, 40)
+        .iter()
+        .map(|v| 4.0 * v)
+        .filter(|v| v.abs() > 1e-3)
+        .collect();
+    assert!(x.iter().any(|&v| v < -2.0) && x.iter().any(|&v| v > 2.0));
+    let r = random(701, x.len());
+    for act in ACTIVATIONS {
+        let analytic = activation_backward(act, &x, &r);
+        let numeric = numeric_grad(|v| dot(&activation_forward(act, v), &r), &x);
+        assert_fd(&format!("{act:?}: grad_x"), &analytic, &numeric);
+    }
+}
+
+#[test]
+fn linear_activation_backward_matches_finite_differences() {
+    let s = LinearShape {
+        n: 3,
+        in_features: 5,
+        out_features: 4,
+    };
+    let (x, w, b) = (random(710, 15), random(711, 20), random(712, 4));
+    let r = random(713, 12);
+    let pre = linear_forward(&s, &x, &w, Some(&b));
+    assert!(pre.iter().any(|&v| v < 0.0) && pre.iter().any(|&v| v > 0.0));
+    for act in ACTIVATIONS {
+        let fwd = |x: &[f64], w: &[f64], b: &[f64]| {
+            activation_forward(act, &linear_forward(&s, x, w, Some(b)))
+        };
+        let g = linear_backward(&s, &x, &w, &activation_backward(act, &pre, &r));
+        assert_fd(
+            &format!("linear + {act:?}: grad_x"),
+            &g.input,
+            &numeric_grad(|v| dot(&fwd(v, &w, &b), &r), &x),
+        );
+        assert_fd(
+            &format!("linear + {act:?}: grad_w"),
+            &g.weight,
+            &numeric_grad(|v| dot(&fwd(&x, v, &b), &r), &w),
+        );
+        assert_fd(
+            &format!("linear + {act:?}: grad_b"),
+            &g.bias,
+            &numeric_grad(|v| dot(&fwd(&x, &w, v), &r), &b),
+        );
+    }
+}
+
+#[test]
+fn conv_activation_pool_backward_matches_finite_differences() {
+    let s = Conv2dShape {
+        n: 2,
+        c_in: 2,
+        h_in: 6,
+        w_in: 5,
+        c_out: 2,
+        kernel: (3, 2),
+        stride: (1, 1),
+        padding: (1, 0),
+        dilation: (1, 1),
+    };
+    for (i, act) in ACTIVATIONS.into_iter().enumerate() {
+        conv_block_fd(
+            &format!("conv + {act:?} + pool 2/2"),
+            800 + 10 * i as u64,
+            s,
+            Some(act),
+            Some(((2, 2), (2, 2), (0, 0))),
+        );
+    }
 }

@@ -13,6 +13,7 @@ use common::blocks::{conv_block_ref, ConvSpec, PoolSpec, NO_POOL};
 use common::launch::SgdArgs;
 use common::run::{check_block, run_block};
 use common::{client, f32s, indices, input, op_case, output, shape};
+use cubenet_kernels::Act;
 
 fn assert_same(what: &str, got: &[f64], want: &[f64]) {
     assert_eq!(got.len(), want.len(), "{what}: length");
@@ -92,7 +93,7 @@ fn identity_then_pool(c: usize, h: usize, w: usize, pool: PoolSpec) -> (ConvSpec
         pad: (0, 0),
         dil: (1, 1),
         bias: false,
-        relu: false,
+        act: Act::None,
         pool: Some(pool),
         ocb: c,
     };
@@ -119,7 +120,7 @@ fn p1_conv2d_per_axis_stride_padding_dilation() {
         pad: (1, 0),
         dil: (1, 2),
         bias: true,
-        relu: false,
+        act: Act::None,
         pool: NO_POOL,
         ocb: 1,
     };
@@ -153,7 +154,7 @@ fn p1b_conv2d_two_to_three_channels() {
         pad: (0, 1),
         dil: (2, 1),
         bias: true,
-        relu: false,
+        act: Act::None,
         pool: NO_POOL,
         ocb: 3,
     };
@@ -204,7 +205,7 @@ fn p6_conv_relu_pool_composite() {
         pad: (1, 1),
         dil: (1, 1),
         bias: true,
-        relu: true,
+        act: Act::Relu,
         pool: Some(((2, 2), (2, 2), (0, 0))),
         ocb: 1,
     };

@@ -12,7 +12,7 @@ use common::launch::{Arenas, Gpu, SgdArgs};
 use common::run::{check_block, run_block};
 use common::{assert_close, client, data, f32s, indices, input, op_case, output, shape};
 use cubenet_kernels::reference::argmax;
-use cubenet_kernels::SgdFlags;
+use cubenet_kernels::{Act, SgdFlags};
 
 /// Cross-entropy case `name` on `head_unit`: in_f = classes, identity weight, zero bias, the
 /// case's logits as the input; `cap` rows allocated. Checks logits, per-row losses (and their
@@ -247,7 +247,7 @@ fn p5_relu_gradient_is_zero_at_zero() {
     let spec = LinearSpec {
         in_f: 1,
         out_f: 1,
-        relu: true,
+        act: Act::Relu,
         bias: true,
         rb: 2,
         ob: 1,
@@ -272,7 +272,7 @@ fn p6b_linear_relu_composite() {
     let spec = LinearSpec {
         in_f: 4,
         out_f: 3,
-        relu: true,
+        act: Act::Relu,
         bias: true,
         rb: 2,
         ob: 3,

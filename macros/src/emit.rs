@@ -6,7 +6,24 @@ use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 use syn::ItemStruct;
 
+use crate::ir::Activation;
 use crate::plan::{Block, BlockKind, Job, Kernel, Plan};
+
+/// The kernels' comptime `Act` of a block's activation (a LeakyRelu's slope as f32 bits).
+fn act_tokens(act: Option<Activation>) -> TokenStream {
+    match act {
+        None => quote!(Act::None),
+        Some(Activation::Relu) => quote!(Act::Relu),
+        Some(Activation::Tanh) => quote!(Act::Tanh),
+        Some(Activation::Sigmoid) => quote!(Act::Sigmoid),
+        Some(Activation::LeakyRelu(slope)) => {
+            let bits = slope.to_bits();
+            quote!(Act::LeakyRelu(#bits))
+        }
+        Some(Activation::Gelu { tanh: false }) => quote!(Act::Gelu),
+        Some(Activation::Gelu { tanh: true }) => quote!(Act::GeluTanh),
+    }
+}
 
 fn largest_divisor(n: usize, candidates: &[usize]) -> usize {
     candidates
@@ -26,13 +43,14 @@ fn block_const(i: usize, b: &Block) -> TokenStream {
     let (w_off, b_off, in_act, out_act, in_grad, out_grad, argmax) = (
         b.w_off, b.b_off, b.in_act, b.out_act, b.in_grad, b.out_grad, b.argmax,
     );
+    let pre_act = b.pre_act;
+    let act = act_tokens(b.act());
     match &b.kind {
         BlockKind::Conv(c) => {
             let (c_in, h_in, w_in, c_out) = (c.c_in, c.h_in, c.w_in, c.c_out);
             let ((kh, kw), (sh, sw), (ph, pw), (dh, dw)) = (c.k, c.s, c.p, c.d);
             let (h_conv, w_conv) = c.conv_hw;
             let (h_out, w_out) = c.out_hw;
-            let relu = c.relu;
             let bias = c.bias;
             let pool = c.pool.is_some();
             let ((pkh, pkw), (psh, psw), (pph, ppw)) = c.pool.unwrap_or(((1, 1), (1, 1), (0, 0)));
@@ -41,23 +59,23 @@ fn block_const(i: usize, b: &Block) -> TokenStream {
                 pub const #name: ConvCfg = ConvCfg {
                     c_in: #c_in, h_in: #h_in, w_in: #w_in, c_out: #c_out,
                     kh: #kh, kw: #kw, sh: #sh, sw: #sw, ph: #ph, pw: #pw, dh: #dh, dw: #dw,
-                    h_conv: #h_conv, w_conv: #w_conv, relu: #relu, pool: #pool,
+                    h_conv: #h_conv, w_conv: #w_conv, act: #act, pool: #pool,
                     pkh: #pkh, pkw: #pkw, psh: #psh, psw: #psw, pph: #pph, ppw: #ppw,
                     h_out: #h_out, w_out: #w_out, bias: #bias, w_off: #w_off, b_off: #b_off,
                     in_act: #in_act, out_act: #out_act, in_grad: #in_grad, out_grad: #out_grad,
-                    argmax: #argmax, ocb: #ocb,
+                    pre_act: #pre_act, argmax: #argmax, ocb: #ocb,
                 };
             }
         }
         BlockKind::Linear(l) => {
-            let (in_f, out_f, relu, bias) = (l.in_f, l.out_f, l.relu, l.bias);
+            let (in_f, out_f, bias) = (l.in_f, l.out_f, l.bias);
             let ob = largest_divisor(out_f, &[4, 2, 1]);
             let ib = largest_divisor(in_f, &[4, 2, 1]);
             quote! {
                 pub const #name: LinearCfg = LinearCfg {
-                    in_f: #in_f, out_f: #out_f, relu: #relu, bias: #bias, w_off: #w_off, b_off: #b_off,
+                    in_f: #in_f, out_f: #out_f, act: #act, bias: #bias, w_off: #w_off, b_off: #b_off,
                     in_act: #in_act, out_act: #out_act, in_grad: #in_grad, out_grad: #out_grad,
-                    rb: 4, ob: #ob, ib: #ib,
+                    pre_act: #pre_act, rb: 4, ob: #ob, ib: #ib,
                 };
             }
         }
@@ -357,6 +375,7 @@ pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
         mod #module {
             use ::cubenet::__private::cubecl;
             use cubecl::prelude::*;
+            use ::cubenet::__private::kernels::act::Act;
             use ::cubenet::__private::kernels::conv::*;
             use ::cubenet::__private::kernels::head::*;
             use ::cubenet::__private::kernels::linear::*;

@@ -230,7 +230,7 @@ mod tests {
             (
                 quote!(input = [1, 28, 28]),
                 quote!(struct Net { conv: Conv2D<1, 6, 5>, relu: Relu, flatten: Flatten, fc: Linear<3456, 10> }),
-                "unknown layer type `Conv2D` (layers: Conv2d, MaxPool2d, Linear, Relu, Flatten); did you mean `Conv2d`?",
+                "unknown layer type `Conv2D` (layers: Conv2d, MaxPool2d, Linear, Relu, Tanh, Sigmoid, LeakyRelu, Gelu, Flatten); did you mean `Conv2d`?",
             ),
             (
                 quote!(input = [1, 28, 28]),
@@ -264,8 +264,28 @@ mod tests {
             ),
             (
                 quote!(input = [1, 28, 28]),
+                quote!(struct Net { conv: Conv2d<1, 6, 5>, pool: MaxPool2d<2>, gelu: Gelu, flatten: Flatten, fc: Linear<864, 10> }),
+                "Gelu `gelu` must come before the MaxPool2d `pool`: cubenet applies the activation before the pool, which gives the same result only for monotonic activations, and GELU is not monotonic",
+            ),
+            (
+                quote!(input = [1, 28, 28]),
+                quote!(struct Net { flatten: Flatten, fc: Linear<784, 10>, t: Tanh, s: Sigmoid, out: Linear<10, 2> }),
+                "`fc` already has an activation (the Tanh `t`); cubenet fuses one activation into each Conv2d or Linear layer: remove `s`, or put a layer with weights between them",
+            ),
+            (
+                quote!(input = [1, 28, 28]),
+                quote!(struct Net { flatten: Flatten, fc: Linear<784, 10>, #[layer(negative_slope = -0.1)] a: LeakyRelu, out: Linear<10, 2> }),
+                "`negative_slope` of LeakyRelu `a` cannot be negative: cubenet takes the activation's gradient from the sign of its output, which needs a slope >= 0",
+            ),
+            (
+                quote!(input = [1, 28, 28]),
+                quote!(struct Net { flatten: Flatten, fc: Linear<784, 10>, #[layer(approximate = "tanhh")] a: Gelu, out: Linear<10, 2> }),
+                "`approximate` of Gelu `a` must be \"none\" or \"tanh\", found \"tanhh\"; did you mean `tanh`?",
+            ),
+            (
+                quote!(input = [1, 28, 28]),
                 quote!(struct Net { pool: MaxPool2d<2>, flatten: Flatten, fc: Linear<196, 10> }),
-                "MaxPool2d `pool` must follow a Conv2d (optionally with a Relu between; cubenet fuses the pool into the conv's kernel), but it follows the input",
+                "MaxPool2d `pool` must follow a Conv2d (optionally with an activation between; cubenet fuses the pool into the conv's kernel), but it follows the input",
             ),
             (
                 quote!(input = [1, 28, 28]),

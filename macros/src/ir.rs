@@ -39,24 +39,79 @@ pub enum LayerType {
     MaxPool2d,
     Linear,
     Relu,
+    Tanh,
+    Sigmoid,
+    LeakyRelu,
+    Gelu,
     Flatten,
 }
 
 impl LayerType {
-    pub const ALL: [LayerType; 5] = [
+    pub const ALL: [LayerType; 9] = [
         LayerType::Conv2d,
         LayerType::MaxPool2d,
         LayerType::Linear,
         LayerType::Relu,
+        LayerType::Tanh,
+        LayerType::Sigmoid,
+        LayerType::LeakyRelu,
+        LayerType::Gelu,
         LayerType::Flatten,
     ];
-    pub const NAMES: [&'static str; 5] = ["Conv2d", "MaxPool2d", "Linear", "Relu", "Flatten"];
+    pub const NAMES: [&'static str; 9] = [
+        "Conv2d",
+        "MaxPool2d",
+        "Linear",
+        "Relu",
+        "Tanh",
+        "Sigmoid",
+        "LeakyRelu",
+        "Gelu",
+        "Flatten",
+    ];
 
     pub fn name(self) -> &'static str {
         Self::NAMES[self as usize]
     }
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+    /// Whether the layer is an activation (fused into the Conv2d or Linear before it).
+    pub fn is_activation(self) -> bool {
+        matches!(
+            self,
+            LayerType::Relu
+                | LayerType::Tanh
+                | LayerType::Sigmoid
+                | LayerType::LeakyRelu
+                | LayerType::Gelu
+        )
+    }
+}
+
+/// An activation layer with its options (torch.nn.ReLU, Tanh, Sigmoid, LeakyReLU, GELU).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activation {
+    Relu,
+    Tanh,
+    Sigmoid,
+    /// `negative_slope` (>= 0).
+    LeakyRelu(f32),
+    /// `approximate = "tanh"` when true.
+    Gelu {
+        tanh: bool,
+    },
+}
+
+impl Activation {
+    pub fn ty(self) -> LayerType {
+        match self {
+            Activation::Relu => LayerType::Relu,
+            Activation::Tanh => LayerType::Tanh,
+            Activation::Sigmoid => LayerType::Sigmoid,
+            Activation::LeakyRelu(_) => LayerType::LeakyRelu,
+            Activation::Gelu { .. } => LayerType::Gelu,
+        }
     }
 }
 
@@ -65,7 +120,7 @@ pub enum LayerKind {
     Conv2d(Conv2d),
     MaxPool2d(MaxPool2d),
     Linear(Linear),
-    Relu,
+    Activation(Activation),
     Flatten,
     /// A layer whose declaration has errors (already reported).
     Invalid(Invalid),
@@ -78,7 +133,7 @@ impl LayerKind {
             LayerKind::Conv2d(_) => Some(LayerType::Conv2d),
             LayerKind::MaxPool2d(_) => Some(LayerType::MaxPool2d),
             LayerKind::Linear(_) => Some(LayerType::Linear),
-            LayerKind::Relu => Some(LayerType::Relu),
+            LayerKind::Activation(a) => Some(a.ty()),
             LayerKind::Flatten => Some(LayerType::Flatten),
             LayerKind::Invalid(i) => i.ty,
         }

@@ -16,6 +16,10 @@ enum OptKind {
     Int,
     Pair,
     Bool,
+    /// A finite number >= 0 (integer or float literal).
+    Float,
+    /// One of these string literals.
+    Choice(&'static [&'static str]),
 }
 
 struct OptSpec {
@@ -69,12 +73,27 @@ const LINEAR: &[OptSpec] = &[
     opt("out_features", OptKind::Int, Some(1), true, FEATURES),
     opt("bias", OptKind::Bool, None, false, None),
 ];
+const LEAKY_RELU: &[OptSpec] = &[opt("negative_slope", OptKind::Float, None, false, None)];
+/// torch.nn.GELU's `approximate`: "none" (exact, erf) or "tanh".
+const GELU_APPROXIMATE: &[&str] = &["none", "tanh"];
+const GELU: &[OptSpec] = &[opt(
+    "approximate",
+    OptKind::Choice(GELU_APPROXIMATE),
+    None,
+    false,
+    None,
+)];
+/// torch.nn.LeakyReLU's default `negative_slope`.
+const DEFAULT_NEGATIVE_SLOPE: f32 = 0.01;
 
 #[derive(Clone, Copy)]
 enum Value {
     Int(Spanned<usize>),
     Pair(Pair),
     Bool(bool),
+    Float(f32),
+    /// Index into the option's choices.
+    Choice(usize),
 }
 
 fn signature(ty: &str, specs: &[OptSpec]) -> String {
@@ -90,6 +109,8 @@ fn signature(ty: &str, specs: &[OptSpec]) -> String {
         .collect();
     if named.is_empty() {
         format!("`{ty}<{}>`", pos.join(", "))
+    } else if pos.is_empty() {
+        format!("`{ty}` with optional `#[layer({})]`", named.join(", "))
     } else {
         format!(
             "`{ty}<{}>` with optional `#[layer({})]`",
@@ -167,6 +188,71 @@ fn parse_value(expr: &Expr, spec: &OptSpec, what: &str, errors: &mut Errors) -> 
         },
         OptKind::Int => check(usize_of(expr, what, errors)?, errors).map(Value::Int),
         OptKind::Pair => parse_pair(expr, what, &check, errors).map(Value::Pair),
+        OptKind::Float => parse_float(expr, what, errors).map(Value::Float),
+        OptKind::Choice(choices) => match expr {
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Str(s), ..
+            }) => {
+                let v = s.value();
+                match choices.iter().position(|c| *c == v) {
+                    Some(i) => Some(Value::Choice(i)),
+                    None => {
+                        errors.push(
+                            s.span(),
+                            format!(
+                                "{what} must be {}, found \"{v}\"{}",
+                                quoted_choices(choices),
+                                did_you_mean(&v, choices)
+                            ),
+                        );
+                        None
+                    }
+                }
+            }
+            _ => {
+                errors.push_tokens(
+                    expr,
+                    format!("{what} must be a string: {}", quoted_choices(choices)),
+                );
+                None
+            }
+        },
+    }
+}
+
+/// `"a" or "b"`.
+fn quoted_choices(choices: &[&str]) -> String {
+    let q: Vec<String> = choices.iter().map(|c| format!("\"{c}\"")).collect();
+    q.join(" or ")
+}
+
+/// A finite number >= 0, written as an integer or float literal.
+fn parse_float(expr: &Expr, what: &str, errors: &mut Errors) -> Option<f32> {
+    let parsed = match expr {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Float(f), ..
+        }) => f.base10_parse::<f32>().ok(),
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Int(i), ..
+        }) => i.base10_parse::<f32>().ok(),
+        Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_)) => {
+            errors.push_tokens(
+                expr,
+                format!("{what} cannot be negative: cubenet takes the activation's gradient from the sign of its output, which needs a slope >= 0"),
+            );
+            return None;
+        }
+        _ => {
+            errors.push_tokens(expr, format!("{what} must be a number, e.g. `0.2`"));
+            return None;
+        }
+    };
+    match parsed {
+        Some(v) if v.is_finite() => Some(v),
+        _ => {
+            errors.push_tokens(expr, format!("{what} must be a finite f32 number"));
+            None
+        }
     }
 }
 
@@ -385,6 +471,20 @@ impl Options<'_> {
             _ => None,
         }
     }
+    fn float(&self, i: usize, default: f32) -> Option<f32> {
+        match self.slots.get(i)? {
+            Slot::Given(Value::Float(v)) => Some(*v),
+            Slot::Absent if self.defaults => Some(default),
+            _ => None,
+        }
+    }
+    fn choice(&self, i: usize, default: usize) -> Option<usize> {
+        match self.slots.get(i)? {
+            Slot::Given(Value::Choice(v)) => Some(*v),
+            Slot::Absent if self.defaults => Some(default),
+            _ => None,
+        }
+    }
     fn boolean(&self, i: usize, default: bool) -> Option<bool> {
         match self.slots.get(i)? {
             Slot::Given(Value::Bool(b)) => Some(*b),
@@ -471,7 +571,9 @@ pub fn parse_layer(
         LayerType::Conv2d => CONV2D,
         LayerType::MaxPool2d => MAXPOOL2D,
         LayerType::Linear => LINEAR,
-        LayerType::Relu | LayerType::Flatten => {
+        LayerType::LeakyRelu => LEAKY_RELU,
+        LayerType::Gelu => GELU,
+        LayerType::Relu | LayerType::Tanh | LayerType::Sigmoid | LayerType::Flatten => {
             if let Some(a) = named.first() {
                 errors.push(a.key.span(), format!("{ty_name} `{name}` takes no options"));
             } else if !matches!(seg.arguments, PathArguments::None) {
@@ -480,10 +582,11 @@ pub fn parse_layer(
                     format!("{ty_name} `{name}` takes no options"),
                 );
             }
-            let kind = if lt == LayerType::Relu {
-                LayerKind::Relu
-            } else {
-                LayerKind::Flatten
+            let kind = match lt {
+                LayerType::Relu => LayerKind::Activation(Activation::Relu),
+                LayerType::Tanh => LayerKind::Activation(Activation::Tanh),
+                LayerType::Sigmoid => LayerKind::Activation(Activation::Sigmoid),
+                _ => LayerKind::Flatten,
             };
             return LayerDecl {
                 name,
@@ -557,6 +660,14 @@ pub fn parse_layer(
                 }),
             }
         }
+        LayerType::LeakyRelu => match (ok, v.float(0, DEFAULT_NEGATIVE_SLOPE)) {
+            (true, Some(slope)) => LayerKind::Activation(Activation::LeakyRelu(slope)),
+            _ => invalid(None),
+        },
+        LayerType::Gelu => match (ok, v.choice(0, 0)) {
+            (true, Some(c)) => LayerKind::Activation(Activation::Gelu { tanh: c == 1 }),
+            _ => invalid(None),
+        },
         _ => match (ok, v.int(0), v.int(1), v.boolean(2, true)) {
             (true, Some(in_features), Some(out_features), Some(bias)) => {
                 LayerKind::Linear(Linear {

@@ -1,5 +1,8 @@
-//! Layer order: the sequences cubenet fuses. A block is a Conv2d with an optional Relu and
-//! an optional MaxPool2d (in either order), or a Linear with an optional Relu; a Flatten
+//! Layer order: the sequences cubenet fuses. A block is a Conv2d with an optional activation
+//! (Relu, Tanh, Sigmoid, LeakyRelu, Gelu) and an optional MaxPool2d (in either order, except
+//! that a Gelu must come before the pool: the kernel applies the activation first, which
+//! commutes with max-pooling only for monotonic activations), or a Linear with an optional
+//! activation; a Flatten
 //! separates the conv blocks from the linear ones; the last layer is the Linear giving the
 //! class scores (training applies softmax cross-entropy to them).
 //!
@@ -10,11 +13,12 @@ use syn::Ident;
 use crate::ir::*;
 use crate::parse::Errors;
 
-/// The block a Relu or MaxPool2d would be fused into.
+/// The block an activation or MaxPool2d would be fused into.
 struct Open<'a> {
     owner: &'a Ident,
     conv: bool,
-    relu: Option<&'a Ident>,
+    /// The activation already fused, with its type.
+    act: Option<(&'a Ident, LayerType)>,
     pool: Option<&'a Ident>,
 }
 
@@ -55,7 +59,7 @@ pub fn check(layers: &[LayerDecl], struct_ident: &Ident, errors: &mut Errors) {
             }
             Some(t @ (LayerType::Conv2d | LayerType::Linear)) => {
                 let conv = *t == LayerType::Conv2d;
-                open = Some(Open { owner: name, conv, relu: None, pool: None });
+                open = Some(Open { owner: name, conv, act: None, pool: None });
                 flat = !conv;
                 lenient = false;
             }
@@ -65,18 +69,33 @@ pub fn check(layers: &[LayerDecl], struct_ident: &Ident, errors: &mut Errors) {
                 flat = true;
                 lenient = false;
             }
-            Some(LayerType::Relu) if lenient => {}
-            Some(LayerType::Relu) => match &mut open {
-                None => errors.push(
-                    name.span(),
-                    format!("Relu `{name}` must follow a Conv2d or Linear layer (cubenet fuses it into that layer's kernel), but it follows {after}"),
-                ),
-                Some(Open { owner, relu: Some(first), .. }) => errors.push(
-                    name.span(),
-                    format!("`{owner}` already has a Relu (`{first}`), and relu(relu(x)) = relu(x): remove `{name}`"),
-                ),
-                Some(o) => o.relu = Some(name),
-            },
+            Some(t) if t.is_activation() && lenient => {}
+            Some(t) if t.is_activation() => {
+                let t = *t;
+                let tn = t.name();
+                match &mut open {
+                    None => errors.push(
+                        name.span(),
+                        format!("{tn} `{name}` must follow a Conv2d or Linear layer (cubenet fuses it into that layer's kernel), but it follows {after}"),
+                    ),
+                    Some(Open { owner, act: Some((first, LayerType::Relu)), .. }) if t == LayerType::Relu => errors.push(
+                        name.span(),
+                        format!("`{owner}` already has a Relu (`{first}`), and relu(relu(x)) = relu(x): remove `{name}`"),
+                    ),
+                    Some(Open { owner, act: Some((first, ft)), .. }) => errors.push(
+                        name.span(),
+                        format!(
+                            "`{owner}` already has an activation (the {} `{first}`); cubenet fuses one activation into each Conv2d or Linear layer: remove `{name}`, or put a layer with weights between them",
+                            ft.name()
+                        ),
+                    ),
+                    Some(Open { pool: Some(pool), .. }) if t == LayerType::Gelu => errors.push(
+                        name.span(),
+                        format!("Gelu `{name}` must come before the MaxPool2d `{pool}`: cubenet applies the activation before the pool, which gives the same result only for monotonic activations, and GELU is not monotonic"),
+                    ),
+                    Some(o) => o.act = Some((name, t)),
+                }
+            }
             Some(LayerType::MaxPool2d) if lenient || flat => {}
             Some(LayerType::MaxPool2d) => match &mut open {
                 Some(Open { owner, conv: true, pool: Some(first), .. }) => errors.push(
@@ -89,17 +108,19 @@ pub fn check(layers: &[LayerDecl], struct_ident: &Ident, errors: &mut Errors) {
                 _ => errors.push(
                     name.span(),
                     format!(
-                        "MaxPool2d `{name}` must follow a Conv2d (optionally with a Relu between; cubenet fuses the pool into the conv's kernel), but it follows {after}"
+                        "MaxPool2d `{name}` must follow a Conv2d (optionally with an activation between; cubenet fuses the pool into the conv's kernel), but it follows {after}"
                     ),
                 ),
             },
+            // Every activation is handled above.
+            Some(_) => {}
         }
     }
     let last_name = &last.name;
     match (last.kind.ty(), &open) {
         (None | Some(LayerType::Linear), _) => {}
         _ if lenient => {}
-        (Some(LayerType::Relu), Some(Open { conv: false, owner, .. })) => errors.push(
+        (Some(t), Some(Open { conv: false, owner, .. })) if t.is_activation() => errors.push(
             last_name.span(),
             format!("the last layer must be the Linear giving the class scores (training applies softmax cross-entropy to them): remove `{last_name}` after `{owner}`"),
         ),

@@ -1,4 +1,5 @@
-//! The fusion plan: layers grouped into blocks (conv [+ relu] [+ max-pool], linear [+ relu],
+//! The fusion plan: layers grouped into blocks (conv [+ activation] [+ max-pool], linear
+//! [+ activation],
 //! and the head: last linear + softmax cross-entropy), the arena layout, and the kernels of
 //! one training step.
 //!
@@ -31,7 +32,8 @@ pub struct ConvBlock {
     pub p: (usize, usize),
     pub d: (usize, usize),
     pub conv_hw: (usize, usize),
-    pub relu: bool,
+    /// The fused activation (applied before the pool).
+    pub act: Option<Activation>,
     /// The fused pool's (kernel, stride, padding).
     pub pool: Option<PoolWindow>,
     pub out_hw: (usize, usize),
@@ -42,7 +44,7 @@ pub struct ConvBlock {
 pub struct LinearBlock {
     pub in_f: usize,
     pub out_f: usize,
-    pub relu: bool,
+    pub act: Option<Activation>,
     pub bias: bool,
 }
 
@@ -67,10 +69,23 @@ pub struct Block {
     pub out_act: usize,
     pub in_grad: usize,
     pub out_grad: usize,
+    /// The pre-activation (`out_len` floats), kept for the backward pass of a GELU (0 when
+    /// the block has none).
+    pub pre_act: usize,
     pub argmax: usize,
 }
 
 impl Block {
+    pub fn act(&self) -> Option<Activation> {
+        match &self.kind {
+            BlockKind::Conv(c) => c.act,
+            BlockKind::Linear(l) => l.act,
+        }
+    }
+    /// Whether the backward pass needs the pre-activation (GELU's derivative does).
+    pub fn needs_pre(&self) -> bool {
+        matches!(self.act(), Some(Activation::Gelu { .. }))
+    }
     pub fn out_len(&self) -> usize {
         match &self.kind {
             BlockKind::Conv(c) => c.c_out * c.out_hw.0 * c.out_hw.1,
@@ -152,8 +167,8 @@ pub fn plan(
     errors: &mut Errors,
 ) -> Option<Plan> {
     let mut blocks: Vec<Block> = Vec::new();
-    // Whether the last block can still take a relu / pool.
-    let mut open_relu = false;
+    // Whether the last block can still take an activation / pool.
+    let mut open_act = false;
     let mut open_pool = false;
     for (layer, shaped) in decl.layers.iter().zip(shapes) {
         let shaped = shaped.as_ref()?;
@@ -168,6 +183,7 @@ pub fn plan(
             out_act: 0,
             in_grad: 0,
             out_grad: 0,
+            pre_act: 0,
             argmax: 0,
         };
         match &layer.kind {
@@ -187,33 +203,33 @@ pub fn plan(
                     p: cv.padding.value,
                     d: cv.dilation.value,
                     conv_hw: (oh, ow),
-                    relu: false,
+                    act: None,
                     pool: None,
                     out_hw: (oh, ow),
                     bias: cv.bias,
                 })));
-                open_relu = true;
+                open_act = true;
                 open_pool = true;
             }
             LayerKind::Linear(l) => {
                 blocks.push(new_block(BlockKind::Linear(LinearBlock {
                     in_f: l.in_features.value,
                     out_f: l.out_features.value,
-                    relu: false,
+                    act: None,
                     bias: l.bias,
                 })));
-                open_relu = true;
+                open_act = true;
                 open_pool = false;
             }
             // `order::check` has rejected any other sequence.
-            LayerKind::Relu => {
-                let b = blocks.last_mut().filter(|_| open_relu)?;
+            LayerKind::Activation(a) => {
+                let b = blocks.last_mut().filter(|_| open_act)?;
                 match &mut b.kind {
-                    BlockKind::Conv(c) => c.relu = true,
-                    BlockKind::Linear(l) => l.relu = true,
+                    BlockKind::Conv(c) => c.act = Some(*a),
+                    BlockKind::Linear(l) => l.act = Some(*a),
                 }
                 b.layers.push(name.clone());
-                open_relu = false;
+                open_act = false;
             }
             LayerKind::MaxPool2d(p) => match blocks.last_mut() {
                 Some(Block {
@@ -233,14 +249,14 @@ pub fn plan(
             },
             LayerKind::Invalid(_) => return None,
             LayerKind::Flatten => {
-                open_relu = false;
+                open_act = false;
                 open_pool = false;
             }
         }
     }
-    // `order::check` has made sure the network ends with a Linear without Relu.
+    // `order::check` has made sure the network ends with a Linear without activation.
     let last = blocks.last()?;
-    let BlockKind::Linear(LinearBlock { relu: false, .. }) = last.kind else {
+    let BlockKind::Linear(LinearBlock { act: None, .. }) = last.kind else {
         return None;
     };
     if !decl
@@ -278,7 +294,8 @@ pub fn plan(
     }
     let num_params = off;
 
-    // acts arena (per-sample offsets): input, then for each block its output and output grad.
+    // acts arena (per-sample offsets): input, then for each block its output and output grad
+    // (and, for a GELU, its pre-activation).
     let input_act = 0;
     let mut a = decl.attr.input.iter().map(|d| d.value).product::<usize>();
     let mut prev_out = input_act;
@@ -287,15 +304,19 @@ pub fn plan(
         b.in_act = prev_out;
         b.in_grad = prev_grad;
         b.out_act = a;
-        let (Some(out_end), Some(grad_end)) = (
+        let regions = if b.needs_pre() { 3 } else { 2 };
+        let (Some(out_end), Some(end)) = (
             add(a, b.out_len()),
-            add(a, b.out_len()).and_then(|e| add(e, b.out_len())),
+            b.out_len().checked_mul(regions).and_then(|len| add(a, len)),
         ) else {
             too_large("activations per sample");
             return None;
         };
         b.out_grad = out_end;
-        a = grad_end;
+        if b.needs_pre() {
+            b.pre_act = out_end + b.out_len();
+        }
+        a = end;
         prev_out = b.out_act;
         prev_grad = b.out_grad;
     }

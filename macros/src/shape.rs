@@ -217,7 +217,7 @@ pub fn infer(
                 );
                 Known::Flat(Some(l.out_features.value))
             }
-            LayerKind::Relu => cur,
+            LayerKind::Activation(_) => cur,
             LayerKind::Flatten => match cur {
                 Known::Spatial {
                     c: Some(c),
@@ -241,13 +241,13 @@ pub fn infer(
                     }
                     Known::Flat(inv.output)
                 }
-                Some(LayerType::Relu) => cur,
+                Some(t) if t.is_activation() => cur,
                 Some(LayerType::Flatten) => Known::Flat(None),
-                None => Known::Unknown,
+                Some(_) | None => Known::Unknown,
             },
         };
         if let Some(shape) = next.full() {
-            if !matches!(layer.kind, LayerKind::Relu | LayerKind::Flatten) {
+            if !matches!(layer.kind, LayerKind::Activation(_) | LayerKind::Flatten) {
                 check_len(shape, name.span(), || format!("`{name}` gives"), errors);
             }
         }
@@ -257,7 +257,7 @@ pub fn infer(
             _ => None,
         });
         match (&layer.kind, cur) {
-            (LayerKind::Relu, _) => {}
+            (LayerKind::Activation(_), _) => {}
             (LayerKind::Flatten, Known::Spatial { c, h, w }) => {
                 src.features =
                     format!("{} x {} x {} from {}", dim(c), dim(h), dim(w), src.producer);

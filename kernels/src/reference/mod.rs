@@ -13,12 +13,14 @@
 //! - a slice of the wrong length, or a shape PyTorch rejects, panics: these are test oracles,
 //!   not runtime code.
 
+mod act;
 mod conv;
 mod linear;
 mod loss;
 mod pool;
 mod sgd;
 
+pub use act::{activation_backward, activation_forward, erf, std_normal_cdf, Activation};
 pub use conv::{conv2d_backward, conv2d_forward, Conv2dGrads, Conv2dShape};
 pub use linear::{linear_backward, linear_forward, LinearGrads, LinearShape};
 pub use loss::{argmax, softmax_cross_entropy, CrossEntropy};

@@ -1,6 +1,6 @@
 //! Conv and linear blocks in the tests: their specs, arena layouts and f64 references.
-use cubenet_kernels::reference::{self as r, Conv2dShape, LinearShape, MaxPool2dShape};
-use cubenet_kernels::{ConvCfg, LinearCfg};
+use cubenet_kernels::reference::{self as r, Activation, Conv2dShape, LinearShape, MaxPool2dShape};
+use cubenet_kernels::{Act, ConvCfg, LinearCfg};
 
 use super::abs;
 
@@ -17,7 +17,30 @@ pub type PoolSpec = ((usize, usize), (usize, usize), (usize, usize));
 /// A conv block without a pool.
 pub const NO_POOL: Option<PoolSpec> = None;
 
-/// A conv block as the tests describe it: conv (+ bias) (+ relu) (+ max-pool).
+/// The f64 reference of a kernel activation (`None` for `Act::None`).
+pub fn reference_act(act: Act) -> Option<Activation> {
+    match act {
+        Act::None => None,
+        Act::Relu => Some(Activation::Relu),
+        Act::Tanh => Some(Activation::Tanh),
+        Act::Sigmoid => Some(Activation::Sigmoid),
+        Act::LeakyRelu(_) => Some(Activation::LeakyRelu(act.slope() as f64)),
+        Act::Gelu => Some(Activation::Gelu),
+        Act::GeluTanh => Some(Activation::GeluTanh),
+    }
+}
+
+/// Every activation a block can fuse (LeakyRelu with a non-default slope).
+pub const ACTIVATIONS: [Act; 6] = [
+    Act::Relu,
+    Act::Tanh,
+    Act::Sigmoid,
+    Act::leaky_relu(0.2),
+    Act::Gelu,
+    Act::GeluTanh,
+];
+
+/// A conv block as the tests describe it: conv (+ bias) (+ activation) (+ max-pool).
 #[derive(Clone, Copy, Debug)]
 pub struct ConvSpec {
     pub c_in: usize,
@@ -29,7 +52,7 @@ pub struct ConvSpec {
     pub pad: (usize, usize),
     pub dil: (usize, usize),
     pub bias: bool,
-    pub relu: bool,
+    pub act: Act,
     /// Pool (kernel, stride, padding), per axis.
     pub pool: Option<PoolSpec>,
     pub ocb: usize,
@@ -91,7 +114,7 @@ impl ConvSpec {
             dw: self.dil.1,
             h_conv,
             w_conv,
-            relu: self.relu,
+            act: self.act,
             pool: self.pool.is_some(),
             pkh,
             pkw,
@@ -108,6 +131,7 @@ impl ConvSpec {
             out_act: in_len,
             out_grad: in_len + out_len,
             in_grad: in_len + 2 * out_len,
+            pre_act: 2 * in_len + 2 * out_len,
             argmax: 1,
             ocb: self.ocb,
         }
@@ -121,16 +145,17 @@ impl ConvSpec {
             w_len: c.c_out * c.c_in * c.kh * c.kw,
             b_len: if c.bias { c.c_out } else { 0 },
             pooled: c.pool,
+            pre: c.act.needs_pre(),
         }
     }
 }
 
-/// A linear block (+ bias) (+ relu) and its unit blocking.
+/// A linear block (+ bias) (+ activation) and its unit blocking.
 #[derive(Clone, Copy, Debug)]
 pub struct LinearSpec {
     pub in_f: usize,
     pub out_f: usize,
-    pub relu: bool,
+    pub act: Act,
     pub bias: bool,
     pub rb: usize,
     pub ob: usize,
@@ -144,7 +169,7 @@ impl LinearSpec {
         LinearCfg {
             in_f: i,
             out_f: o,
-            relu: self.relu,
+            act: self.act,
             bias: self.bias,
             w_off: PARAM_PAD,
             b_off: if self.bias { PARAM_PAD + i * o } else { 0 },
@@ -152,6 +177,7 @@ impl LinearSpec {
             out_act: i,
             out_grad: i + o,
             in_grad: i + 2 * o,
+            pre_act: 2 * i + 2 * o,
             rb: self.rb,
             ob: self.ob,
             ib: self.ib,
@@ -166,13 +192,15 @@ impl LinearSpec {
             w_len: self.in_f * self.out_f,
             b_len,
             pooled: false,
+            pre: self.act.needs_pre(),
         }
     }
 }
 
 /// The test layout of one block. Parameters: `PARAM_PAD` untouched floats, the weight, the
 /// bias, 2 untouched floats. Per sample in `acts`: input (offset 0), output, d(output),
-/// d(input); in `idx`: 1 untouched u32, then the pool argmax.
+/// d(input), and the pre-activation when the activation needs it (GELU); in `idx`: 1
+/// untouched u32, then the pool argmax.
 #[derive(Clone, Copy, Debug)]
 pub struct Layout {
     pub in_len: usize,
@@ -180,6 +208,8 @@ pub struct Layout {
     pub w_len: usize,
     pub b_len: usize,
     pub pooled: bool,
+    /// Whether the block stores its pre-activation.
+    pub pre: bool,
 }
 
 impl Layout {
@@ -192,6 +222,13 @@ impl Layout {
     pub fn in_grad(&self) -> usize {
         self.in_len + 2 * self.out_len
     }
+    pub fn pre_act(&self) -> usize {
+        2 * self.in_len + 2 * self.out_len
+    }
+    /// Floats per sample in `acts`.
+    pub fn per_sample(&self) -> usize {
+        self.pre_act() + if self.pre { self.out_len } else { 0 }
+    }
     pub fn params_len(&self) -> usize {
         PARAM_PAD + self.w_len + self.b_len + 2
     }
@@ -202,6 +239,8 @@ impl Layout {
 pub struct BlockRef {
     pub out: Vec<f64>,
     pub out_scale: Vec<f64>,
+    /// The pre-activation behind each output (at the pool's argmax), for blocks that store it.
+    pub pre: Vec<f64>,
     /// Pool argmax as PyTorch's indices (`y * w_conv + x` in the conv plane).
     pub argmax: Option<Vec<usize>>,
     pub grad_x: Vec<f64>,
@@ -212,7 +251,7 @@ pub struct BlockRef {
     pub grad_b_scale: Vec<f64>,
 }
 
-/// `pool(relu(conv2d(x, w, b)))` and its backward for the upstream gradient `g`, composed
+/// `pool(act(conv2d(x, w, b)))` and its backward for the upstream gradient `g`, composed
 /// from the reference ops.
 pub fn conv_block_ref(
     spec: &ConvSpec,
@@ -225,27 +264,26 @@ pub fn conv_block_ref(
     let cs = spec.conv_shape(n);
     let conv = r::conv2d_forward(&cs, x, w, b);
     let conv_abs = r::conv2d_forward(&cs, &abs(x), &abs(w), b.map(abs).as_deref());
-    let act = if spec.relu {
-        r::relu_forward(&conv)
-    } else {
-        conv.clone()
+    let ra = reference_act(spec.act);
+    let act = match ra {
+        Some(a) => r::activation_forward(a, &conv),
+        None => conv.clone(),
     };
-    let (out, out_scale, argmax, g_act) = match spec.pool_shape(n) {
+    let (out, out_scale, pre, argmax, g_act) = match spec.pool_shape(n) {
         Some(ps) => {
             let p = r::max_pool2d_forward(&ps, &act);
             let (plane, plane_out) = (ps.h_in * ps.w_in, ps.h_out() * ps.w_out());
-            let scale = (0..p.indices.len())
-                .map(|i| conv_abs[(i / plane_out) * plane + p.indices[i]])
-                .collect();
+            let at = |i: usize| (i / plane_out) * plane + p.indices[i];
+            let scale = (0..p.indices.len()).map(|i| conv_abs[at(i)]).collect();
+            let pre = (0..p.indices.len()).map(|i| conv[at(i)]).collect();
             let g_act = r::max_pool2d_backward(&ps, &p.indices, g);
-            (p.output, scale, Some(p.indices), g_act)
+            (p.output, scale, pre, Some(p.indices), g_act)
         }
-        None => (act, conv_abs, None, g.to_vec()),
+        None => (act, conv_abs, conv.clone(), None, g.to_vec()),
     };
-    let g_conv = if spec.relu {
-        r::relu_backward(&conv, &g_act)
-    } else {
-        g_act
+    let g_conv = match ra {
+        Some(a) => r::activation_backward(a, &conv, &g_act),
+        None => g_act,
     };
     let gr = r::conv2d_backward(&cs, x, w, &g_conv);
     let sc = r::conv2d_backward(&cs, &abs(x), &abs(w), &abs(&g_conv));
@@ -253,6 +291,7 @@ pub fn conv_block_ref(
     BlockRef {
         out,
         out_scale,
+        pre,
         argmax,
         grad_x,
         grad_x_scale,
@@ -263,7 +302,7 @@ pub fn conv_block_ref(
     }
 }
 
-/// `relu(linear(x, w, b))` and its backward for the upstream gradient `g`.
+/// `act(linear(x, w, b))` and its backward for the upstream gradient `g`.
 pub fn linear_block_ref(
     spec: &LinearSpec,
     n: usize,
@@ -279,15 +318,12 @@ pub fn linear_block_ref(
     };
     let pre = r::linear_forward(&s, x, w, b);
     let out_scale = r::linear_forward(&s, &abs(x), &abs(w), b.map(abs).as_deref());
-    let out = if spec.relu {
-        r::relu_forward(&pre)
-    } else {
-        pre.clone()
-    };
-    let g_pre = if spec.relu {
-        r::relu_backward(&pre, g)
-    } else {
-        g.to_vec()
+    let (out, g_pre) = match reference_act(spec.act) {
+        Some(a) => (
+            r::activation_forward(a, &pre),
+            r::activation_backward(a, &pre, g),
+        ),
+        None => (pre.clone(), g.to_vec()),
     };
     let gr = r::linear_backward(&s, x, w, &g_pre);
     let sc = r::linear_backward(&s, &abs(x), &abs(w), &abs(&g_pre));
@@ -295,6 +331,7 @@ pub fn linear_block_ref(
     BlockRef {
         out,
         out_scale,
+        pre,
         argmax: None,
         grad_x,
         grad_x_scale,

@@ -28,7 +28,7 @@ impl HeadSpec {
         let linear = LinearCfg {
             in_f: i,
             out_f: c,
-            relu: false,
+            act: cubenet_kernels::Act::None,
             bias: self.bias,
             w_off: PARAM_PAD,
             b_off: if self.bias { PARAM_PAD + i * c } else { 0 },
@@ -36,6 +36,7 @@ impl HeadSpec {
             out_act: i,
             out_grad: i + c,
             in_grad: i + 2 * c,
+            pre_act: 0,
             rb: 1,
             ob: 1,
             ib: self.ib,

@@ -40,7 +40,7 @@ pub fn run_block(
         assert_eq!(b.len(), lay.b_len);
         params[PARAM_PAD + lay.w_len..PARAM_PAD + lay.w_len + lay.b_len].copy_from_slice(b);
     }
-    let per_sample = lay.in_grad() + lay.in_len;
+    let per_sample = lay.per_sample();
     let mut acts = vec![SENTINEL; per_sample * cap];
     acts[..x.len()].copy_from_slice(x);
     acts[lay.out_grad() * cap..lay.out_grad() * cap + g.len()].copy_from_slice(g);
@@ -77,6 +77,9 @@ pub fn check_block(
     let (init, fwd, bwd) = (&run.init, &run.fwd, &run.bwd);
     let mut acts = Expect::new(&format!("{what}: acts after forward"), &init.acts);
     acts.set(lay.out_act() * cap, &r.out, &r.out_scale);
+    if lay.pre {
+        acts.set(lay.pre_act() * cap, &r.pre, &r.out_scale);
+    }
     acts.check(&fwd.acts);
     let mut idx = init.idx.clone();
     if lay.pooled {
