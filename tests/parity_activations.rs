@@ -1,0 +1,159 @@
+//! PyTorch parity of the fused activations (Tanh, Sigmoid, LeakyRelu with the default and a
+//! non-default `negative_slope`, Gelu exact and `approximate = "tanh"`) inside whole
+//! `#[network]`s: each on a conv block and on a linear block, after and before a max-pool.
+//!
+//! For every case: the logits of a batch at PyTorch's initial weights, the loss and every
+//! parameter gradient, then two SGD steps (lr 0.1, momentum 0.9) with the loss before each and
+//! every parameter after it. Expected values: `tests/fixtures/activation_cases.safetensors`,
+//! written by `scripts/activation_cases.py` with PyTorch 2.15 on the CPU (float32). Tolerance
+//! `1e-4 * max(1, |expected|)`.
+mod common;
+
+use common::*;
+use cubenet::prelude::*;
+
+const TOL: f32 = 1e-4;
+
+fn fixture() -> Fixture {
+    Fixture::load("activation_cases.safetensors")
+}
+
+/// Loads `<case>.init.*`; checks the logits, loss and gradients of batch 1, then two
+/// `train_step`s (loss before, parameters after each) against PyTorch.
+fn check_case<N: Network>(case: &str) {
+    let fx = fixture();
+    let mut net = N::new(&device(), 4, 0).unwrap();
+    net.load_state_dict(&fx.state(&format!("{case}.init.")))
+        .unwrap();
+    let batch = |k: usize| {
+        (
+            fx.f32(&format!("{case}.x{k}")),
+            fx.labels(&format!("{case}.y{k}")),
+        )
+    };
+    let (x, y) = batch(1);
+    let logits = net.forward(&x).unwrap();
+    assert_close(
+        &format!("{case}: logits"),
+        &logits,
+        &fx.f32(&format!("{case}.logits")),
+        TOL,
+    );
+    let loss = net.compute_gradients(&x, &y).unwrap();
+    assert_close(
+        &format!("{case}: loss"),
+        &[loss],
+        &fx.f32(&format!("{case}.loss1")),
+        TOL,
+    );
+    let g = grads(&net);
+    assert_eq!(g.len(), N::LAYOUT.params.len());
+    for (name, got) in &g {
+        let want = fx.f32(&format!("{case}.grad.{name}"));
+        assert!(
+            want.iter().any(|&v| v != 0.0),
+            "{case}: PyTorch's gradient of {name} is zero: the case tests nothing there"
+        );
+        assert_close(&format!("{case}: grad {name}"), got, &want, TOL);
+    }
+    let sgd = Sgd::new(0.1).with_momentum(0.9);
+    for k in 1..=2 {
+        let (x, y) = batch(k);
+        let loss = net.train_step(&x, &y, &sgd).unwrap();
+        assert_close(
+            &format!("{case} step {k}: loss"),
+            &[loss],
+            &fx.f32(&format!("{case}.loss{k}")),
+            TOL,
+        );
+        for (name, got) in params(&net) {
+            assert_close(
+                &format!("{case} step {k}: {name}"),
+                &got,
+                &fx.f32(&format!("{case}.step{k}.{name}")),
+                TOL,
+            );
+        }
+    }
+}
+
+#[network(input = [1, 6, 6])]
+pub struct TanhSigmoid {
+    #[layer(padding = 1)]
+    conv: Conv2d<1, 3, 3>,
+    act1: Tanh,
+    pool: MaxPool2d<2>,
+    flatten: Flatten,
+    fc1: Linear<27, 8>,
+    act2: Sigmoid,
+    fc2: Linear<8, 3>,
+}
+
+/// conv -> Tanh -> max-pool, linear -> Sigmoid.
+#[test]
+fn tanh_and_sigmoid_match_pytorch() {
+    check_case::<TanhSigmoid>("tanh_sigmoid");
+}
+
+#[network(input = [2, 7, 7])]
+pub struct GeluNet {
+    conv: Conv2d<2, 4, 3>,
+    act1: Gelu,
+    pool: MaxPool2d<2>,
+    flatten: Flatten,
+    fc1: Linear<16, 6>,
+    #[layer(approximate = "tanh")]
+    act2: Gelu,
+    fc2: Linear<6, 3>,
+}
+
+/// conv -> GELU (exact, erf) -> max-pool (GELU is not monotonic: the pool takes the maximum of
+/// the activated values), linear -> GELU(approximate='tanh').
+#[test]
+fn gelu_exact_and_tanh_match_pytorch() {
+    check_case::<GeluNet>("gelu");
+}
+
+#[network(input = [1, 7, 7])]
+pub struct Leaky {
+    conv: Conv2d<1, 3, 3>,
+    pool: MaxPool2d<2>,
+    #[layer(negative_slope = 0.2)]
+    act1: LeakyRelu,
+    flatten: Flatten,
+    fc1: Linear<12, 5>,
+    act2: LeakyRelu,
+    fc2: Linear<5, 3>,
+}
+
+/// conv -> max-pool -> LeakyReLU(0.2) (a pool before a monotonic activation), linear ->
+/// LeakyReLU() (default slope 0.01).
+#[test]
+fn leaky_relu_default_and_non_default_slope_match_pytorch() {
+    check_case::<Leaky>("leaky");
+}
+
+#[network(input = [1, 6, 6])]
+pub struct Mixed {
+    #[layer(padding = 1)]
+    conv1: Conv2d<1, 2, 3>,
+    act1: Sigmoid,
+    #[layer(stride = 2)]
+    pool: MaxPool2d<3>,
+    conv2: Conv2d<2, 3, 1>,
+    #[layer(approximate = "tanh")]
+    act2: Gelu,
+    flatten: Flatten,
+    fc1: Linear<12, 4>,
+    act3: Gelu,
+    fc2: Linear<4, 4>,
+    act4: Tanh,
+    fc3: Linear<4, 3>,
+}
+
+/// conv -> Sigmoid -> overlapping max-pool, conv -> GELU(tanh) (its input gradient flows
+/// through the stored pre-activation), linear -> GELU (exact), linear -> Tanh.
+#[test]
+fn mixed_activations_match_pytorch() {
+    check_case::<Mixed>("mixed");
+}
