@@ -43,7 +43,9 @@
 //! | `Conv2d` | `in_channels, out_channels, kernel_size` | `stride` (1), `padding` (0), `dilation` (1), `bias` (true) |
 //! | `MaxPool2d` | `kernel_size` | `stride` (kernel_size), `padding` (0) |
 //! | `Linear` | `in_features, out_features` | `bias` (true) |
-//! | `Relu`, `Flatten` | | |
+//! | `LeakyRelu` | | `negative_slope` (0.01; must be >= 0) |
+//! | `Gelu` | | `approximate` (`"none"`: exact, with erf; or `"tanh"`) |
+//! | `Relu`, `Tanh`, `Sigmoid`, `Flatten` | | |
 //!
 //! A per-axis value is a pair `(height, width)` in `#[layer(...)]`: `#[layer(stride = (2, 1))]`. Parameters are
 //! named `<field>.weight` / `<field>.bias` exactly as PyTorch's `state_dict` keys, with

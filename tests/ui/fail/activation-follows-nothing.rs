@@ -1,0 +1,13 @@
+use cubenet::prelude::*;
+
+#[network(input = [1, 12, 12])]
+pub struct Net {
+    act: Tanh,
+    conv: Conv2d<1, 4, 3>,
+    flatten: Flatten,
+    fc: Linear<400, 10>,
+}
+
+fn main() {
+    let _ = Net::KERNELS_PER_STEP;
+}
