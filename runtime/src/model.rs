@@ -36,7 +36,7 @@ impl ParamInfo {
 pub struct BlockInfo {
     /// The block's parametric layer, e.g. `conv1` (its `state_dict` prefix).
     pub name: &'static str,
-    /// Per-sample offset of the block's output (after relu / pool) in `acts`.
+    /// Per-sample offset of the block's output (after its activation / pool) in `acts`.
     pub out_act: usize,
     /// Per-sample offset of d(mean loss)/d(output) in `acts` (written by training steps only).
     pub out_grad: usize,
