@@ -269,16 +269,28 @@ impl NetState {
                     classes: self.layout.classes,
                 });
             }
-            let off = (self.layout.label_idx * self.cap * 4) as u64;
+            let total = self.layout.idx_per_sample * self.cap;
+            let region = Self::region(&self.idx, total, self.layout.label_idx * self.cap, n);
             self.client.write(
-                &self.idx.clone().offset_start(off),
+                &region,
                 Bytes::from_bytes_vec(u32::as_bytes(labels).to_vec()),
             );
         }
-        let off = (self.layout.input_act * self.cap * 4) as u64;
-        self.client
-            .write(&self.acts.clone().offset_start(off), bytes_of(images));
+        let total = self.layout.acts_per_sample * self.cap;
+        let start = self.layout.input_act * self.cap;
+        let region = Self::region(&self.acts, total, start, images.len());
+        self.client.write(&region, bytes_of(images));
         Ok(n)
+    }
+
+    /// Elements `start..start + len` of an arena of `total` 4-byte elements. A write must name
+    /// exactly the bytes it writes: the `cpu` runtime copies into the whole region it is given
+    /// (and panics on a length mismatch), where wgpu writes a prefix.
+    fn region(handle: &Handle, total: usize, start: usize, len: usize) -> Handle {
+        handle
+            .clone()
+            .offset_start((start * 4) as u64)
+            .offset_end(((total - start - len) * 4) as u64)
     }
 
     fn read_region(
