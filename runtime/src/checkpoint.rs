@@ -8,7 +8,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use crate::error::{Error, Result};
 use crate::model::NamedTensor;
 
-fn ck_err(path: &Path, message: impl Into<String>) -> Error {
+pub(crate) fn ck_err(path: &Path, message: impl Into<String>) -> Error {
     Error::Checkpoint {
         path: path.to_path_buf(),
         message: message.into(),

@@ -78,6 +78,13 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// The parameter whose elements include flat index `i` of the parameter arena.
+    pub fn param_at(&self, i: usize) -> Option<&'static ParamInfo> {
+        self.params
+            .iter()
+            .find(|p| (p.offset..p.offset + p.numel()).contains(&i))
+    }
+
     /// Floats of one input sample (`C * H * W`).
     pub fn input_len(&self) -> usize {
         self.input_shape.iter().product()

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::checkpoint::{load_with_metadata, save_with_metadata};
+use crate::checkpoint::{ck_err, load_with_metadata, save_with_metadata};
 use crate::data::DataLoader;
 use crate::error::{Error, Result};
 use crate::model::{split_named, NamedTensor, Network};
@@ -53,13 +53,6 @@ impl RunState {
             seconds: 0.0,
             history: Vec::new(),
         }
-    }
-}
-
-fn ck_err(path: &Path, message: impl Into<String>) -> Error {
-    Error::Checkpoint {
-        path: path.to_path_buf(),
-        message: message.into(),
     }
 }
 
@@ -132,11 +125,7 @@ pub fn save<N: Network>(path: &Path, net: &N, run: &RunState, loader: &DataLoade
     let velocity = net.state().read_velocity()?;
     for (what, values) in [("parameter", &params), ("momentum buffer", &velocity)] {
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-            let name = layout
-                .params
-                .iter()
-                .find(|p| (p.offset..p.offset + p.numel()).contains(&i))
-                .map_or("?", |p| p.name);
+            let name = layout.param_at(i).map_or("?", |p| p.name);
             return Err(Error::NonFiniteState {
                 what: format!("{what} of `{name}`"),
                 path: path.to_path_buf(),

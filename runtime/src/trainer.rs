@@ -304,9 +304,7 @@ fn first_non_finite_gradient<N: Network>(net: &N) -> Result<Option<String>> {
     let grads = net.state().read_grads()?;
     Ok(grads.iter().position(|g| !g.is_finite()).map(|i| {
         N::LAYOUT
-            .params
-            .iter()
-            .find(|p| (p.offset..p.offset + p.numel()).contains(&i))
+            .param_at(i)
             .map_or_else(|| format!("parameter {i}"), |p| p.name.to_string())
     }))
 }
