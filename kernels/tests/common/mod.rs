@@ -15,10 +15,30 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
-/// The client every kernel test runs on. The one place that names a runtime: run the suite
-/// on another one by changing this (or by a feature switch here).
+/// The client every kernel test runs on, and the one place that names a runtime: the
+/// features of `cubenet-kernels` choose it, so the same tests run on each.
+/// - `test-cuda`: CUDA device 0 (panics where the machine has none);
+/// - else `test-cpu`: cubecl's CPU runtime;
+/// - else (the default `test-wgpu`): wgpu's default device (lavapipe without a GPU).
 pub fn client() -> Client {
-    cubecl::Device::default().client()
+    device().client()
+}
+
+/// The device behind [`client`].
+pub fn device() -> cubecl::Device {
+    #[cfg(feature = "test-cuda")]
+    return cubecl::Device::cuda(0).unwrap_or_else(|e| panic!("feature test-cuda: {e}"));
+    #[cfg(all(feature = "test-cpu", not(feature = "test-cuda")))]
+    return cubecl::Device::cpu().unwrap_or_else(|e| panic!("feature test-cpu: {e}"));
+    #[cfg(all(
+        feature = "test-wgpu",
+        not(any(feature = "test-cpu", feature = "test-cuda"))
+    ))]
+    return cubecl::Device::Wgpu(Default::default());
+    #[cfg(not(any(feature = "test-wgpu", feature = "test-cpu", feature = "test-cuda")))]
+    compile_error!("the kernel tests need a runtime: enable test-wgpu, test-cpu or test-cuda");
+    #[cfg(not(any(feature = "test-wgpu", feature = "test-cpu", feature = "test-cuda")))]
+    unreachable!()
 }
 
 /// A seeded generator (ChaCha8), so every random test is reproducible.
