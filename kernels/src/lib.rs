@@ -27,6 +27,7 @@
 #![allow(missing_docs)]
 
 pub mod act;
+pub mod adam;
 pub mod conv;
 pub mod head;
 pub mod linear;
@@ -34,6 +35,7 @@ pub mod reference;
 pub mod sgd;
 
 pub use act::Act;
+pub use adam::{AdamFlags, AdamScalars};
 pub use conv::ConvCfg;
 pub use head::HeadCfg;
 pub use linear::LinearCfg;

@@ -14,6 +14,7 @@
 //!   not runtime code.
 
 mod act;
+mod adam;
 mod conv;
 mod linear;
 mod loss;
@@ -21,6 +22,7 @@ mod pool;
 mod sgd;
 
 pub use act::{activation_backward, activation_forward, erf, std_normal_cdf, Activation};
+pub use adam::{clip_grad_norm, Adam, AdamOptions};
 pub use conv::{conv2d_backward, conv2d_forward, Conv2dGrads, Conv2dShape};
 pub use linear::{linear_backward, linear_forward, LinearGrads, LinearShape};
 pub use loss::{argmax, softmax_cross_entropy, CrossEntropy};
