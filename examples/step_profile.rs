@@ -10,42 +10,8 @@ use std::time::Instant;
 
 use clap::Parser;
 use cubenet::prelude::*;
+use cubenet::zoo::{CifarLeNet, LeNet5};
 use rand::{Rng, SeedableRng};
-
-/// LeNet-5 for 1 x 28 x 28 images.
-#[network(input = [1, 28, 28])]
-pub struct LeNet5 {
-    #[layer(padding = 2)]
-    conv1: Conv2d<1, 6, 5>,
-    relu1: Relu,
-    pool1: MaxPool2d<2>,
-    conv2: Conv2d<6, 16, 5>,
-    relu2: Relu,
-    pool2: MaxPool2d<2>,
-    flatten: Flatten,
-    fc1: Linear<400, 120>,
-    relu3: Relu,
-    fc2: Linear<120, 84>,
-    relu4: Relu,
-    fc3: Linear<84, 10>,
-}
-
-/// The PyTorch CIFAR-10 tutorial's LeNet.
-#[network(input = [3, 32, 32])]
-pub struct CifarLeNet {
-    conv1: Conv2d<3, 6, 5>,
-    relu1: Relu,
-    pool1: MaxPool2d<2>,
-    conv2: Conv2d<6, 16, 5>,
-    relu2: Relu,
-    pool2: MaxPool2d<2>,
-    flatten: Flatten,
-    fc1: Linear<400, 120>,
-    relu3: Relu,
-    fc2: Linear<120, 84>,
-    relu4: Relu,
-    fc3: Linear<84, 10>,
-}
 
 #[derive(Parser)]
 struct Args {
@@ -61,6 +27,7 @@ struct Args {
 }
 
 fn main() -> cubenet::Result<()> {
+    cubenet::quiet_vulkan_loader();
     let args = Args::parse();
     match args.net.as_str() {
         "lenet5" => bench::<LeNet5>(&args, "lenet5"),

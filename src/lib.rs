@@ -56,6 +56,11 @@
 //! `CUBENET_PRINT=1` while building to print every layer's shape, the fusion plan and the
 //! generated code; `Network::SUMMARY` holds the same plan at run time.
 
+// The code `#[network]` emits names `::cubenet::…`; this lets `zoo` use the macro here.
+extern crate self as cubenet;
+
+pub mod zoo;
+
 pub use cubenet_macros::network;
 pub use cubenet_runtime::{
     checkpoint, curves, data, default_device, describe, resume, trainer, BlockInfo, Device, Error,

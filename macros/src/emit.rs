@@ -306,8 +306,13 @@ pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
     let train_launches: Vec<TokenStream> = plan
         .train
         .iter()
-        .map(|kr| launch_stmt(kr, &module))
+        .enumerate()
+        .map(|(i, kr)| {
+            let launch = launch_stmt(kr, &module);
+            quote! { #i => #launch, }
+        })
         .collect();
+    let train_names: Vec<&str> = plan.train.iter().map(|kr| kr.name.as_str()).collect();
     let eval_launches: Vec<TokenStream> = plan
         .eval
         .iter()
@@ -427,9 +432,13 @@ pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
             fn state_mut(&mut self) -> &mut ::cubenet::__private::NetState {
                 &mut self.__state
             }
-            fn launch_train(state: &::cubenet::__private::NetState, n: usize, args: ::cubenet::__private::StepArgs) {
+            const TRAIN_KERNELS: &'static [&'static str] = &[#(#train_names),*];
+            fn launch_train_kernel(state: &::cubenet::__private::NetState, n: usize, args: ::cubenet::__private::StepArgs, kernel: usize) {
                 let cap = state.cap();
-                #(#train_launches)*
+                match kernel {
+                    #(#train_launches)*
+                    _ => {}
+                }
             }
             fn launch_eval(state: &::cubenet::__private::NetState, n: usize) {
                 let cap = state.cap();
@@ -477,7 +486,8 @@ pub fn fallback(
             fn from_state(state: ::cubenet::__private::NetState) -> Self { Self { __state: state } }
             fn state(&self) -> &::cubenet::__private::NetState { &self.__state }
             fn state_mut(&mut self) -> &mut ::cubenet::__private::NetState { &mut self.__state }
-            fn launch_train(_: &::cubenet::__private::NetState, _: usize, _: ::cubenet::__private::StepArgs) {}
+            const TRAIN_KERNELS: &'static [&'static str] = &[];
+            fn launch_train_kernel(_: &::cubenet::__private::NetState, _: usize, _: ::cubenet::__private::StepArgs, _: usize) {}
             fn launch_eval(_: &::cubenet::__private::NetState, _: usize) {}
             fn max_loop_iterations(_: usize, _: bool) -> (usize, &'static str) { (0, "") }
         }

@@ -424,6 +424,16 @@ impl NetState {
         }
     }
 
+    /// Waits until every kernel launched so far has finished (benchmarks stop their clock
+    /// after this).
+    ///
+    /// # Errors
+    /// [`Error::Device`] when the device reports a failed launch.
+    pub fn sync(&self) -> Result<()> {
+        cubecl::future::block_on(self.client.sync())
+            .map_err(|e| Error::Device(format!("waiting for the device: {e:?}")))
+    }
+
     /// Called by generated code before a kernel is launched, when profiling.
     pub fn before_launch(&self) {
         if let Some(p) = &self.profile {
@@ -491,9 +501,20 @@ pub trait Network: Sized {
     fn state(&self) -> &NetState;
     /// The device state, mutably.
     fn state_mut(&mut self) -> &mut NetState;
-    /// Launches the kernels of one training step on a batch of `n` already uploaded
-    /// (generated).
-    fn launch_train(state: &NetState, n: usize, args: StepArgs);
+    /// The names of the training step's kernels, in launch order (`forward_conv1`, …,
+    /// `backward_update`); `TRAIN_KERNELS.len() == KERNELS_PER_STEP`.
+    const TRAIN_KERNELS: &'static [&'static str];
+    /// Launches kernel `kernel` (an index into [`Network::TRAIN_KERNELS`]; others launch
+    /// nothing) of one training step on a batch of `n` already uploaded (generated). Each
+    /// kernel reads what the earlier ones wrote, so launching one alone is meaningful only after
+    /// a whole step has run (benchmarks use it to time each kernel).
+    fn launch_train_kernel(state: &NetState, n: usize, args: StepArgs, kernel: usize);
+    /// Launches the kernels of one training step on a batch of `n` already uploaded.
+    fn launch_train(state: &NetState, n: usize, args: StepArgs) {
+        for kernel in 0..Self::TRAIN_KERNELS.len() {
+            Self::launch_train_kernel(state, n, args, kernel);
+        }
+    }
     /// Launches the kernels of the forward pass plus loss and correctness flags, without
     /// gradients (generated).
     fn launch_eval(state: &NetState, n: usize);
