@@ -63,8 +63,9 @@ pub mod zoo;
 
 pub use cubenet_macros::network;
 pub use cubenet_runtime::{
-    checkpoint, curves, data, default_device, describe, resume, trainer, BlockInfo, Device, Error,
-    Layout, NamedTensor, NetState, Network, ParamInfo, Result, Sgd, StopFlag,
+    checkpoint, curves, data, default_device, describe, optim, resume, schedule, trainer, Adam,
+    BlockInfo, Device, Error, Layout, NamedTensor, NetState, Network, Optimizer, ParamInfo, Result,
+    Sgd, StopFlag,
 };
 
 /// Gives the Vulkan loader a private `XDG_RUNTIME_DIR` (under the system temp folder) when
@@ -89,8 +90,9 @@ pub fn quiet_vulkan_loader() {
 pub mod prelude {
     pub use crate::network;
     pub use cubenet_runtime::data::{Batch, DataLoader, Dataset, Normalize, Split};
+    pub use cubenet_runtime::schedule::{CosineAnnealingLr, LinearLr};
     pub use cubenet_runtime::trainer::{evaluate, fit, EpochReport, StepLr, TrainConfig};
-    pub use cubenet_runtime::{default_device, Device, Network, Sgd, StopFlag};
+    pub use cubenet_runtime::{default_device, Adam, Device, Network, Optimizer, Sgd, StopFlag};
 }
 
 /// Paths used by the code `#[network]` generates. Not a public API.

@@ -1,8 +1,9 @@
 //! # cubenet-runtime
 //!
 //! What training a `#[network]` needs besides its kernels: the device state of a compiled
-//! network ([`NetState`], [`Network`]), datasets and a data loader ([`data`]), SGD
-//! ([`Sgd`]), the training loop ([`trainer`]) and checkpoints ([`checkpoint`]).
+//! network ([`NetState`], [`Network`]), datasets and a data loader ([`data`]), optimizers
+//! ([`Sgd`], [`Adam`] and AdamW, gradient clipping: [`optim`]), learning-rate schedules
+//! ([`schedule`]), the training loop ([`trainer`]) and checkpoints ([`checkpoint`]).
 pub mod checkpoint;
 pub mod curves;
 pub mod data;
@@ -11,6 +12,7 @@ pub mod error;
 pub mod model;
 pub mod optim;
 pub mod resume;
+pub mod schedule;
 pub mod stop;
 pub mod trainer;
 
@@ -19,5 +21,5 @@ pub use error::{Error, Result};
 pub use model::{
     mean_in_order, BlockInfo, Layout, NamedTensor, NetState, Network, ParamInfo, StepArgs,
 };
-pub use optim::Sgd;
+pub use optim::{Adam, Optimizer, Sgd};
 pub use stop::StopFlag;

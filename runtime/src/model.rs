@@ -7,7 +7,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
-use crate::optim::Sgd;
+use crate::optim::{clip_coefficient, Adam, Optimizer, Sgd};
 use cubenet_kernels::SgdFlags;
 
 /// One parameter tensor of a network, named as its PyTorch `state_dict` key.
@@ -117,8 +117,17 @@ pub struct NetState {
     acts: Handle,
     idx: Handle,
     steps: u64,
+    adam: Option<AdamState>,
     cube_dim: u32,
     profile: Option<std::cell::RefCell<Profile>>,
+}
+
+/// The Adam state of a network: the moment arenas (flat, like `params`) and the number of
+/// Adam steps taken (torch's `state["step"]`, the `t` of the bias corrections).
+struct AdamState {
+    exp_avg: Handle,
+    exp_avg_sq: Handle,
+    step: u64,
 }
 
 /// Per-kernel wall-clock times, collected when `CUBENET_PROFILE=1` (each launch is then
@@ -173,6 +182,7 @@ impl NetState {
             acts,
             idx,
             steps: 0,
+            adam: None,
             cube_dim: 64.min(max_dim).max(1),
             profile: std::env::var_os("CUBENET_PROFILE")
                 .filter(|v| v == "1")
@@ -468,6 +478,138 @@ impl NetState {
     pub fn finish_step(&mut self) {
         self.steps += 1;
     }
+
+    /// Adam steps taken (or restored), `None` before the first.
+    pub fn adam_step(&self) -> Option<u64> {
+        self.adam.as_ref().map(|a| a.step)
+    }
+
+    /// The Adam state, if an Adam step was taken or restored: (`exp_avg`, `exp_avg_sq`, flat in
+    /// `state_dict` order, and the Adam step count).
+    pub fn read_adam_state(&self) -> Result<Option<(Vec<f32>, Vec<f32>, u64)>> {
+        match &self.adam {
+            None => Ok(None),
+            Some(a) => Ok(Some((
+                self.read_arena(&a.exp_avg, "reading Adam exp_avg")?,
+                self.read_arena(&a.exp_avg_sq, "reading Adam exp_avg_sq")?,
+                a.step,
+            ))),
+        }
+    }
+
+    /// Overwrites the Adam state (for resuming): both moments (flat) and the Adam step count.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if a length is not the number of parameters.
+    pub fn write_adam_state(
+        &mut self,
+        exp_avg: &[f32],
+        exp_avg_sq: &[f32],
+        step: u64,
+    ) -> Result<()> {
+        for v in [exp_avg, exp_avg_sq] {
+            if v.len() != self.layout.num_params {
+                return Err(Error::Shape(format!(
+                    "{} Adam state values given, the network has {} parameters",
+                    v.len(),
+                    self.layout.num_params
+                )));
+            }
+        }
+        let np = self.layout.num_params.max(1);
+        let pad = |v: &[f32]| {
+            let mut v = v.to_vec();
+            v.resize(np, 0.0);
+            self.client.create_from_slice(f32::as_bytes(&v))
+        };
+        let (exp_avg, exp_avg_sq) = (pad(exp_avg), pad(exp_avg_sq));
+        self.adam = Some(AdamState {
+            exp_avg,
+            exp_avg_sq,
+            step,
+        });
+        Ok(())
+    }
+
+    /// One Adam / AdamW step on the stored gradients times `grad_scale` (one
+    /// [`adam_update`](cubenet_kernels::adam::adam_update) launch over the arena); allocates
+    /// the zeroed moments on the first call.
+    pub fn launch_adam(&mut self, adam: &Adam, grad_scale: f32) {
+        let np = self.layout.num_params.max(1);
+        if self.adam.is_none() {
+            let zeros = vec![0f32; np];
+            self.adam = Some(AdamState {
+                exp_avg: self.client.create_from_slice(f32::as_bytes(&zeros)),
+                exp_avg_sq: self.client.create_from_slice(f32::as_bytes(&zeros)),
+                step: 0,
+            });
+        }
+        let state = self.adam.as_mut().expect("allocated above");
+        state.step += 1;
+        let s = adam.scalars(state.step, grad_scale);
+        let len = self.layout.num_params;
+        let units = cubenet_kernels::adam::pass_units(len);
+        let (count, dim) = self.grid(units);
+        let state = self.adam.as_ref().expect("allocated above");
+        self.before_launch();
+        // SAFETY: every arena holds `np >= len` floats and the kernel touches indices < len.
+        unsafe {
+            cubenet_kernels::adam::adam_update::launch_unchecked(
+                &self.client,
+                count,
+                dim,
+                BufferArg::from_raw_parts(self.params.clone(), np),
+                BufferArg::from_raw_parts(self.grads.clone(), np),
+                BufferArg::from_raw_parts(state.exp_avg.clone(), np),
+                BufferArg::from_raw_parts(state.exp_avg_sq.clone(), np),
+                len,
+                units,
+                s.grad_scale,
+                s.weight_decay,
+                s.decay_factor,
+                s.lerp_weight,
+                s.beta2,
+                s.one_minus_beta2,
+                s.neg_step_size,
+                s.bias_correction2_sqrt,
+                s.eps,
+                s.flags,
+            );
+        }
+        self.after_launch("adam_update");
+    }
+
+    /// One SGD step on the stored gradients times `grad_scale`, as a separate pass
+    /// ([`sgd_pass`](cubenet_kernels::adam::sgd_pass)) with the same per-element update as the
+    /// fused one.
+    pub fn launch_sgd_pass(&self, sgd: &Sgd, grad_scale: f32) {
+        let np = self.layout.num_params.max(1);
+        let a = self.step_args(sgd);
+        let len = self.layout.num_params;
+        let units = cubenet_kernels::adam::pass_units(len);
+        let (count, dim) = self.grid(units);
+        self.before_launch();
+        // SAFETY: every arena holds `np >= len` floats and the kernel touches indices < len.
+        unsafe {
+            cubenet_kernels::adam::sgd_pass::launch_unchecked(
+                &self.client,
+                count,
+                dim,
+                BufferArg::from_raw_parts(self.params.clone(), np),
+                BufferArg::from_raw_parts(self.velocity.clone(), np),
+                BufferArg::from_raw_parts(self.grads.clone(), np),
+                len,
+                units,
+                grad_scale,
+                a.lr,
+                a.momentum,
+                a.dampening,
+                a.weight_decay,
+                a.flags,
+            );
+        }
+        self.after_launch("sgd_pass");
+    }
 }
 
 /// A named tensor of a state dict: PyTorch key, shape, values (row-major).
@@ -562,6 +704,30 @@ pub trait Network: Sized {
             .state()
             .read_acts(Self::LAYOUT.loss_act, 1, n, "training step")?;
         Ok(mean_in_order(&losses))
+    }
+
+    /// One training step with any [`Optimizer`] and optional gradient clipping by global L2
+    /// norm (`torch.nn.utils.clip_grad_norm_(params, max_norm)` before `optimizer.step()`).
+    /// Returns the mean loss of the batch (before the update).
+    ///
+    /// SGD without clipping is [`Network::train_step`] (the update fused into the
+    /// weight-gradient kernels). Otherwise the step computes the gradients
+    /// ([`SgdFlags::NO_UPDATE`]), reads them back for the norm when clipping, and runs one
+    /// update pass over the whole parameter arena.
+    ///
+    /// # Errors
+    /// As [`Network::train_step`]; [`Error::Config`] for invalid optimizer values or a
+    /// `clip_grad_norm` that is not a finite number > 0.
+    fn train_step_with(
+        &mut self,
+        images: &[f32],
+        labels: &[u32],
+        optimizer: &Optimizer,
+        clip_grad_norm: Option<f32>,
+    ) -> Result<f32> {
+        optimizer.validate()?;
+        crate::optim::validate_clip(clip_grad_norm)?;
+        Ok(step_unchecked(self, images, labels, optimizer, clip_grad_norm)?.0)
     }
 
     /// Computes the gradients of the mean loss on a batch without updating the parameters
@@ -700,6 +866,53 @@ pub fn check_loop_limit(
          to {iters} loop iterations in one shader invocation, and Mesa's CPU driver silently \
          stops a shader's loops after {LOOP_LIMIT} in total. {advice}"
     )))
+}
+
+/// [`Network::train_step_with`] without validating `optimizer` (the trainer validates the
+/// base configuration once; a schedule may then reach a learning rate of 0). Returns the mean
+/// loss and, when clipping, the total gradient norm before clipping.
+pub(crate) fn step_unchecked<N: Network>(
+    net: &mut N,
+    images: &[f32],
+    labels: &[u32],
+    optimizer: &Optimizer,
+    clip_grad_norm: Option<f32>,
+) -> Result<(f32, Option<f32>)> {
+    let n = net.state().upload(images, Some(labels))?;
+    if let (Optimizer::Sgd(sgd), None) = (optimizer, clip_grad_norm) {
+        let args = net.state().step_args(sgd);
+        N::launch_train(net.state(), n, args);
+    } else {
+        let args = StepArgs {
+            lr: 0.0,
+            momentum: 0.0,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            flags: SgdFlags::NO_UPDATE,
+        };
+        N::launch_train(net.state(), n, args);
+    }
+    let mut norm = None;
+    if !matches!((optimizer, clip_grad_norm), (Optimizer::Sgd(_), None)) {
+        let scale = match clip_grad_norm {
+            Some(max_norm) => {
+                let grads = net.state().read_grads()?;
+                let (total, coef) = clip_coefficient(&grads, N::LAYOUT.params, max_norm);
+                norm = Some(total);
+                coef
+            }
+            None => 1.0,
+        };
+        match optimizer {
+            Optimizer::Sgd(sgd) => net.state().launch_sgd_pass(sgd, scale),
+            Optimizer::Adam(adam) => net.state_mut().launch_adam(adam, scale),
+        }
+    }
+    net.state_mut().finish_step();
+    let losses = net
+        .state()
+        .read_acts(N::LAYOUT.loss_act, 1, n, "training step")?;
+    Ok((mean_in_order(&losses), norm))
 }
 
 /// Splits a flat parameter vector into named tensors.

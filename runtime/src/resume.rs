@@ -3,7 +3,9 @@
 //!
 //! Tensors: the parameters under their PyTorch `state_dict` keys (`conv1.weight`, ...), so
 //! `safetensors.torch.load_file` + `load_state_dict(strict=False)` reads the weights, and each
-//! SGD momentum buffer as `optimizer.<key>.momentum_buffer`. Header metadata (strings): the
+//! SGD momentum buffer as `optimizer.<key>.momentum_buffer`; after Adam / AdamW steps also its
+//! moments as `optimizer.<key>.exp_avg` and `optimizer.<key>.exp_avg_sq`, with the Adam step
+//! count in the header (`optimizer.step`). Header metadata (strings): the
 //! position in the run (epoch, batches done in it, optimiser steps), the running sums of the
 //! epoch in progress, the finished epochs' reports, and the data loader's settings. Random
 //! state needs no saving: the shuffle of epoch `e` is a function of `(seed, e)` and the
@@ -21,6 +23,39 @@ use crate::trainer::EpochReport;
 pub const FORMAT: &str = "cubenet-training-checkpoint/1";
 const MOMENTUM_PREFIX: &str = "optimizer.";
 const MOMENTUM_SUFFIX: &str = ".momentum_buffer";
+const EXP_AVG_SUFFIX: &str = ".exp_avg";
+const EXP_AVG_SQ_SUFFIX: &str = ".exp_avg_sq";
+const ADAM_STEP: &str = "optimizer.step";
+
+fn state_key(param: &str, suffix: &str) -> String {
+    format!("{MOMENTUM_PREFIX}{param}{suffix}")
+}
+
+/// Takes `optimizer.<key><suffix>` of every parameter out of `tensors` as one flat vector;
+/// each missing or misshapen tensor is added to `problems`.
+fn take_state(
+    tensors: &[NamedTensor],
+    params: &[crate::model::ParamInfo],
+    num_params: usize,
+    suffix: &str,
+    problems: &mut Vec<String>,
+) -> Vec<f32> {
+    let mut flat = vec![0f32; num_params];
+    for p in params {
+        let key = state_key(p.name, suffix);
+        match tensors.iter().find(|t| t.name == key) {
+            Some(t) if t.data.len() == p.numel() => {
+                flat[p.offset..p.offset + p.numel()].copy_from_slice(&t.data)
+            }
+            Some(t) => problems.push(format!(
+                "  `{key}`: expected shape {:?}, found {:?}",
+                p.shape, t.shape
+            )),
+            None => problems.push(format!("  missing key `{key}`")),
+        }
+    }
+    flat
+}
 
 /// Where a run stands and what it has measured so far.
 #[derive(Clone, Debug, PartialEq)]
@@ -123,7 +158,12 @@ pub fn save<N: Network>(path: &Path, net: &N, run: &RunState, loader: &DataLoade
     let layout = N::LAYOUT;
     let params = net.state().read_params()?;
     let velocity = net.state().read_velocity()?;
-    for (what, values) in [("parameter", &params), ("momentum buffer", &velocity)] {
+    let adam = net.state().read_adam_state()?;
+    let mut checked = vec![("parameter", &params), ("momentum buffer", &velocity)];
+    if let Some((m, v, _)) = &adam {
+        checked.extend([("Adam exp_avg", m), ("Adam exp_avg_sq", v)]);
+    }
+    for (what, values) in checked {
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
             let name = layout.param_at(i).map_or("?", |p| p.name);
             return Err(Error::NonFiniteState {
@@ -142,6 +182,19 @@ pub fn save<N: Network>(path: &Path, net: &N, run: &RunState, loader: &DataLoade
             }),
     );
     let mut meta: HashMap<String, String> = HashMap::new();
+    if let Some((m, v, step)) = &adam {
+        for (values, suffix) in [(m, EXP_AVG_SUFFIX), (v, EXP_AVG_SQ_SUFFIX)] {
+            tensors.extend(
+                split_named(values, layout.params)
+                    .into_iter()
+                    .map(|t| NamedTensor {
+                        name: state_key(&t.name, suffix),
+                        ..t
+                    }),
+            );
+        }
+        meta.insert(ADAM_STEP.to_string(), step.to_string());
+    }
     let mut put = |k: &str, v: String| {
         meta.insert(k.to_string(), v);
     };
@@ -160,7 +213,8 @@ pub fn save<N: Network>(path: &Path, net: &N, run: &RunState, loader: &DataLoade
 }
 
 /// Reads a checkpoint written by [`save`] into `net` (parameters, momentum buffers, step
-/// count) and returns where the run stood.
+/// count, and the Adam moments and step when the file has them) and returns where the run
+/// stood.
 ///
 /// # Errors
 /// [`Error::Checkpoint`] naming the file if it is missing, not a training checkpoint, or was
@@ -224,28 +278,45 @@ pub fn load<N: Network>(path: &Path, net: &mut N, loader: &DataLoader) -> Result
             ),
         ));
     }
-    let (momentum, params): (Vec<NamedTensor>, Vec<NamedTensor>) = tensors
+    let (state, params): (Vec<NamedTensor>, Vec<NamedTensor>) = tensors
         .into_iter()
-        .partition(|t| t.name.starts_with(MOMENTUM_PREFIX) && t.name.ends_with(MOMENTUM_SUFFIX));
+        .partition(|t| t.name.starts_with(MOMENTUM_PREFIX));
     net.load_state_dict(&params)?;
     let layout = N::LAYOUT;
-    let mut velocity = vec![0f32; layout.num_params];
     let mut problems = Vec::new();
-    for p in layout.params {
-        let key = format!("{MOMENTUM_PREFIX}{}{MOMENTUM_SUFFIX}", p.name);
-        match momentum.iter().find(|t| t.name == key) {
-            Some(t) if t.data.len() == p.numel() => {
-                velocity[p.offset..p.offset + p.numel()].copy_from_slice(&t.data)
-            }
-            Some(t) => problems.push(format!(
-                "  `{key}`: expected shape {:?}, found {:?}",
-                p.shape, t.shape
-            )),
-            None => problems.push(format!("  missing key `{key}`")),
+    let velocity = take_state(
+        &state,
+        layout.params,
+        layout.num_params,
+        MOMENTUM_SUFFIX,
+        &mut problems,
+    );
+    let adam = match meta.get(ADAM_STEP) {
+        None => None,
+        Some(step) => {
+            let step: u64 = parse(path, ADAM_STEP, step)?;
+            let m = take_state(
+                &state,
+                layout.params,
+                layout.num_params,
+                EXP_AVG_SUFFIX,
+                &mut problems,
+            );
+            let v = take_state(
+                &state,
+                layout.params,
+                layout.num_params,
+                EXP_AVG_SQ_SUFFIX,
+                &mut problems,
+            );
+            Some((m, v, step))
         }
-    }
+    };
     if !problems.is_empty() {
         return Err(Error::StateDict(problems.join("\n")));
+    }
+    if let Some((m, v, step)) = adam {
+        net.state_mut().write_adam_state(&m, &v, step)?;
     }
     net.state_mut().write_velocity(&velocity, run.steps)?;
     Ok(run)

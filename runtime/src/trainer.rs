@@ -7,9 +7,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::data::DataLoader;
 use crate::error::{Error, Result};
+use crate::model::step_unchecked;
 use crate::model::Network;
-use crate::optim::Sgd;
+use crate::optim::{validate_clip, Optimizer};
 use crate::resume::{self, RunState};
+pub use crate::schedule::{CosineAnnealingLr, LinearLr, StepLr};
 use crate::stop::StopFlag;
 
 /// Settings of [`fit`]. Start from [`TrainConfig::new`] and set the fields you need.
@@ -17,15 +19,28 @@ use crate::stop::StopFlag;
 pub struct TrainConfig {
     /// Passes over the training set (>= 1).
     pub epochs: usize,
-    /// Optimiser.
-    pub sgd: Sgd,
+    /// Optimiser: [`crate::Sgd`] or [`crate::Adam`] (AdamW: [`crate::Adam::adamw`]); its
+    /// learning rate is the base of the schedules below.
+    pub optimizer: Optimizer,
+    /// Clip the gradients by their global L2 norm before each update
+    /// (`torch.nn.utils.clip_grad_norm_(params, max_norm)`, see
+    /// [`crate::optim::clip_coefficient`]); `None`: no clipping.
+    pub clip_grad_norm: Option<f32>,
     /// Show a progress bar (loss, samples/s) on stderr.
     pub progress: bool,
     /// Print the running mean loss every this many steps (0: never), like the PyTorch
     /// tutorial's `[epoch, step] loss: ...` lines.
     pub log_every: usize,
-    /// Learning-rate schedule applied per epoch (`None`: constant `sgd.lr`).
+    /// StepLR schedule, per epoch (`None`: none).
     pub lr_schedule: Option<StepLr>,
+    /// Cosine annealing of the rate `lr_schedule` gives, per epoch or per step
+    /// ([`CosineAnnealingLr::per_step`]).
+    pub cosine: Option<CosineAnnealingLr>,
+    /// Linear warm-up: a factor on the rate, counted in optimiser steps since the start of
+    /// the run. Step `s` of epoch `e` uses
+    /// `warmup.factor(s) * cosine.lr(lr_schedule.lr(base, e), e or s)` (each term left out
+    /// when unset; see [`crate::schedule`]).
+    pub warmup: Option<LinearLr>,
     /// Resumable checkpoint file ([`crate::resume`]), written atomically at the end of every
     /// epoch, every `checkpoint_every` steps, and when the run is stopped.
     pub checkpoint: Option<PathBuf>,
@@ -44,45 +59,24 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
-    /// `epochs` epochs of `sgd`, no progress bar, no schedule, no checkpoint.
-    pub fn new(epochs: usize, sgd: Sgd) -> Self {
+    /// `epochs` epochs of `optimizer` (an [`crate::Sgd`], [`crate::Adam`] or
+    /// [`Optimizer`]), no clipping, no progress bar, no schedule, no checkpoint.
+    pub fn new(epochs: usize, optimizer: impl Into<Optimizer>) -> Self {
         TrainConfig {
             epochs,
-            sgd,
+            optimizer: optimizer.into(),
+            clip_grad_norm: None,
             progress: false,
             log_every: 0,
             lr_schedule: None,
+            cosine: None,
+            warmup: None,
             checkpoint: None,
             checkpoint_every: 0,
             resume: None,
             stop: StopFlag::new(),
             max_steps: None,
         }
-    }
-}
-
-/// `torch.optim.lr_scheduler.StepLR`: the learning rate of epoch `e` (0-based) is
-/// `lr * gamma^floor(e / step_size)`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct StepLr {
-    /// Epochs between decays (>= 1).
-    pub step_size: usize,
-    /// Multiplicative factor (in (0, 1]).
-    pub gamma: f32,
-}
-
-impl StepLr {
-    /// The learning rate for 0-based `epoch` given the initial `lr`.
-    ///
-    /// ```
-    /// use cubenet_runtime::trainer::StepLr;
-    /// let s = StepLr { step_size: 2, gamma: 0.1 };
-    /// assert_eq!(s.lr(1.0, 0), 1.0);
-    /// assert_eq!(s.lr(1.0, 1), 1.0);
-    /// assert!((s.lr(1.0, 2) - 0.1).abs() < 1e-7);
-    /// ```
-    pub fn lr(&self, lr: f32, epoch: usize) -> f32 {
-        lr * self.gamma.powi((epoch / self.step_size.max(1)) as i32)
     }
 }
 
@@ -130,7 +124,8 @@ pub fn evaluate<N: Network>(net: &mut N, loader: &DataLoader) -> Result<(f64, f6
 /// good state.
 ///
 /// # Errors
-/// [`Error::Config`] for `epochs == 0` or invalid SGD values; [`Error::NonFinite`] /
+/// [`Error::Config`] for `epochs == 0`, invalid optimizer, clipping or schedule values, or
+/// a resumed checkpoint whose optimizer state does not match `cfg.optimizer`; [`Error::NonFinite`] /
 /// [`Error::NonFiniteGradient`] at the first step whose loss / gradient is NaN or infinite;
 /// [`Error::Interrupted`] when `cfg.stop` or `cfg.max_steps` stopped the run (after saving
 /// it, if `cfg.checkpoint` is set); checkpoint, data and kernel errors.
@@ -143,15 +138,9 @@ pub fn fit<N: Network>(
     if cfg.epochs == 0 {
         return Err(Error::Config("epochs must be at least 1".into()));
     }
-    cfg.sgd.validate()?;
-    if let Some(s) = cfg.lr_schedule {
-        if s.step_size == 0 || !(s.gamma > 0.0 && s.gamma <= 1.0) {
-            return Err(Error::Config(format!(
-                "StepLR needs step_size >= 1 and gamma in (0, 1], got step_size = {}, gamma = {}",
-                s.step_size, s.gamma
-            )));
-        }
-    }
+    cfg.optimizer.validate()?;
+    validate_clip(cfg.clip_grad_norm)?;
+    crate::schedule::validate(cfg.lr_schedule, cfg.cosine, cfg.warmup).map_err(Error::Config)?;
     let mut run = match &cfg.resume {
         Some(path) => {
             let run = resume::load(path, net, train)?;
@@ -167,6 +156,24 @@ pub fn fit<N: Network>(
         }
         None => RunState::start(),
     };
+    match (cfg.optimizer, net.state().adam_step()) {
+        (Optimizer::Sgd(_), Some(_)) => {
+            return Err(Error::Config(
+                "the network holds Adam state (from its checkpoint or earlier steps) but the \
+                 run is configured with SGD"
+                    .into(),
+            ))
+        }
+        (Optimizer::Adam(a), None) if cfg.resume.is_some() && run.steps > 0 => {
+            return Err(Error::Config(format!(
+                "resuming a run of {} steps with {}, but the checkpoint holds no Adam state \
+                 (it was written by an SGD run)",
+                run.steps,
+                a.name()
+            )))
+        }
+        _ => {}
+    }
     let save = |net: &N, run: &RunState| -> Result<()> {
         match &cfg.checkpoint {
             Some(path) => resume::save(path, net, run, train),
@@ -176,10 +183,19 @@ pub fn fit<N: Network>(
     let batches = train.num_batches();
     while run.epoch <= cfg.epochs {
         let epoch = run.epoch;
-        let mut sgd = cfg.sgd;
-        if let Some(s) = cfg.lr_schedule {
-            sgd.lr = s.lr(cfg.sgd.lr, epoch - 1);
-        }
+        // StepLR in f32 for SGD (its rate is f32), in f64 for Adam.
+        let epoch_opt = match (cfg.lr_schedule, cfg.optimizer) {
+            (None, o) => o,
+            (Some(s), Optimizer::Sgd(mut sgd)) => {
+                sgd.lr = s.lr(sgd.lr, epoch - 1);
+                Optimizer::Sgd(sgd)
+            }
+            (Some(s), Optimizer::Adam(mut adam)) => {
+                let k = ((epoch - 1) / s.step_size.max(1)) as i32;
+                adam.lr *= (s.gamma as f64).powi(k);
+                Optimizer::Adam(adam)
+            }
+        };
         let bar = if cfg.progress {
             let b = ProgressBar::new(batches as u64);
             b.set_style(
@@ -199,7 +215,17 @@ pub fn fit<N: Network>(
         let seconds_before = run.seconds;
         let (mut running, mut running_n) = (0f64, 0usize);
         for batch in train.epoch_from(epoch as u64, run.batches_done) {
-            let loss = net.train_step(&batch.images, &batch.labels, &sgd)?;
+            let done = net.state().steps();
+            let mut opt = epoch_opt;
+            if let Some(c) = cfg.cosine {
+                let t = if c.per_step { done } else { epoch as u64 - 1 };
+                opt = opt.with_lr(c.lr(epoch_opt.lr(), t));
+            }
+            if let Some(w) = cfg.warmup {
+                opt = opt.with_lr(opt.lr() * w.factor(done));
+            }
+            let (loss, _) =
+                step_unchecked(net, &batch.images, &batch.labels, &opt, cfg.clip_grad_norm)?;
             let step = net.state().steps();
             if !loss.is_finite() {
                 bar.abandon();
