@@ -2,13 +2,18 @@
 # cubenet's training step beside PyTorch eager's, on this machine, in one run.
 #
 #   bench/side_by_side.sh [lenet5|cifar] [repetitions]
+#   BACKEND=wgpu bench/side_by_side.sh lenet5      # lavapipe instead of the cpu runtime
 #
 # Both run the same network (LeNet-5 on 1x28x28, or the CIFAR tutorial LeNet on 3x32x32),
 # batch 100, fp32, SGD lr 0.01 momentum 0.9, on random data, with the same number of threads
-# (all cores: lavapipe's LP_NUM_THREADS and torch.set_num_threads). They alternate,
-# REPS times each; the figures are the medians. cubenet's side is
-# examples/step_profile.rs on the default backend; PyTorch's is bench/pytorch_step.py. If
-# PyTorch is missing, it is installed into ./venv (about 5 GB, from PyPI, pinned in
+# (all cores: cubecl's cpu runtime uses every core, lavapipe gets LP_NUM_THREADS and PyTorch
+# torch.set_num_threads). They alternate, REPS times each; the figures are the medians.
+# cubenet's side is examples/step_profile.rs (cubenet::zoo's networks) built with
+# `--features $BACKEND` (default `cpu`: wgpu + cubecl's cpu runtime, so a GPU adapter wins
+# when there is one and the cpu runtime runs otherwise; it was 6-8x faster than lavapipe
+# here); PyTorch's is bench/pytorch_step.py (eager). The cpu and cuda features need LLVM:
+# scripts/prepare-llvm.sh is run first (idempotent; installs Debian packages when missing).
+# If PyTorch is missing, it is installed into ./venv (about 5 GB, from PyPI, pinned in
 # scripts/requirements-oracle.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,14 +30,21 @@ if ! venv/bin/python -c "import torch" 2>/dev/null; then
   python3 -m venv venv
   venv/bin/pip install -q -r scripts/requirements-oracle.txt
 fi
-cargo build -q --release --example step_profile
+BACKEND="${BACKEND:-cpu}"
+case "$BACKEND" in
+  cpu|cuda) scripts/prepare-llvm.sh >&2; features=(--features "$BACKEND") ;;
+  wgpu) features=() ;;
+  *) echo "BACKEND must be cpu, wgpu or cuda (got '$BACKEND')" >&2; exit 2 ;;
+esac
+cargo build -q --release "${features[@]}" --example step_profile
+bin="${CARGO_TARGET_DIR:-target}/release/examples/step_profile"
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
 cub=(); pt=(); line=""
 for i in $(seq "$REPS"); do
-  line="$(./target/release/examples/step_profile --net "$NET" --steps "$STEPS" | tail -n 1)"
+  line="$("$bin" --net "$NET" --steps "$STEPS" | tail -n 1)"
   echo "cubenet  #$i: $line" >&2
   cub+=("$(echo "$line" | field samples_per_s)")
   p="$(venv/bin/python bench/pytorch_step.py --net "$NET" --steps "$STEPS" --threads "$THREADS")"
