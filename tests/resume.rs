@@ -65,12 +65,36 @@ fn config(checkpoint: &Path) -> TrainConfig {
     }
 }
 
-/// Parameters and momentum buffers, bit for bit.
-fn state_bits(net: &Small) -> (Vec<u32>, Vec<u32>) {
-    let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect();
+/// AdamW with clipping, StepLR, a per-step cosine and a warm-up (every piece of state and
+/// every counter a resume must restore).
+fn adam_config(checkpoint: &Path) -> TrainConfig {
+    TrainConfig {
+        clip_grad_norm: Some(0.5),
+        cosine: Some(CosineAnnealingLr {
+            t_max: 7,
+            eta_min: 1e-4,
+            per_step: true,
+        }),
+        warmup: Some(LinearLr::warmup(0.2, 5)),
+        ..TrainConfig {
+            optimizer: Adam::adamw(0.01).with_weight_decay(0.05).into(),
+            ..config(checkpoint)
+        }
+    }
+}
+
+type Bits = (Vec<u32>, Vec<u32>, Option<(Vec<u32>, Vec<u32>, u64)>);
+
+/// Parameters, momentum buffers and the Adam state, bit for bit.
+fn state_bits(net: &Small) -> Bits {
+    let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<u32>>();
     (
         bits(net.state().read_params().unwrap()),
         bits(net.state().read_velocity().unwrap()),
+        net.state()
+            .read_adam_state()
+            .unwrap()
+            .map(|(m, v, t)| (bits(m), bits(v), t)),
     )
 }
 
@@ -84,6 +108,10 @@ fn losses(reports: &[EpochReport]) -> Vec<(u64, Option<u64>)> {
 /// Trains 3 epochs uninterrupted; then stops a second run after `stop_at` steps and resumes
 /// it in a fresh network (other seed: everything must come from the checkpoint).
 fn interrupted_run_matches(stop_at: u64) {
+    interrupted_run_matches_with(stop_at, config);
+}
+
+fn interrupted_run_matches_with(stop_at: u64, config: fn(&Path) -> TrainConfig) {
     let device = cubenet::default_device();
     let (train, test) = (loader(8), loader(8));
 
@@ -142,7 +170,7 @@ fn interrupted_run_matches(stop_at: u64) {
     assert_eq!(
         state_bits(&resumed),
         state_bits(&reference),
-        "resumed weights or momentum differ from the uninterrupted run (stopped at step {stop_at})"
+        "resumed weights, momentum or Adam state differ from the uninterrupted run (stopped at step {stop_at})"
     );
     assert_eq!(losses(&rest), losses(&whole), "per-epoch losses differ");
     // The weight files are byte for byte the same.
@@ -164,6 +192,78 @@ fn resuming_mid_epoch_gives_bitwise_the_uninterrupted_weights() {
 fn resuming_after_a_short_last_batch_and_at_an_epoch_end_gives_the_same_weights() {
     interrupted_run_matches(6); // the end of epoch 1 (its last batch is short)
     interrupted_run_matches(1); // the very first step (the momentum buffer's first step)
+}
+
+#[test]
+fn resuming_an_adamw_run_with_clipping_and_schedules_gives_bitwise_the_uninterrupted_state() {
+    interrupted_run_matches_with(9, adam_config); // epoch 2, after batch 3 of 6
+    interrupted_run_matches_with(1, adam_config); // after the first Adam step
+}
+
+/// The checkpoint of an Adam run holds `optimizer.<key>.exp_avg` / `.exp_avg_sq` and the
+/// Adam step; resuming it with SGD, or an SGD checkpoint with Adam, is an error.
+#[test]
+fn adam_checkpoints_hold_the_moments_and_resume_only_with_adam() {
+    let device = cubenet::default_device();
+    let path = tmp("adam-keys.safetensors");
+    let mut net = Small::new(&device, 8, 1).unwrap();
+    let cfg = TrainConfig {
+        max_steps: Some(4),
+        ..adam_config(&path)
+    };
+    assert!(matches!(
+        fit(&mut net, &loader(8), None, &cfg),
+        Err(Error::Interrupted { step: 4, .. })
+    ));
+    let (saved, meta) = cubenet::checkpoint::load_with_metadata(&path).unwrap();
+    assert_eq!(meta.get("optimizer.step").map(String::as_str), Some("4"));
+    let (m, v, t) = net.state().read_adam_state().unwrap().unwrap();
+    assert_eq!(t, 4);
+    let bias = Small::LAYOUT
+        .params
+        .iter()
+        .find(|p| p.name == "fc2.bias")
+        .unwrap();
+    let get = |k: &str| &saved.iter().find(|t| t.name == k).unwrap().data;
+    assert_eq!(
+        get("optimizer.fc2.bias.exp_avg"),
+        &m[bias.offset..bias.offset + 3]
+    );
+    assert_eq!(
+        get("optimizer.fc2.bias.exp_avg_sq"),
+        &v[bias.offset..bias.offset + 3]
+    );
+    assert!(v.iter().all(|&x| x >= 0.0) && v.iter().any(|&x| x > 0.0));
+
+    let mut other = Small::new(&device, 8, 1).unwrap();
+    let cfg = TrainConfig {
+        resume: Some(path.clone()),
+        ..config(&tmp("adam-as-sgd.safetensors"))
+    };
+    let text = fit(&mut other, &loader(8), None, &cfg)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("Adam state") && text.contains("SGD"),
+        "{text}"
+    );
+
+    let sgd_path = tmp("sgd-as-adam.safetensors");
+    let mut net = Small::new(&device, 8, 1).unwrap();
+    let cfg = TrainConfig {
+        max_steps: Some(2),
+        ..config(&sgd_path)
+    };
+    assert!(fit(&mut net, &loader(8), None, &cfg).is_err());
+    let mut other = Small::new(&device, 8, 1).unwrap();
+    let cfg = TrainConfig {
+        resume: Some(sgd_path),
+        ..adam_config(&tmp("sgd-as-adam-out.safetensors"))
+    };
+    let text = fit(&mut other, &loader(8), None, &cfg)
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("no Adam state"), "{text}");
 }
 
 #[test]
