@@ -184,6 +184,7 @@ pub fn adam_update(
 ) {
     let u = ABSOLUTE_POS;
     if u < units {
+        #[allow(clippy::manual_div_ceil)]
         let chunk = (len + units - 1) / units;
         for k in 0..chunk {
             let i = u + k * units;
@@ -230,6 +231,7 @@ pub fn sgd_pass(
 ) {
     let u = ABSOLUTE_POS;
     if u < units {
+        #[allow(clippy::manual_div_ceil)]
         let chunk = (len + units - 1) / units;
         for k in 0..chunk {
             let i = u + k * units;

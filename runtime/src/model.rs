@@ -130,6 +130,10 @@ struct AdamState {
     step: u64,
 }
 
+/// Adam state read back to the host: `exp_avg`, `exp_avg_sq` (flat, `state_dict` order) and
+/// the Adam step count.
+pub type AdamValues = (Vec<f32>, Vec<f32>, u64);
+
 /// Per-kernel wall-clock times, collected when `CUBENET_PROFILE=1` (each launch is then
 /// followed by a device sync, so the total is slower than an unprofiled step).
 #[derive(Debug, Default)]
@@ -486,7 +490,7 @@ impl NetState {
 
     /// The Adam state, if an Adam step was taken or restored: (`exp_avg`, `exp_avg_sq`, flat in
     /// `state_dict` order, and the Adam step count).
-    pub fn read_adam_state(&self) -> Result<Option<(Vec<f32>, Vec<f32>, u64)>> {
+    pub fn read_adam_state(&self) -> Result<Option<AdamValues>> {
         match &self.adam {
             None => Ok(None),
             Some(a) => Ok(Some((

@@ -189,7 +189,7 @@ impl Adam {
             ("eps", self.eps),
             ("weight_decay", self.weight_decay),
         ] {
-            if !(v >= 0.0) || !v.is_finite() {
+            if !(v.is_finite() && v >= 0.0) {
                 return bad(format!(
                     "{} {name} = {v} must be a finite number >= 0",
                     self.name()
@@ -303,7 +303,7 @@ impl Optimizer {
 /// [`Error::Config`] otherwise.
 pub fn validate_clip(clip_grad_norm: Option<f32>) -> Result<()> {
     match clip_grad_norm {
-        Some(m) if !(m > 0.0) || !m.is_finite() => Err(Error::Config(format!(
+        Some(m) if !(m.is_finite() && m > 0.0) => Err(Error::Config(format!(
             "clip_grad_norm = {m} must be a finite number > 0"
         ))),
         _ => Ok(()),

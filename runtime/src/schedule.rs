@@ -118,7 +118,7 @@ pub(crate) fn validate(
         }
     }
     if let Some(c) = cosine {
-        if c.t_max == 0 || !(c.eta_min >= 0.0) || !c.eta_min.is_finite() {
+        if c.t_max == 0 || !(c.eta_min.is_finite() && c.eta_min >= 0.0) {
             return Err(format!(
                 "CosineAnnealingLR needs t_max >= 1 and a finite eta_min >= 0, got t_max = {}, eta_min = {}",
                 c.t_max, c.eta_min
@@ -126,10 +126,8 @@ pub(crate) fn validate(
         }
     }
     if let Some(w) = warmup {
-        if !(w.start_factor > 0.0 && w.start_factor <= 1.0)
-            || !(0.0..=1.0).contains(&w.end_factor)
-            || w.total_iters == 0
-        {
+        let start_ok = w.start_factor > 0.0 && w.start_factor <= 1.0;
+        if !start_ok || !(0.0..=1.0).contains(&w.end_factor) || w.total_iters == 0 {
             return Err(format!(
                 "LinearLR needs start_factor in (0, 1], end_factor in [0, 1] and total_iters >= 1, got {}, {}, {}",
                 w.start_factor, w.end_factor, w.total_iters
