@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use cubenet::prelude::*;
 
 /// LeNet-5 (LeCun et al. 1998, with ReLU and max-pooling) for 1 x 28 x 28 images.
@@ -52,10 +52,17 @@ struct Args {
     /// Multiply the learning rate by this after every epoch (StepLR, step_size 1).
     #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
     lr_decay: f32,
+    /// Optimizer (`adam` / `adamw`: torch's betas (0.9, 0.999) and eps 1e-8; `--momentum` is
+    /// SGD's only).
+    #[arg(long, value_enum, default_value_t = Opt::Sgd)]
+    optimizer: Opt,
+    /// Clip the gradients to this global L2 norm before each update (clip_grad_norm_).
+    #[arg(long, allow_negative_numbers = true)]
+    clip_grad_norm: Option<f32>,
     /// SGD momentum.
     #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
     momentum: f32,
-    /// Weight decay (L2).
+    /// Weight decay (L2 for SGD and Adam, decoupled for AdamW).
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     weight_decay: f32,
     /// Seed for the initial weights and the shuffling.
@@ -86,6 +93,13 @@ struct Args {
     /// Hide the progress bar.
     #[arg(long)]
     quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Opt {
+    Sgd,
+    Adam,
+    Adamw,
 }
 
 fn run(args: &Args) -> cubenet::Result<()> {
@@ -122,9 +136,18 @@ fn run(args: &Args) -> cubenet::Result<()> {
     let device = cubenet::default_device();
     println!("device: {}", cubenet::describe(&device));
     let mut net = LeNet5::new(&device, args.batch_size.max(100), args.seed)?;
-    let sgd = Sgd::new(args.lr)
-        .with_momentum(args.momentum)
-        .with_weight_decay(args.weight_decay);
+    let optimizer: Optimizer = match args.optimizer {
+        Opt::Sgd => Sgd::new(args.lr)
+            .with_momentum(args.momentum)
+            .with_weight_decay(args.weight_decay)
+            .into(),
+        Opt::Adam => Adam::new(args.lr as f64)
+            .with_weight_decay(args.weight_decay as f64)
+            .into(),
+        Opt::Adamw => Adam::adamw(args.lr as f64)
+            .with_weight_decay(args.weight_decay as f64)
+            .into(),
+    };
     let lr_schedule = Some(StepLr {
         step_size: 1,
         gamma: args.lr_decay,
@@ -132,12 +155,13 @@ fn run(args: &Args) -> cubenet::Result<()> {
     let cfg = TrainConfig {
         progress: !args.quiet,
         lr_schedule,
+        clip_grad_norm: args.clip_grad_norm,
         checkpoint: Some(args.checkpoint.clone()),
         checkpoint_every: args.checkpoint_every,
         resume: args.resume.clone(),
         stop: StopFlag::on_ctrl_c()?,
         max_steps: args.max_steps,
-        ..TrainConfig::new(args.epochs, sgd)
+        ..TrainConfig::new(args.epochs, optimizer)
     };
     let reports = fit(&mut net, &train, Some(&test), &cfg)?;
     if let Some(p) = net.state().profile() {
@@ -168,7 +192,9 @@ fn run(args: &Args) -> cubenet::Result<()> {
         last.test_accuracy.unwrap_or(0.0),
         reports.len(),
         samples / secs.max(1e-9),
+        // Adam, or SGD with clipping, adds one update pass over the parameters.
         LeNet5::KERNELS_PER_STEP
+            + usize::from(args.optimizer != Opt::Sgd || args.clip_grad_norm.is_some())
     );
     Ok(())
 }
