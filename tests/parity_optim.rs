@@ -286,6 +286,7 @@ fn fit_uses_the_scheduled_rate_of_every_step() {
         a.state().read_params().unwrap(),
         b.state().read_params().unwrap(),
     );
+    eprintln!("fit vs hand-scheduled steps bitwise equal: {}", bits(&a) == bits(&b));
     if bits(&a) != bits(&b) {
         assert_close("fit vs hand-scheduled steps", &pa, &pb, 1e-6);
     }
@@ -320,4 +321,36 @@ fn invalid_adam_clip_and_schedule_values_are_configuration_errors() {
         }
     }
     assert_eq!(net.state().steps(), 0, "a rejected step must not run");
+}
+
+/// SGD through the separate update pass (`clip_grad_norm` so large that it never clips) and
+/// SGD fused into the weight-gradient kernels give the same parameters (same per-element
+/// update on the same gradient values).
+#[test]
+fn the_sgd_pass_agrees_with_the_fused_sgd_update() {
+    let fx = fixture();
+    let sgd = Sgd::new(0.1).with_momentum(0.9).with_weight_decay(1e-3);
+    let run = |clip: Option<f32>| {
+        let mut net = OptNet::new(&device(), 4, 0).unwrap();
+        net.load_state_dict(&fx.state("sgd_clip.init.")).unwrap();
+        for k in 1..=2 {
+            let (x, y) = (
+                fx.f32(&format!("sgd_clip.x{k}")),
+                fx.labels(&format!("sgd_clip.y{k}")),
+            );
+            net.train_step_with(&x, &y, &sgd.into(), clip).unwrap();
+        }
+        net.state().read_params().unwrap()
+    };
+    let (fused, pass) = (run(None), run(Some(1e30)));
+    let same = fused
+        .iter()
+        .zip(&pass)
+        .filter(|(a, b)| a.to_bits() == b.to_bits())
+        .count();
+    eprintln!(
+        "sgd pass vs fused: {same} of {} parameters bitwise equal",
+        fused.len()
+    );
+    assert_close("sgd pass vs fused", &pass, &fused, 1e-7);
 }

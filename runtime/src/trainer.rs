@@ -1,4 +1,5 @@
-//! The training loop: epochs of SGD steps over a [`DataLoader`], a progress bar, and test
+//! The training loop: epochs of optimiser steps (SGD, Adam or AdamW, optionally with gradient
+//! clipping and learning-rate schedules) over a [`DataLoader`], a progress bar, and test
 //! accuracy after each epoch.
 use std::path::PathBuf;
 use std::time::Instant;
