@@ -69,7 +69,7 @@ impl Sgd {
     /// [0, 1], negative or NaN weight decay, Nesterov with zero momentum or non-zero dampening.
     pub fn validate(&self) -> Result<()> {
         let bad = |msg: String| Err(Error::Config(msg));
-        if !(self.lr > 0.0) || !self.lr.is_finite() {
+        if !(self.lr.is_finite() && self.lr > 0.0) {
             return bad(format!("lr = {} must be a finite number > 0", self.lr));
         }
         if !(0.0..1.0).contains(&self.momentum) {
@@ -78,7 +78,7 @@ impl Sgd {
         if !(0.0..=1.0).contains(&self.dampening) {
             return bad(format!("dampening = {} must be in [0, 1]", self.dampening));
         }
-        if !(self.weight_decay >= 0.0) || !self.weight_decay.is_finite() {
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return bad(format!(
                 "weight_decay = {} must be a finite number >= 0",
                 self.weight_decay

@@ -282,7 +282,7 @@ pub fn fit<N: Network>(
                     checkpoint: cfg.checkpoint.clone(),
                 });
             }
-            if cfg.checkpoint_every > 0 && step % cfg.checkpoint_every == 0 {
+            if cfg.checkpoint_every > 0 && step.is_multiple_of(cfg.checkpoint_every) {
                 save(net, &run)?;
             }
         }
