@@ -1,10 +1,12 @@
 """PyTorch side of bench/side_by_side.sh: times the training step of the same network as
 cubenet's examples/step_profile.rs (forward, cross-entropy, backward, SGD lr 0.01 momentum
-0.9), fp32, eager mode, on random data, with a given number of threads.
+0.9), fp32, on random data, with a given number of threads; eager by default, or
+`--compile` (torch.compile of the model), on the CPU or `--device cuda`.
 
     venv/bin/python bench/pytorch_step.py --net lenet5 --batch-size 100 --steps 20 --threads 2
+    python3 bench/pytorch_step.py --net lenet5 --device cuda --compile --batch-size 1000
 
-Prints one line: net=<name> samples_per_s=<x> ms_per_step=<y>
+Prints one line: net=<name> samples_per_s=<x> ms_per_step=<y> device=<d> mode=<eager|compile>
 """
 import argparse
 import time
@@ -38,6 +40,8 @@ def main():
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -45,25 +49,31 @@ def main():
         model, shape, name = LeNet(1, 2), (1, 28, 28), "lenet5"
     else:
         model, shape, name = LeNet(3, 0), (3, 32, 32), "cifar_lenet"
-    x = torch.rand(a.batch_size, *shape) * 2 - 1
-    y = torch.randint(0, 10, (a.batch_size,))
+    x = (torch.rand(a.batch_size, *shape) * 2 - 1).to(a.device)
+    y = torch.randint(0, 10, (a.batch_size,)).to(a.device)
+    model = model.to(a.device)
+    fwd = torch.compile(model) if a.compile else model
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
     def step():
         opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
+        loss = F.cross_entropy(fwd(x), y)
         loss.backward()
         opt.step()
         return loss.item()  # the host reads the loss, as cubenet's step does
 
-    for _ in range(3):
+    for _ in range(3):  # warm-up (and torch.compile's compilation)
         step()
     start = time.perf_counter()
     for _ in range(a.steps):
         step()
     secs = time.perf_counter() - start
     sps = a.steps * a.batch_size / secs
-    print(f"net={name} samples_per_s={sps:.1f} ms_per_step={1e3 * secs / a.steps:.1f}")
+    mode = "compile" if a.compile else "eager"
+    print(
+        f"net={name} samples_per_s={sps:.1f} ms_per_step={1e3 * secs / a.steps:.1f} "
+        f"device={a.device} mode={mode}"
+    )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,11 @@ struct Fixture {
 
 impl Fixture {
     fn load(name: &str) -> Fixture {
-        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        // CUBENET_FIXTURES overrides the folder, for this test's binary copied to another
+        // machine (bench/gpu/run.sh).
+        let dir = std::env::var("CUBENET_FIXTURES")
+            .unwrap_or_else(|_| format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR")));
+        let path = format!("{dir}/{name}");
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let st = safetensors::SafeTensors::deserialize(&bytes).expect("valid safetensors");
         let tensors = st
