@@ -1,6 +1,6 @@
 //! Optimizer passes over the whole flat parameter arena, run after a step has computed its
-//! gradients with [`SgdFlags::NO_UPDATE`](crate::SgdFlags::NO_UPDATE): [`adam_update`]
-//! (Adam and AdamW) and [`sgd_pass`] (SGD as a separate pass, for gradient clipping).
+//! gradients with [`SgdFlags::NO_UPDATE`](crate::SgdFlags::NO_UPDATE): [`adam_update()`]
+//! (Adam and AdamW) and [`sgd_pass()`] (SGD as a separate pass, for gradient clipping).
 //!
 //! Both are launched on a 1-D grid of `units` invocations; invocation `u` handles elements
 //! `u, u + units, u + 2 * units, ... < len` (consecutive invocations touch consecutive
@@ -28,7 +28,7 @@ use cubecl::prelude::*;
 
 use crate::sgd::sgd_update;
 
-/// Bit flags of [`adam_update`].
+/// Bit flags of [`adam_update()`].
 pub struct AdamFlags;
 
 impl AdamFlags {
@@ -211,7 +211,7 @@ pub fn adam_update(
     }
 }
 
-/// SGD (with momentum, dampening, weight decay, Nesterov: [`sgd_update`]) over the first
+/// SGD (with momentum, dampening, weight decay, Nesterov: [`sgd_update()`]) over the first
 /// `len` elements, on the stored gradients times `grad_scale`; `flags` are
 /// [`SgdFlags`](crate::SgdFlags) bits without `NO_UPDATE`.
 #[cube(launch_unchecked)]

@@ -536,7 +536,7 @@ impl NetState {
     }
 
     /// One Adam / AdamW step on the stored gradients times `grad_scale` (one
-    /// [`adam_update`](cubenet_kernels::adam::adam_update) launch over the arena); allocates
+    /// [`adam_update`](cubenet_kernels::adam::adam_update()) launch over the arena); allocates
     /// the zeroed moments on the first call.
     pub fn launch_adam(&mut self, adam: &Adam, grad_scale: f32) {
         let np = self.layout.num_params.max(1);
@@ -584,7 +584,7 @@ impl NetState {
     }
 
     /// One SGD step on the stored gradients times `grad_scale`, as a separate pass
-    /// ([`sgd_pass`](cubenet_kernels::adam::sgd_pass)) with the same per-element update as the
+    /// ([`sgd_pass`](cubenet_kernels::adam::sgd_pass())) with the same per-element update as the
     /// fused one.
     pub fn launch_sgd_pass(&self, sgd: &Sgd, grad_scale: f32) {
         let np = self.layout.num_params.max(1);
