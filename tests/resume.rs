@@ -108,10 +108,12 @@ fn losses(reports: &[EpochReport]) -> Vec<(u64, Option<u64>)> {
 /// Trains 3 epochs uninterrupted; then stops a second run after `stop_at` steps and resumes
 /// it in a fresh network (other seed: everything must come from the checkpoint).
 fn interrupted_run_matches(stop_at: u64) {
-    interrupted_run_matches_with(stop_at, config);
+    interrupted_run_matches_with(stop_at, config, "sgd");
 }
 
-fn interrupted_run_matches_with(stop_at: u64, config: fn(&Path) -> TrainConfig) {
+/// As [`interrupted_run_matches`] with `config`; `tag` keeps the files of concurrent tests
+/// apart.
+fn interrupted_run_matches_with(stop_at: u64, config: fn(&Path) -> TrainConfig, tag: &str) {
     let device = cubenet::default_device();
     let (train, test) = (loader(8), loader(8));
 
@@ -120,12 +122,12 @@ fn interrupted_run_matches_with(stop_at: u64, config: fn(&Path) -> TrainConfig) 
         &mut reference,
         &train,
         Some(&test),
-        &config(&tmp(&format!("whole-{stop_at}.safetensors"))),
+        &config(&tmp(&format!("whole-{tag}-{stop_at}.safetensors"))),
     )
     .unwrap();
     assert_eq!(reference.state().steps(), 18, "3 epochs of 6 batches");
 
-    let path = tmp(&format!("stopped-{stop_at}.safetensors"));
+    let path = tmp(&format!("stopped-{tag}-{stop_at}.safetensors"));
     let mut first = Small::new(&device, 8, 1).unwrap();
     let cfg = TrainConfig {
         max_steps: Some(stop_at),
@@ -175,8 +177,8 @@ fn interrupted_run_matches_with(stop_at: u64, config: fn(&Path) -> TrainConfig) 
     assert_eq!(losses(&rest), losses(&whole), "per-epoch losses differ");
     // The weight files are byte for byte the same.
     let (a, b) = (
-        tmp(&format!("a-{stop_at}.safetensors")),
-        tmp(&format!("b-{stop_at}.safetensors")),
+        tmp(&format!("a-{tag}-{stop_at}.safetensors")),
+        tmp(&format!("b-{tag}-{stop_at}.safetensors")),
     );
     cubenet::checkpoint::save(&a, &reference.state_dict().unwrap()).unwrap();
     cubenet::checkpoint::save(&b, &resumed.state_dict().unwrap()).unwrap();
@@ -196,8 +198,8 @@ fn resuming_after_a_short_last_batch_and_at_an_epoch_end_gives_the_same_weights(
 
 #[test]
 fn resuming_an_adamw_run_with_clipping_and_schedules_gives_bitwise_the_uninterrupted_state() {
-    interrupted_run_matches_with(9, adam_config); // epoch 2, after batch 3 of 6
-    interrupted_run_matches_with(1, adam_config); // after the first Adam step
+    interrupted_run_matches_with(9, adam_config, "adamw"); // epoch 2, after batch 3 of 6
+    interrupted_run_matches_with(1, adam_config, "adamw"); // after the first Adam step
 }
 
 /// The checkpoint of an Adam run holds `optimizer.<key>.exp_avg` / `.exp_avg_sq` and the
