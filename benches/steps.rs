@@ -23,6 +23,7 @@ const BATCH: usize = 100;
 
 /// A network of type `N` on the default device, and one random batch for it.
 fn setup<N: Network>() -> (N, Vec<f32>, Vec<u32>) {
+    cubenet::quiet_vulkan_loader();
     let device = cubenet::default_device();
     let net = N::new(&device, BATCH, 0).expect("allocating the network");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);

@@ -87,7 +87,7 @@ fn run(args: &Args, data: &std::path::Path) -> cubenet::Result<()> {
         args.seed,
     )?;
     let device = cubenet::default_device();
-    println!("device: {}", cubenet::describe(&device));
+    println!("device: {}", cubenet::describe(&device)?);
     let mut net = Net::new(&device, args.batch_size, args.seed)?;
     let sgd = Sgd::new(args.lr).with_momentum(args.momentum);
     let cfg = TrainConfig {

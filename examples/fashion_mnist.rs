@@ -134,7 +134,7 @@ fn run(args: &Args) -> cubenet::Result<()> {
     )?;
 
     let device = cubenet::default_device();
-    println!("device: {}", cubenet::describe(&device));
+    println!("device: {}", cubenet::describe(&device)?);
     let mut net = LeNet5::new(&device, args.batch_size.max(100), args.seed)?;
     let optimizer: Optimizer = match args.optimizer {
         Opt::Sgd => Sgd::new(args.lr)

@@ -79,3 +79,24 @@ fn bad_batches_are_errors_not_panics() {
         .to_string()
         .contains("epochs"));
 }
+
+/// A device that cannot be started (here a discrete GPU no test machine has) is an error that
+/// names the device and the fixes, not cubecl's panic from its device thread.
+#[cfg(feature = "wgpu")]
+#[test]
+fn a_device_that_cannot_start_is_an_error_not_a_panic() {
+    use cubecl::device::{WgpuDevice, WgpuDeviceKind};
+    let device = cubenet::Device::Wgpu(WgpuDevice::new(WgpuDeviceKind::DiscreteGpu(99)));
+    let err = match Tiny::new(&device, 8, 0) {
+        Err(e) => e,
+        Ok(_) => panic!("a 100th discrete GPU was found"),
+    };
+    let text = err.to_string();
+    assert!(matches!(err, cubenet::Error::Device(_)), "{text}");
+    assert!(text.contains("DiscreteGpu(99)"), "{text}");
+    assert!(text.contains("mesa-vulkan-drivers"), "{text}");
+    assert!(text.contains("--features cpu"), "{text}");
+    // The same for describe, and the default device still works afterwards.
+    assert!(cubenet::describe(&device).is_err());
+    assert!(Tiny::new(&cubenet::default_device(), 8, 0).is_ok());
+}

@@ -1,5 +1,11 @@
 //! Choosing the compute device.
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+
+use cubecl::client::Client;
 pub use cubecl::Device;
+
+use crate::error::{Error, Result};
 
 #[cfg(not(any(feature = "wgpu", feature = "cpu", feature = "cuda")))]
 compile_error!("cubenet-runtime needs a cubecl runtime: enable `wgpu`, `cpu` or `cuda`");
@@ -49,8 +55,55 @@ fn wgpu_has_gpu() -> bool {
     .any(|kind| Device::wgpu(kind).is_ok())
 }
 
+/// The compute client of `device`, initialised on first use.
+///
+/// cubecl panics (on its device thread, then on the caller's) when a device cannot be
+/// brought up: no wgpu adapter (no Vulkan driver installed), a CUDA device that fails to
+/// initialise. This catches that panic, keeps its message off the terminal, and returns it as
+/// an error that says what would help.
+///
+/// # Errors
+/// [`Error::Device`] naming the device, cubecl's reason, and the fixes: install a Vulkan
+/// driver (`mesa-vulkan-drivers libvulkan1` runs Vulkan on the CPU) or build with
+/// `--features cpu`.
+pub fn client(device: &Device) -> Result<Client> {
+    let reason: Arc<Mutex<Option<String>>> = Arc::default();
+    let previous = std::panic::take_hook();
+    {
+        let reason = Arc::clone(&reason);
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let text = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| info.to_string());
+            let mut first = reason.lock().unwrap_or_else(|e| e.into_inner());
+            // The device thread's panic carries the cause; the caller's is a closed channel.
+            first.get_or_insert(text);
+        }));
+    }
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| device.client()));
+    std::panic::set_hook(previous);
+    result.map_err(|_| {
+        let reason = reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_else(|| "unknown reason".into());
+        Error::Device(format!(
+            "cannot start device {device:?}: {reason}. Without a GPU, install a Vulkan driver \
+             that runs on the CPU (`apt-get install mesa-vulkan-drivers libvulkan1`) or build \
+             with `--features cpu` (cubecl's CPU runtime; see the README's backends section)"
+        ))
+    })
+}
+
 /// A one-line description of the runtime and adapter behind `device`, e.g. `wgpu<wgsl>`.
-pub fn describe(device: &Device) -> String {
-    let client = device.client();
-    format!("{} ({:?})", client.name(), device)
+///
+/// # Errors
+/// As [`client`], when the device cannot be started.
+pub fn describe(device: &Device) -> Result<String> {
+    let client = client(device)?;
+    Ok(format!("{} ({:?})", client.name(), device))
 }

@@ -678,7 +678,7 @@ pub trait Network: Sized {
     /// [`cubenet_kernels::LOOP_LIMIT`]: the message names the layer and the largest batch
     /// size that fits).
     fn new(device: &crate::Device, batch_size: usize, seed: u64) -> Result<Self> {
-        let client = device.client();
+        let client = crate::device::client(device)?;
         check_loop_limit(
             &client.properties().identity.name,
             batch_size,
