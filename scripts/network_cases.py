@@ -1,4 +1,5 @@
-"""The issue's parity cases P1-P4 and P7 on whole small networks, as PyTorch computes them.
+"""The issue's parity cases P1-P4 and P7 on whole small networks, as PyTorch computes them (and
+max-pool's ceil_mode: p2d_ceil, ceil_net).
 
 Produces tests/fixtures/network_cases.safetensors for tests/parity_conv.rs and
 tests/parity_loss_sgd.rs. Each case is a small network built the same way as the
@@ -28,7 +29,7 @@ Keys (float32 unless stated; labels int64):
   <case>.grad.<key>              gradient of the mean loss (loss.backward())
   <case>.grad_logits             d(mean loss)/d(logits)
   <case>.op.<name>               float64, op-level values (see above)
-SGD cases (p4_bias, p4_net, p7_loader): <case>.x<k>/.y<k> the batch of step k
+SGD cases (p4_bias, p4_net, p7_loader, ceil_net): <case>.x<k>/.y<k> the batch of step k
 (1-based), <case>.<variant>.init.<key>, .loss<k> (before step k's update) and
 .step<k>.<key> (after it); torch.optim.SGD, with the learning rate of step k set
 through param_groups before it.
@@ -200,12 +201,14 @@ def p2_forward():
     run_case("p2_forward", model, params, x, [3])
 
 
-def pool_probe_case(name, x, u, kernel, stride, padding):
-    """probe Conv2d(C + H*W, C, 1) -> pool MaxPool2d(kernel, stride, padding) -> flatten -> fc Linear(F, 2)."""
+def pool_probe_case(name, x, u, kernel, stride, padding, ceil_mode=False):
+    """probe Conv2d(C + H*W, C, 1) -> pool MaxPool2d(kernel, stride, padding, ceil_mode) -> flatten -> fc Linear(F, 2)."""
     c, h, w = x.shape
-    out = vjp(name, lambda x: F.max_pool2d(x, kernel, stride=stride, padding=padding), u, x=x.unsqueeze(0))
+    out = vjp(name, lambda x: F.max_pool2d(x, kernel, stride=stride, padding=padding, ceil_mode=ceil_mode), u,
+              x=x.unsqueeze(0))
     fw, fb = head_for(u, out)
-    model = seq(("probe", nn.Conv2d(c + h * w, c, 1)), ("pool", nn.MaxPool2d(kernel, stride=stride, padding=padding)),
+    model = seq(("probe", nn.Conv2d(c + h * w, c, 1)),
+                ("pool", nn.MaxPool2d(kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)),
                 ("flatten", nn.Flatten()), ("fc", nn.Linear(out.numel(), 2)))
     params = {"probe.weight": probe_weight(c, h, w), "probe.bias": torch.zeros(c), "fc.weight": fw, "fc.bias": fb}
     run_case(name, model, params, with_probe(x).unsqueeze(0), [1])
@@ -233,6 +236,38 @@ def p2c():
     x = ints(g, -9, -1, (1, 1, 5, 5))
     u = ints(g, 1, 5, (1, 1, 3, 3))
     pool_probe_case("p2c", x[0], u, 2, 2, 1)
+
+
+def p2d_ceil():
+    """P2d (ceil_mode): 3x3 stride 2 padding 1 ceil_mode=True on 2x6x6 -> 2x4x4 (floor 2x3x3): the
+    last row and column of windows start at 5 and cover only row / column 5 of the input.
+    Channel 0: seeded integers 0..3 with x[0][5][5] = 9, the maximum of its three partial windows
+    and of the full window (2, 2); channel 1: all negative, so a partial window that took a 0 for
+    a missing element would show."""
+    g = torch.Generator().manual_seed(404)
+    x = ints(g, 0, 3, (1, 2, 6, 6))
+    x[0, 0, 5, 5] = 9.0
+    x[0, 1] = ints(g, -9, -1, (6, 6))
+    u = ints(g, 1, 4, (1, 2, 4, 4))
+    pool_probe_case("p2d_ceil", x[0], u, 3, 2, 1, ceil_mode=True)
+
+
+def ceil_net():
+    """CeilNet: conv Conv2d(1, 2, 3, padding 1) -> relu -> pool MaxPool2d((3, 2), stride 2, padding (1, 0),
+    ceil_mode=True) -> flatten -> fc Linear(32, 3); input 1x6x7, conv 2x6x7, pool 2x4x4 (floor 2x3x3;
+    the last row of windows covers conv row 5 only, the last column conv column 6 only). PyTorch's
+    default init (torch.manual_seed(21)); a batch of 4 (torch.randn, seed 22) for the gradients,
+    then two SGD steps (lr 0.1, momentum 0.9) on two more batches of 4."""
+    torch.manual_seed(21)
+    make = lambda: seq(("conv", nn.Conv2d(1, 2, 3, padding=1)), ("relu", nn.ReLU()),
+                       ("pool", nn.MaxPool2d((3, 2), stride=2, padding=(1, 0), ceil_mode=True)),
+                       ("flatten", nn.Flatten()), ("fc", nn.Linear(32, 3)))
+    init = {k: v.clone() for k, v in make().state_dict().items()}
+    g = torch.Generator().manual_seed(22)
+    batches = [(torch.randn(4, 1, 6, 7, generator=g), torch.randint(0, 3, (4,), generator=g)) for _ in range(3)]
+    run_case("ceil_net", make(), init, *batches[0])
+    put_batches("ceil_net", batches[1:])
+    sgd_steps("ceil_net", "momentum", make, init, batches[1:], [0.1, 0.1], momentum=0.9)
 
 
 def relu_pool():
@@ -424,6 +459,8 @@ def main():
     p4_net()
     p7()
     p7_loader()
+    p2d_ceil()
+    ceil_net()
     for k, v in T.items():
         assert v.dtype in (F32, F64, torch.int64, torch.uint8), k
         if v.dtype in (F32, F64):

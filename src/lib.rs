@@ -41,7 +41,7 @@
 //! | layer | positional | named (default) |
 //! |---|---|---|
 //! | `Conv2d` | `in_channels, out_channels, kernel_size` | `stride` (1), `padding` (0), `dilation` (1), `bias` (true) |
-//! | `MaxPool2d` | `kernel_size` | `stride` (kernel_size), `padding` (0) |
+//! | `MaxPool2d` | `kernel_size` | `stride` (kernel_size), `padding` (0), `ceil_mode` (false) |
 //! | `Linear` | `in_features, out_features` | `bias` (true) |
 //! | `LeakyRelu` | | `negative_slope` (0.01; must be >= 0) |
 //! | `Gelu` | | `approximate` (`"none"`: exact, with erf; or `"tanh"`) |

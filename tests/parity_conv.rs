@@ -403,3 +403,89 @@ fn relu_ties_at_zero_under_a_pool() {
         "the case must have a window whose maximum is a relu 0"
     );
 }
+
+#[network(input = [38, 6, 6])]
+pub struct P2dCeil {
+    probe: Conv2d<38, 2, 1>,
+    #[layer(stride = 2, padding = 1, ceil_mode = true)]
+    pool: MaxPool2d<3>,
+    flatten: Flatten,
+    fc: Linear<32, 2>,
+}
+
+/// P2d (`ceil_mode`): 3x3 stride 2 padding 1 `ceil_mode=True` on 2x6x6 gives 2x4x4 (floor
+/// 2x3x3); the last row and column of windows start at 5 and cover only input row / column 5
+/// (`p2d_ceil` in scripts/network_cases.py). Channel 0's x[5][5] = 9 is the maximum of the
+/// full window (2, 2) and of the three partial windows (2, 3), (3, 2), (3, 3), so its gradient
+/// sums four upstream values; channel 1 is all negative, so a partial window that took a 0
+/// for a missing element would show (its window (3, 3) covers x[5][5] = -8 alone).
+#[test]
+fn p2d_max_pool_ceil_mode_partial_windows() {
+    let fx = fixture();
+    let net: P2dCeil = run_case("p2d_ceil", &fx, 2);
+    check_probe_case("p2d_ceil", &fx, &net, (2, 6, 6), false);
+    let out = fx.f64("p2d_ceil.op.output");
+    assert_eq!(
+        out.len(),
+        2 * 4 * 4,
+        "torch's ceil_mode output is 2 x 4 x 4"
+    );
+    assert_eq!([out[10], out[11], out[14], out[15]], [9.0; 4]);
+    assert_eq!(out[16 + 15], -8.0, "channel 1, window (3, 3) = x[1][5][5]");
+    let gx = probed_input_grad(&grads(&net)["probe.weight"], 2, 6, 6);
+    let u = fx.f64("p2d_ceil.op.upstream");
+    assert_close_f64(
+        "x[0][5][5] gets four windows",
+        &[gx[5 * 6 + 5]],
+        &[0.5 * (u[10] + u[11] + u[14] + u[15])],
+        1e-5,
+    );
+}
+
+#[network(input = [1, 6, 7])]
+pub struct CeilNet {
+    #[layer(padding = 1)]
+    conv: Conv2d<1, 2, 3>,
+    relu: Relu,
+    #[layer(kernel_size = (3, 2), stride = 2, padding = (1, 0), ceil_mode = true)]
+    pool: MaxPool2d,
+    flatten: Flatten,
+    fc: Linear<32, 3>,
+}
+
+/// A conv network with a fused `ceil_mode` pool: conv (padding 1) -> relu -> MaxPool2d((3, 2),
+/// stride 2, padding (1, 0), ceil_mode=True): conv 2x6x7 -> 2x4x4 (floor 2x3x3; the last row
+/// of windows covers conv row 5 only, the last column conv column 6 only) -> Linear(32, 3),
+/// PyTorch's default init (`ceil_net` in scripts/network_cases.py). Logits, loss and every
+/// gradient on a batch of 4, then two SGD steps (lr 0.1, momentum 0.9): the loss of each step
+/// and every parameter after it against `torch.optim.SGD`.
+#[test]
+fn ceil_mode_pool_network_gradients_and_sgd_steps() {
+    let fx = fixture();
+    let _: CeilNet = run_case("ceil_net", &fx, 4);
+    let mut net = CeilNet::new(&device(), 4, 0).unwrap();
+    net.load_state_dict(&fx.state("ceil_net.momentum.init."))
+        .unwrap();
+    let sgd = Sgd::new(0.1).with_momentum(0.9);
+    for k in 1..=2 {
+        let (x, y) = (
+            fx.f32(&format!("ceil_net.x{k}")),
+            fx.labels(&format!("ceil_net.y{k}")),
+        );
+        let loss = net.train_step(&x, &y, &sgd).unwrap();
+        assert_close(
+            &format!("step {k}: loss"),
+            &[loss],
+            &fx.f32(&format!("ceil_net.momentum.loss{k}")),
+            TOL,
+        );
+        for (name, got) in params(&net) {
+            assert_close(
+                &format!("step {k}: {name}"),
+                &got,
+                &fx.f32(&format!("ceil_net.momentum.step{k}.{name}")),
+                TOL,
+            );
+        }
+    }
+}

@@ -1,8 +1,10 @@
 //! A conv block: `Conv2d` (+ bias) (+ activation) (+ `MaxPool2d`), forward and backward.
 //!
 //! Semantics are PyTorch's: NCHW, weights OIHW, cross-correlation, output size
-//! `floor((in + 2p - d(k-1) - 1)/s) + 1` (torch.nn.Conv2d / MaxPool2d docs); max-pool pads
-//! with -inf, keeps the first maximum in row-major window order and routes the whole
+//! `floor((in + 2p - d(k-1) - 1)/s) + 1` (torch.nn.Conv2d / MaxPool2d docs; a `ceil_mode`
+//! pool rounds up, and its last window may then run past the padded conv output's end: it
+//! covers fewer elements; `h_out` / `w_out` come from the macro's shape inference); max-pool
+//! pads with -inf, keeps the first maximum in row-major window order and routes the whole
 //! gradient to it (overlapping windows accumulate); relu'(0) = 0. The activation
 //! ([`Act`]) is applied before the pool (pool(act(x)) = act(pool(x)) for the monotonic ones).
 //!
@@ -111,6 +113,14 @@ impl ConvCfg {
     pub const fn num_params(&self) -> usize {
         self.c_out * self.c_in * self.kh * self.kw + if self.bias { self.c_out } else { 0 }
     }
+    /// Whether every pool window ends inside the pool-padded conv output:
+    /// `(h_out - 1) * psh + pkh <= h_conv + 2 * pph`, and likewise along W. Always true in
+    /// floor mode; a `ceil_mode` pool's last window may run past the end (it then covers
+    /// fewer elements).
+    pub const fn pool_fits(&self) -> bool {
+        (self.h_out - 1) * self.psh + self.pkh <= self.h_conv + 2 * self.pph
+            && (self.w_out - 1) * self.psw + self.pkw <= self.w_conv + 2 * self.ppw
+    }
     /// Units of `conv_forward_unit` for a batch of `n`.
     pub const fn forward_units(&self, n: usize) -> usize {
         n * (self.c_out / self.ocb) * self.h_out * self.w_out
@@ -206,9 +216,16 @@ pub fn conv_forward_unit(
                     let yy = py * cfg.psh + wy;
                     let xx = px * cfg.psw + wx;
                     let mut v = 0.0f32;
-                    if comptime!(cfg.ph == 0 && cfg.pw == 0 && cfg.pph == 0 && cfg.ppw == 0) {
-                        // No padding anywhere: every window position and every tap is in
-                        // bounds (floor-mode output sizes), so no checks.
+                    if comptime!(
+                        cfg.ph == 0
+                            && cfg.pw == 0
+                            && cfg.pph == 0
+                            && cfg.ppw == 0
+                            && cfg.pool_fits()
+                    ) {
+                        // No padding anywhere and no pool window past the conv output's end
+                        // (as in floor mode): every window position and every tap is in
+                        // bounds, so no checks.
                         let iy = yy * cfg.sh + ky * cfg.dh;
                         let ix = xx * cfg.sw + kx * cfg.dw;
                         v = acts[x_base + c * plane_in + iy * cfg.w_in + ix];
@@ -250,7 +267,9 @@ pub fn conv_forward_unit(
     for o in 0..ocb {
         // WGSL has no infinity literal (`f32(-Inf)` fails shader validation), so the maximum
         // starts at the window's first in-bounds value, as PyTorch's index does; the result is
-        // the same as starting from -inf (a window always holds one, since padding <= k/2).
+        // the same as starting from -inf (a window always holds one, since padding <= k/2
+        // and, in ceil mode, a window starts inside the input or the left padding). Window
+        // positions past the conv output's end (ceil mode) are skipped like the padding.
         let mut best = 0.0f32;
         let mut best_pre = 0.0f32;
         let mut best_at = 0u32;

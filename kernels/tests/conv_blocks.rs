@@ -64,6 +64,7 @@ fn conv_plain_non_square_kernel() {
         bias: true,
         act: Act::None,
         pool: NO_POOL,
+        ceil_mode: false,
         ocb: 1,
     };
     conv_case("plain 2->3, 7x6, k 3x2", 1, spec, 2, 2, SgdArgs::NO_UPDATE);
@@ -83,6 +84,7 @@ fn conv_plain_with_first_sgd_step() {
         bias: true,
         act: Act::None,
         pool: NO_POOL,
+        ceil_mode: false,
         ocb: 1,
     };
     let sgd = SgdArgs {
@@ -109,6 +111,7 @@ fn conv_per_axis_stride_padding_dilation_relu_batch_1() {
         bias: true,
         act: Act::Relu,
         pool: NO_POOL,
+        ceil_mode: false,
         ocb: 2,
     };
     conv_case(
@@ -135,6 +138,7 @@ fn conv_relu_pool_2x2_short_batch_nesterov() {
         bias: false,
         act: Act::Relu,
         pool: Some(((2, 2), (2, 2), (0, 0))),
+        ceil_mode: false,
         ocb: 2,
     };
     // Not the first step: the momentum buffer holds the arena's initial values.
@@ -169,6 +173,7 @@ fn conv_relu_overlapping_pool_3_stride_2_short_batch() {
         bias: true,
         act: Act::Relu,
         pool: Some(((3, 3), (2, 2), (0, 0))),
+        ceil_mode: false,
         ocb: 1,
     };
     conv_case(
@@ -196,6 +201,7 @@ fn conv_strided_padded_pool_per_axis_without_relu() {
         act: Act::None,
         // kernel (2,3), stride (2,1), -inf padding (1,1): windows overlap along W.
         pool: Some(((2, 3), (2, 1), (1, 1))),
+        ceil_mode: false,
         ocb: 2,
     };
     conv_case(
@@ -226,6 +232,7 @@ fn conv_block_with_each_activation() {
             bias: true,
             act,
             pool: NO_POOL,
+            ceil_mode: false,
             ocb: 2,
         };
         let sgd = SgdArgs {
@@ -264,11 +271,122 @@ fn conv_activation_then_pool_with_each_activation() {
             bias: true,
             act,
             pool: Some(((3, 2), (2, 1), (1, 0))),
+            ceil_mode: false,
             ocb: 1,
         };
         conv_case(
             &format!("3->2 k 3 + {act:?} + pool k (3,2) s (2,1) p (1,0), n 2 of cap 3"),
             50 + i as u64,
+            spec,
+            2,
+            3,
+            SgdArgs::NO_UPDATE,
+        );
+    }
+}
+
+/// `ceil_mode` pool with no padding anywhere: the last window of each axis runs past the
+/// conv output's end (conv 5 x 6, pool k 2 s 2: torch gives 3 x 3, floor 2 x 3), so the
+/// forward must not take the unchecked no-padding path; ReLU, momentum step.
+#[test]
+fn conv_relu_ceil_mode_pool_without_padding() {
+    let spec = ConvSpec {
+        c_in: 2,
+        h: 7,
+        w: 8,
+        c_out: 4,
+        k: (3, 3),
+        stride: (1, 1),
+        pad: (0, 0),
+        dil: (1, 1),
+        bias: true,
+        act: Act::Relu,
+        pool: Some(((2, 2), (2, 2), (0, 0))),
+        ceil_mode: true,
+        ocb: 2,
+    };
+    let cfg = spec.cfg();
+    assert_eq!((cfg.h_conv, cfg.w_conv), (5, 6));
+    assert_eq!((cfg.h_out, cfg.w_out), (3, 3));
+    assert!(!cfg.pool_fits());
+    let sgd = SgdArgs {
+        lr: 0.05,
+        momentum: 0.9,
+        dampening: 0.0,
+        weight_decay: 0.0,
+        flags: 0,
+    };
+    conv_case(
+        "2->4 k 3 + relu + pool k 2 s 2 ceil_mode, n 3 of cap 4",
+        70,
+        spec,
+        3,
+        4,
+        sgd,
+    );
+}
+
+/// `ceil_mode` with conv padding, pool padding and stride != kernel: conv 10 x 8 (k 3 p 1),
+/// pool k (3, 2) s (2, 3) p (1, 1): torch gives 6 x 3 (floor 5 x 3; along H the sixth window
+/// starts at row 9 and covers rows 9..=10 of which only 9 exists, along W the fourth would
+/// start at 3 * 3 - 1 = 8 >= 8, past the input, and is dropped).
+#[test]
+fn conv_padded_ceil_mode_pool_stride_not_kernel() {
+    let spec = ConvSpec {
+        c_in: 3,
+        h: 10,
+        w: 8,
+        c_out: 2,
+        k: (3, 3),
+        stride: (1, 1),
+        pad: (1, 1),
+        dil: (1, 1),
+        bias: true,
+        act: Act::None,
+        pool: Some(((3, 2), (2, 3), (1, 1))),
+        ceil_mode: true,
+        ocb: 1,
+    };
+    let cfg = spec.cfg();
+    assert_eq!((cfg.h_conv, cfg.w_conv), (10, 8));
+    assert_eq!((cfg.h_out, cfg.w_out), (6, 3));
+    assert!(!cfg.pool_fits());
+    conv_case(
+        "3->2 k 3 p 1 + pool k (3,2) s (2,3) p (1,1) ceil_mode",
+        71,
+        spec,
+        2,
+        2,
+        SgdArgs::NO_UPDATE,
+    );
+}
+
+/// Every activation, then a `ceil_mode` pool whose last column of windows covers one conv
+/// column of three: conv 7 x 7, pool k 3 s (2, 3) p (1, 0): torch gives 4 x 3 (floor 4 x 2).
+#[test]
+fn conv_activation_then_ceil_mode_pool_with_each_activation() {
+    for (i, act) in ACTIVATIONS.into_iter().enumerate() {
+        let spec = ConvSpec {
+            c_in: 2,
+            h: 7,
+            w: 9,
+            c_out: 2,
+            k: (3, 3),
+            stride: (1, 1),
+            pad: (1, 0),
+            dil: (1, 1),
+            bias: true,
+            act,
+            pool: Some(((3, 3), (2, 3), (1, 0))),
+            ceil_mode: true,
+            ocb: 2,
+        };
+        let cfg = spec.cfg();
+        assert_eq!((cfg.h_conv, cfg.w_conv), (7, 7));
+        assert_eq!((cfg.h_out, cfg.w_out), (4, 3));
+        conv_case(
+            &format!("2->2 k 3 + {act:?} + pool k 3 s (2,3) p (1,0) ceil_mode, n 2 of cap 3"),
+            72 + i as u64,
             spec,
             2,
             3,

@@ -49,6 +49,18 @@ fn conv_block_fd(
     act: Option<Activation>,
     pool: Option<PoolSpec>,
 ) {
+    conv_block_fd_mode(what, seed, s, act, pool, false);
+}
+
+/// [`conv_block_fd`] with the pool's `ceil_mode`.
+fn conv_block_fd_mode(
+    what: &str,
+    seed: u64,
+    s: Conv2dShape,
+    act: Option<Activation>,
+    pool: Option<PoolSpec>,
+    ceil_mode: bool,
+) {
     let p = pool.map(|(kernel, stride, padding)| MaxPool2dShape {
         n: s.n,
         c: s.c_out,
@@ -57,6 +69,7 @@ fn conv_block_fd(
         kernel,
         stride,
         padding,
+        ceil_mode,
     });
     let fwd = |x: &[f64], w: &[f64], b: &[f64]| {
         let mut y = conv2d_forward(&s, x, w, Some(b));
@@ -154,6 +167,53 @@ fn conv_relu_pool_backward_matches_finite_differences() {
         s,
         None,
         Some(((2, 3), (2, 1), (1, 1))),
+    );
+}
+
+/// `ceil_mode` pools whose last windows run past the conv output's end (conv 8 x 7; pool
+/// 2/2 gives 4 x 4, floor 4 x 3; pool (3, 2)/(2, 3) padding (1, 1) gives 5 x 3, floor 4 x 3).
+#[test]
+fn conv_relu_ceil_mode_pool_backward_matches_finite_differences() {
+    let s = Conv2dShape {
+        n: 2,
+        c_in: 2,
+        h_in: 8,
+        w_in: 7,
+        c_out: 2,
+        kernel: (3, 3),
+        stride: (1, 1),
+        padding: (1, 1),
+        dilation: (1, 1),
+    };
+    let shape = |kernel, stride, padding| MaxPool2dShape {
+        n: 1,
+        c: 1,
+        h_in: 8,
+        w_in: 7,
+        kernel,
+        stride,
+        padding,
+        ceil_mode: true,
+    };
+    let p = shape((2, 2), (2, 2), (0, 0));
+    assert_eq!((p.h_out(), p.w_out()), (4, 4));
+    let p = shape((3, 2), (2, 3), (1, 1));
+    assert_eq!((p.h_out(), p.w_out()), (5, 3));
+    conv_block_fd_mode(
+        "conv + relu + pool 2/2 ceil_mode",
+        500,
+        s,
+        Some(Activation::Relu),
+        Some(((2, 2), (2, 2), (0, 0))),
+        true,
+    );
+    conv_block_fd_mode(
+        "conv + pool (3,2)/(2,3) padding (1,1) ceil_mode",
+        600,
+        s,
+        None,
+        Some(((3, 2), (2, 3), (1, 1))),
+        true,
     );
 }
 

@@ -91,6 +91,7 @@ fn max_pool2d_matches_pytorch() {
             kernel: (p("kernel_size"), p("kernel_size")),
             stride: (p("stride"), p("stride")),
             padding: (p("padding"), p("padding")),
+            ceil_mode: false,
         };
         let out = max_pool2d_forward(&s, &input(case, "x"));
         assert_same(
@@ -200,6 +201,7 @@ fn relu_and_composites_match_pytorch() {
         kernel: (2, 2),
         stride: (2, 2),
         padding: (0, 0),
+        ceil_mode: false,
     };
     let (x, w, b, up) = (
         input(case, "x"),

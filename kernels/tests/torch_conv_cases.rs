@@ -95,6 +95,7 @@ fn identity_then_pool(c: usize, h: usize, w: usize, pool: PoolSpec) -> (ConvSpec
         bias: false,
         act: Act::None,
         pool: Some(pool),
+        ceil_mode: false,
         ocb: c,
     };
     let eye = (0..c * c)
@@ -122,6 +123,7 @@ fn p1_conv2d_per_axis_stride_padding_dilation() {
         bias: true,
         act: Act::None,
         pool: NO_POOL,
+        ceil_mode: false,
         ocb: 1,
     };
     let case = op_case("P1_conv2d");
@@ -156,6 +158,7 @@ fn p1b_conv2d_two_to_three_channels() {
         bias: true,
         act: Act::None,
         pool: NO_POOL,
+        ceil_mode: false,
         ocb: 3,
     };
     torch_conv_case("P1b_conv2d", spec, None, 1);
@@ -207,6 +210,7 @@ fn p6_conv_relu_pool_composite() {
         bias: true,
         act: Act::Relu,
         pool: Some(((2, 2), (2, 2), (0, 0))),
+        ceil_mode: false,
         ocb: 1,
     };
     torch_conv_case("P6_conv_relu_pool", spec, None, 2);

@@ -164,6 +164,9 @@ pub struct Window {
     pub stride: Pair,
     pub padding: Pair,
     pub dilation: Pair,
+    /// MaxPool2d's `ceil_mode` (always `false` for a conv): the output size rounds up, a
+    /// last window may run past the input's end.
+    pub ceil_mode: bool,
 }
 
 /// torch.nn.Conv2d options.
@@ -185,6 +188,7 @@ impl Conv2d {
             stride: self.stride,
             padding: self.padding,
             dilation: self.dilation,
+            ceil_mode: false,
         }
     }
 }
@@ -195,6 +199,8 @@ pub struct MaxPool2d {
     pub kernel_size: Pair,
     pub stride: Pair,
     pub padding: Pair,
+    /// `ceil_mode`: round the output size up (torch.nn.MaxPool2d).
+    pub ceil_mode: bool,
 }
 
 impl MaxPool2d {
@@ -208,6 +214,7 @@ impl MaxPool2d {
             stride: self.stride,
             padding: self.padding,
             dilation,
+            ceil_mode: self.ceil_mode,
         }
     }
 }

@@ -67,6 +67,11 @@ const MAXPOOL2D: &[OptSpec] = &[
     opt("kernel_size", OptKind::Pair, Some(0), true, KERNEL),
     opt("stride", OptKind::Pair, None, false, STRIDE),
     opt("padding", OptKind::Pair, None, false, None),
+    // `ceil_mode` (default false): the output size rounds up, `ceil((in + 2p - k) / s) + 1`,
+    // less one if the last window would start past the input and the left padding (torch's
+    // `pooling_output_shape`); a last window that runs past the input's end covers fewer
+    // elements.
+    opt("ceil_mode", OptKind::Bool, None, false, None),
 ];
 const LINEAR: &[OptSpec] = &[
     opt("in_features", OptKind::Int, Some(0), true, FEATURES),
@@ -624,6 +629,7 @@ pub fn parse_layer(
                     stride: v.pair(3, Some((1, 1)))?,
                     padding: v.pair(4, Some((0, 0)))?,
                     dilation: v.pair(5, Some((1, 1)))?,
+                    ceil_mode: false,
                 })
             })();
             match (ok, v.int(0), v.int(1), window, v.boolean(6, true)) {
@@ -648,6 +654,7 @@ pub fn parse_layer(
                     kernel_size,
                     stride: v.pair(1, Some(kernel_size.value))?,
                     padding: v.pair(2, Some((0, 0)))?,
+                    ceil_mode: v.boolean(3, false)?,
                 })
             })();
             match pool {

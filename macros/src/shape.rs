@@ -68,6 +68,35 @@ pub fn conv_out_size(
     Some(usize::try_from((padded - extent) / stride + 1).unwrap_or(usize::MAX))
 }
 
+/// Output size of a max-pool (dilation 1) along one axis: [`conv_out_size`] without
+/// `ceil_mode`; with it, torch's `pooling_output_shape` (aten/src/ATen/native/Pool.h):
+/// `ceil((input + 2 * padding - kernel) / stride) + 1`, less one when the last window would
+/// start at or past `input + padding` (in the right padding), so that every window starts
+/// inside the input or the left padding.
+pub fn pool_out_size(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    ceil_mode: bool,
+) -> Option<usize> {
+    let floor = conv_out_size(input, kernel, stride, padding, 1)?;
+    if !ceil_mode {
+        return Some(floor);
+    }
+    let (input, kernel, stride, padding) = (
+        input as u128,
+        kernel as u128,
+        stride as u128,
+        padding as u128,
+    );
+    let mut out = (input + 2 * padding - kernel).div_ceil(stride) + 1;
+    if (out - 1) * stride >= input + padding {
+        out -= 1;
+    }
+    Some(usize::try_from(out).unwrap_or(usize::MAX))
+}
+
 /// A layer with its inferred shapes.
 #[derive(Debug)]
 pub struct Shaped {
@@ -433,10 +462,17 @@ fn sizes(
         win.padding.value,
         win.dilation.value,
     );
-    let (oh, ow) = (
-        h.map(|h| conv_out_size(h, kh, sh, ph, dh)),
-        w.map(|w| conv_out_size(w, kw, sw, pw, dw)),
-    );
+    let (oh, ow) = if win.ceil_mode {
+        (
+            h.map(|h| pool_out_size(h, kh, sh, ph, true)),
+            w.map(|w| pool_out_size(w, kw, sw, pw, true)),
+        )
+    } else {
+        (
+            h.map(|h| conv_out_size(h, kh, sh, ph, dh)),
+            w.map(|w| conv_out_size(w, kw, sw, pw, dw)),
+        )
+    };
     if !matches!(oh, Some(None)) && !matches!(ow, Some(None)) {
         return (oh.flatten(), ow.flatten());
     }
@@ -603,6 +639,131 @@ mod tests {
             },
         );
         assert_eq!(shapes, vec![sp(4, 4, 4)]);
+    }
+
+    /// `torch.nn.functional.max_pool2d(torch.zeros(1, 1, i, 1), (k, 1), (s, 1), (p, 0),
+    /// ceil_mode=c).shape[2]` (PyTorch 2.15) for `i` in 1..=10 (one string each), then
+    /// `k` in 1..=4, `s` in 1..=4, `p` in 0..=k/2, one base-36 digit per case, `-` where the
+    /// window is larger than the padded input.
+    const TORCH_POOL_CEIL: [&str; 10] = [
+        "1111-2-1-1-1-1-1-1-1--2--2--1--1",
+        "211113121111-2-2-1-1-13-12-12-11",
+        "32112422121113121211-24-23-22-12",
+        "42213523221224232212135123122122",
+        "53224633222235232222246234223222",
+        "63225734232246342322357234233222",
+        "74326844332257343322468345233223",
+        "84327945332368453323579345334233",
+        "95338a5534337945343368a456344333",
+        "a5439b5644338a56443379b456344333",
+    ];
+    /// The same with `ceil_mode=False`.
+    const TORCH_POOL_FLOOR: [&str; 10] = [
+        "1111-2-1-1-1-1-1-1-1--2--1--1--1",
+        "211113121111-2-1-1-1-13-12-11-11",
+        "32112412121113121111-24-12-12-11",
+        "42213523121224121211135123112112",
+        "53224623221235231212246123122112",
+        "63225734232246232212357234123122",
+        "74326834232257342322468234223122",
+        "84327945332368342322579345233223",
+        "95338a4534237945332368a345234223",
+        "a5439b5634338a45342379b456334233",
+    ];
+
+    #[test]
+    fn pool_output_sizes_match_pytorch() {
+        for (ceil_mode, table) in [(true, TORCH_POOL_CEIL), (false, TORCH_POOL_FLOOR)] {
+            for (i, row) in table.iter().enumerate() {
+                let input = i + 1;
+                let mut digits = row.chars();
+                for k in 1..=4 {
+                    for s in 1..=4 {
+                        for p in 0..=k / 2 {
+                            let expected = digits.next().unwrap().to_digit(36).map(|d| d as usize);
+                            assert_eq!(
+                                pool_out_size(input, k, s, p, ceil_mode),
+                                expected,
+                                "in {input} k {k} s {s} p {p} ceil_mode {ceil_mode}"
+                            );
+                        }
+                    }
+                }
+                assert_eq!(digits.next(), None);
+            }
+        }
+        // Spot checks (torch.nn.MaxPool2d(.., ceil_mode=True) output sizes): 5 with k 2 s 2
+        // gives 3 (floor 2); 7 with k 3 s 2 p 1 gives 4 (floor 4); 10 with k 3 s 4 gives 3
+        // (floor 2); 3 with k 2 s 2 p 1 gives 2: ceil((3 + 2 - 2) / 2) + 1 = 3, but that third
+        // window would start at 2 * 2 - 1 = 3, past the input, so one fewer.
+        assert_eq!(pool_out_size(5, 2, 2, 0, true), Some(3));
+        assert_eq!(pool_out_size(5, 2, 2, 0, false), Some(2));
+        assert_eq!(pool_out_size(7, 3, 2, 1, true), Some(4));
+        assert_eq!(pool_out_size(10, 3, 4, 0, true), Some(3));
+        assert_eq!(pool_out_size(10, 3, 4, 0, false), Some(2));
+        assert_eq!(pool_out_size(3, 2, 2, 1, true), Some(2));
+        assert_eq!(pool_out_size(6, 2, 2, 1, true), Some(4));
+        assert_eq!(pool_out_size(1, 2, 2, 0, true), None);
+        // The floor path is conv_out_size's, bit for bit.
+        for input in 1..=20 {
+            for k in 1..=6 {
+                for s in 1..=5 {
+                    for p in 0..=k / 2 {
+                        assert_eq!(
+                            pool_out_size(input, k, s, p, false),
+                            conv_out_size(input, k, s, p, 1)
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pool_ceil_mode() {
+        // torch.nn.MaxPool2d(2, ceil_mode=True) on 1 x 5 x 5 gives 1 x 3 x 3;
+        // MaxPool2d(3, stride=(2, 4), padding=1, ceil_mode=True) on 2 x 8 x 10 gives 2 x 5 x 3
+        // (floor: 2 x 4 x 3; along W a fourth window would start at input column
+        // 3 * 4 - 1 = 11, past the input, and is dropped); MaxPool2d(2, padding=1,
+        // ceil_mode=True) on 1 x 3 x 6 gives 1 x 2 x 4 (along H the same rule drops a third
+        // window starting at row 3).
+        let (shapes, errors) = infer_net(
+            [1, 5, 5],
+            quote! {
+                #[layer(ceil_mode = true)]
+                pool: MaxPool2d<2>,
+            },
+        );
+        assert_eq!(errors, Vec::<String>::new());
+        assert_eq!(shapes, vec![sp(1, 3, 3)]);
+        let (shapes, errors) = infer_net(
+            [2, 8, 10],
+            quote! {
+                #[layer(stride = (2, 4), padding = 1, ceil_mode = true)]
+                pool: MaxPool2d<3>,
+            },
+        );
+        assert_eq!(errors, Vec::<String>::new());
+        assert_eq!(shapes, vec![sp(2, 5, 3)]);
+        let (shapes, errors) = infer_net(
+            [1, 3, 6],
+            quote! {
+                #[layer(padding = 1, ceil_mode = true)]
+                pool: MaxPool2d<2>,
+            },
+        );
+        assert_eq!(errors, Vec::<String>::new());
+        assert_eq!(shapes, vec![sp(1, 2, 4)]);
+        // ceil_mode = false is the default.
+        let (shapes, errors) = infer_net(
+            [1, 5, 5],
+            quote! {
+                #[layer(ceil_mode = false)]
+                pool: MaxPool2d<2>,
+            },
+        );
+        assert_eq!(errors, Vec::<String>::new());
+        assert_eq!(shapes, vec![sp(1, 2, 2)]);
     }
 
     #[test]

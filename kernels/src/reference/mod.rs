@@ -55,6 +55,24 @@ pub fn out_size(
     (padded - span) / stride + 1
 }
 
+/// Output size of a max-pool along one axis with `ceil_mode=True` (torch's
+/// `pooling_output_shape`, aten/src/ATen/native/Pool.h, dilation 1):
+/// `ceil((input + 2 * padding - kernel) / stride) + 1`, less one when that last window would
+/// start at or past `input + padding`, so every window starts inside the input or the left
+/// padding. A last window may run past the input's end; it then covers fewer elements.
+///
+/// # Panics
+/// As [`out_size`].
+pub fn pool_out_size_ceil(input: usize, kernel: usize, stride: usize, padding: usize) -> usize {
+    // Validates the arguments.
+    out_size(input, kernel, stride, padding, 1);
+    let mut out = (input + 2 * padding - kernel).div_ceil(stride) + 1;
+    if (out - 1) * stride >= input + padding {
+        out -= 1;
+    }
+    out
+}
+
 /// `relu(x) = max(x, 0)`, elementwise (torch.nn.functional.relu).
 pub fn relu_forward(x: &[f64]) -> Vec<f64> {
     x.iter().map(|&v| if v > 0.0 { v } else { 0.0 }).collect()

@@ -1,8 +1,8 @@
 //! `torch.nn.functional.max_pool2d` (with `return_indices=True`) forward and backward.
-use super::out_size;
+use super::{out_size, pool_out_size_ceil};
 
-/// Sizes and options of a 2-D max-pool over a batch (torch.nn.MaxPool2d with `dilation=1`,
-/// `ceil_mode=False`). Pairs are `(along H, along W)`.
+/// Sizes and options of a 2-D max-pool over a batch (torch.nn.MaxPool2d with `dilation=1`).
+/// Pairs are `(along H, along W)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct MaxPool2dShape {
     /// Batch size.
@@ -20,16 +20,29 @@ pub struct MaxPool2dShape {
     /// Implicit -inf `padding` (ph, pw) on both sides; at most half the kernel, as PyTorch
     /// requires.
     pub padding: (usize, usize),
+    /// `ceil_mode`: the output size rounds up (see [`pool_out_size_ceil`]); the last window
+    /// may then run past the input's end and covers fewer elements.
+    pub ceil_mode: bool,
 }
 
 impl MaxPool2dShape {
-    /// Output height: `floor((h_in + 2 ph - kh) / sh) + 1`.
+    /// Output height: `floor((h_in + 2 ph - kh) / sh) + 1`, or with `ceil_mode`
+    /// [`pool_out_size_ceil`].
     pub fn h_out(&self) -> usize {
-        out_size(self.h_in, self.kernel.0, self.stride.0, self.padding.0, 1)
+        if self.ceil_mode {
+            pool_out_size_ceil(self.h_in, self.kernel.0, self.stride.0, self.padding.0)
+        } else {
+            out_size(self.h_in, self.kernel.0, self.stride.0, self.padding.0, 1)
+        }
     }
-    /// Output width: `floor((w_in + 2 pw - kw) / sw) + 1`.
+    /// Output width: `floor((w_in + 2 pw - kw) / sw) + 1`, or with `ceil_mode`
+    /// [`pool_out_size_ceil`].
     pub fn w_out(&self) -> usize {
-        out_size(self.w_in, self.kernel.1, self.stride.1, self.padding.1, 1)
+        if self.ceil_mode {
+            pool_out_size_ceil(self.w_in, self.kernel.1, self.stride.1, self.padding.1)
+        } else {
+            out_size(self.w_in, self.kernel.1, self.stride.1, self.padding.1, 1)
+        }
     }
     /// Length of the input, `n x c x h_in x w_in`.
     pub fn input_len(&self) -> usize {
@@ -53,7 +66,9 @@ pub struct MaxPool2dOutput {
 
 /// Forward of `torch.nn.functional.max_pool2d(x, kernel, stride, padding,
 /// return_indices=True)` (torch.nn.MaxPool2d docs:
-/// `out[n][c][y][x] = max_{wy, wx} xpad[n][c][y sh + wy][x sw + wx]`, `xpad` padded with -inf).
+/// `out[n][c][y][x] = max_{wy, wx} xpad[n][c][y sh + wy][x sw + wx]`, `xpad` padded with -inf;
+/// with `ceil_mode` a last window that runs past the input's end is clipped to it, as if
+/// padded with -inf there too).
 ///
 /// Ties keep the first maximum in row-major window order, as PyTorch's CPU kernel
 /// (`aten/src/ATen/native/cpu/MaxPoolKernel.cpp`: the index starts at the window's first

@@ -55,6 +55,8 @@ pub struct ConvSpec {
     pub act: Act,
     /// Pool (kernel, stride, padding), per axis.
     pub pool: Option<PoolSpec>,
+    /// The pool's `ceil_mode`.
+    pub ceil_mode: bool,
     pub ocb: usize,
 }
 
@@ -85,6 +87,7 @@ impl ConvSpec {
             kernel,
             stride,
             padding,
+            ceil_mode: self.ceil_mode,
         })
     }
 
