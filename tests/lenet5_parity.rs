@@ -6,24 +6,8 @@
 //! 0.2860 / std 0.3530 (`x`, `y`), the loss, gradients and parameters after one and two SGD
 //! steps with lr 0.01, momentum 0.9 on that batch.
 use cubenet::prelude::*;
+use cubenet::zoo::{CifarLeNet, LeNet5};
 use cubenet::NamedTensor;
-
-#[network(input = [1, 28, 28])]
-pub struct LeNet5 {
-    #[layer(padding = 2)]
-    conv1: Conv2d<1, 6, 5>,
-    relu1: Relu,
-    pool1: MaxPool2d<2>,
-    conv2: Conv2d<6, 16, 5>,
-    relu2: Relu,
-    pool2: MaxPool2d<2>,
-    flatten: Flatten,
-    fc1: Linear<400, 120>,
-    relu3: Relu,
-    fc2: Linear<120, 84>,
-    relu4: Relu,
-    fc3: Linear<84, 10>,
-}
 
 struct Fixture {
     tensors: std::collections::HashMap<String, (Vec<usize>, Vec<u8>, safetensors::Dtype)>,
@@ -94,25 +78,6 @@ fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
     );
 }
 
-/// The PyTorch CIFAR-10 tutorial's LeNet (tests/fixtures/cifar_lenet_sgd.safetensors, from
-/// `venv/bin/python scripts/cifar_lenet_sgd_fixture.py`: 8 random images already normalised,
-/// SGD lr 0.001 momentum 0.9 as in the tutorial).
-#[network(input = [3, 32, 32])]
-pub struct CifarLeNet {
-    conv1: Conv2d<3, 6, 5>,
-    relu1: Relu,
-    pool1: MaxPool2d<2>,
-    conv2: Conv2d<6, 16, 5>,
-    relu2: Relu,
-    pool2: MaxPool2d<2>,
-    flatten: Flatten,
-    fc1: Linear<400, 120>,
-    relu3: Relu,
-    fc2: Linear<120, 84>,
-    relu4: Relu,
-    fc3: Linear<84, 10>,
-}
-
 /// Loads `init.*`, checks the logits, then two SGD steps: loss, every gradient of step 1,
 /// every parameter after each step.
 fn two_steps_match<N: Network>(fixture: &str, cap: usize, sgd: Sgd) {
@@ -154,6 +119,10 @@ fn lenet5_two_sgd_steps_match_pytorch() {
     );
 }
 
+/// The PyTorch CIFAR-10 tutorial's LeNet (`cubenet::zoo::CifarLeNet`;
+/// tests/fixtures/cifar_lenet_sgd.safetensors, from
+/// `venv/bin/python scripts/cifar_lenet_sgd_fixture.py`: 8 random images already normalised,
+/// SGD lr 0.001 momentum 0.9 as in the tutorial).
 #[test]
 fn cifar_lenet_two_sgd_steps_match_pytorch() {
     two_steps_match::<CifarLeNet>(

@@ -6,6 +6,7 @@
 //! network that was never poisoned (so no kernel reads a value it did not write). Tensor sizes
 //! 1, 255, 257, 1000 and 65537 per sample, batches of 1, full batches and a short last batch.
 use cubenet::prelude::*;
+use cubenet::zoo::LeNet5;
 use cubenet::Layout;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -262,25 +263,6 @@ fn a_batch_above_the_loop_limit_is_refused_on_lavapipe_naming_the_largest_that_f
 fn conv_blocks_write_every_output() {
     check::<Convs>(5, &[5, 5, 2, 1]);
     gradients_do_not_accumulate::<Convs>(5);
-}
-
-/// LeNet-5 (the main job): conv1's weight gradient loops 197 times per sample (the batch,
-/// and 14 x 14 pooled positions each), so lavapipe takes batches of up to 332.
-#[network(input = [1, 28, 28])]
-pub struct LeNet5 {
-    #[layer(padding = 2)]
-    conv1: Conv2d<1, 6, 5>,
-    relu1: Relu,
-    pool1: MaxPool2d<2>,
-    conv2: Conv2d<6, 16, 5>,
-    relu2: Relu,
-    pool2: MaxPool2d<2>,
-    flatten: Flatten,
-    fc1: Linear<400, 120>,
-    relu3: Relu,
-    fc2: Linear<120, 84>,
-    relu4: Relu,
-    fc3: Linear<84, 10>,
 }
 
 #[test]
