@@ -63,9 +63,9 @@ pub mod zoo;
 
 pub use cubenet_macros::network;
 pub use cubenet_runtime::{
-    checkpoint, curves, data, default_device, describe, optim, resume, schedule, trainer, Adam,
-    BlockInfo, Device, Error, Layout, NamedTensor, NetState, Network, Optimizer, ParamInfo, Result,
-    Sgd, StopFlag,
+    checkpoint, curves, data, default_device, describe, infer, optim, resume, schedule, trainer,
+    Adam, BlockInfo, Device, Error, Layout, NamedTensor, NetState, Network, Optimizer, ParamInfo,
+    Result, Sgd, StopFlag,
 };
 
 /// Gives the Vulkan loader a private `XDG_RUNTIME_DIR` (under the system temp folder) when

@@ -9,6 +9,7 @@ pub mod curves;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod infer;
 pub mod model;
 pub mod optim;
 pub mod resume;

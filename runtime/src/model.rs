@@ -778,6 +778,27 @@ pub trait Network: Sized {
             .read_acts(Self::LAYOUT.logits_act, Self::LAYOUT.classes, n, "forward")
     }
 
+    /// Class probabilities (`n x classes`, row-major) of a batch of images: the softmax of
+    /// [`Network::forward`]'s logits ([`crate::infer::softmax`], as
+    /// `torch.softmax(model(x), dim=1)`).
+    ///
+    /// # Errors
+    /// As [`Network::forward`].
+    fn predict_proba(&mut self, images: &[f32]) -> Result<Vec<f32>> {
+        let logits = self.forward(images)?;
+        Ok(crate::infer::softmax(&logits, Self::LAYOUT.classes))
+    }
+
+    /// The predicted class of each image of a batch (the argmax of its logits, the first on
+    /// ties).
+    ///
+    /// # Errors
+    /// As [`Network::forward`].
+    fn predict(&mut self, images: &[f32]) -> Result<Vec<usize>> {
+        let logits = self.forward(images)?;
+        Ok(crate::infer::argmax(&logits, Self::LAYOUT.classes))
+    }
+
     /// Every parameter as a named tensor, with PyTorch's `state_dict` keys and shapes.
     fn state_dict(&self) -> Result<Vec<NamedTensor>> {
         let flat = self.state().read_params()?;
