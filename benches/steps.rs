@@ -28,7 +28,9 @@ fn setup<N: Network>() -> (N, Vec<f32>, Vec<u32>) {
     let net = N::new(&device, BATCH, 0).expect("allocating the network");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     let len: usize = N::LAYOUT.input_shape.iter().product();
-    let x = (0..BATCH * len).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let x = (0..BATCH * len)
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
     let y = (0..BATCH).map(|_| rng.random_range(0..10)).collect();
     (net, x, y)
 }

@@ -286,7 +286,10 @@ fn fit_uses_the_scheduled_rate_of_every_step() {
         a.state().read_params().unwrap(),
         b.state().read_params().unwrap(),
     );
-    eprintln!("fit vs hand-scheduled steps bitwise equal: {}", bits(&a) == bits(&b));
+    eprintln!(
+        "fit vs hand-scheduled steps bitwise equal: {}",
+        bits(&a) == bits(&b)
+    );
     if bits(&a) != bits(&b) {
         assert_close("fit vs hand-scheduled steps", &pa, &pb, 1e-6);
     }
