@@ -106,6 +106,18 @@ pub struct StepArgs {
     pub flags: u32,
 }
 
+impl StepArgs {
+    /// Compute and store the gradients, leave the parameters unchanged
+    /// ([`SgdFlags::NO_UPDATE`]).
+    pub const NO_UPDATE: StepArgs = StepArgs {
+        lr: 0.0,
+        momentum: 0.0,
+        dampening: 0.0,
+        weight_decay: 0.0,
+        flags: SgdFlags::NO_UPDATE,
+    };
+}
+
 /// The device buffers of one network instance, allocated once for a batch capacity.
 pub struct NetState {
     client: Client,
@@ -700,14 +712,7 @@ pub trait Network: Sized {
     /// Shape and label errors ([`NetState::upload`]), invalid `sgd` values, kernel errors.
     fn train_step(&mut self, images: &[f32], labels: &[u32], sgd: &Sgd) -> Result<f32> {
         sgd.validate()?;
-        let n = self.state().upload(images, Some(labels))?;
-        let args = self.state().step_args(sgd);
-        Self::launch_train(self.state(), n, args);
-        self.state_mut().finish_step();
-        let losses = self
-            .state()
-            .read_acts(Self::LAYOUT.loss_act, 1, n, "training step")?;
-        Ok(mean_in_order(&losses))
+        Ok(step_unchecked(self, images, labels, &Optimizer::Sgd(*sgd), None)?.0)
     }
 
     /// One training step with any [`Optimizer`] and optional gradient clipping by global L2
@@ -738,14 +743,7 @@ pub trait Network: Sized {
     /// (read them with [`NetState::read_grads`]). Returns the mean loss.
     fn compute_gradients(&mut self, images: &[f32], labels: &[u32]) -> Result<f32> {
         let n = self.state().upload(images, Some(labels))?;
-        let args = StepArgs {
-            lr: 0.0,
-            momentum: 0.0,
-            dampening: 0.0,
-            weight_decay: 0.0,
-            flags: SgdFlags::NO_UPDATE,
-        };
-        Self::launch_train(self.state(), n, args);
+        Self::launch_train(self.state(), n, StepArgs::NO_UPDATE);
         let losses = self
             .state()
             .read_acts(Self::LAYOUT.loss_act, 1, n, "gradient computation")?;
@@ -895,49 +893,46 @@ pub fn check_loop_limit(
 
 /// [`Network::train_step_with`] without validating `optimizer` (the trainer validates the
 /// base configuration once; a schedule may then reach a learning rate of 0). Returns the mean
-/// loss and, when clipping, the total gradient norm before clipping.
+/// loss and, when clipping, the gradients it read back for the norm (before clipping), so
+/// that the caller need not read them again.
 pub(crate) fn step_unchecked<N: Network>(
     net: &mut N,
     images: &[f32],
     labels: &[u32],
     optimizer: &Optimizer,
     clip_grad_norm: Option<f32>,
-) -> Result<(f32, Option<f32>)> {
+) -> Result<(f32, Option<Vec<f32>>)> {
     let n = net.state().upload(images, Some(labels))?;
-    if let (Optimizer::Sgd(sgd), None) = (optimizer, clip_grad_norm) {
-        let args = net.state().step_args(sgd);
-        N::launch_train(net.state(), n, args);
-    } else {
-        let args = StepArgs {
-            lr: 0.0,
-            momentum: 0.0,
-            dampening: 0.0,
-            weight_decay: 0.0,
-            flags: SgdFlags::NO_UPDATE,
-        };
-        N::launch_train(net.state(), n, args);
-    }
-    let mut norm = None;
-    if !matches!((optimizer, clip_grad_norm), (Optimizer::Sgd(_), None)) {
-        let scale = match clip_grad_norm {
-            Some(max_norm) => {
-                let grads = net.state().read_grads()?;
-                let (total, coef) = clip_coefficient(&grads, N::LAYOUT.params, max_norm);
-                norm = Some(total);
-                coef
+    let mut grads = None;
+    match (optimizer, clip_grad_norm) {
+        // The update fused into the weight-gradient kernels.
+        (Optimizer::Sgd(sgd), None) => {
+            let args = net.state().step_args(sgd);
+            N::launch_train(net.state(), n, args);
+        }
+        // Gradients first, then one update pass over the arena.
+        _ => {
+            N::launch_train(net.state(), n, StepArgs::NO_UPDATE);
+            let scale = match clip_grad_norm {
+                Some(max_norm) => {
+                    let g = net.state().read_grads()?;
+                    let (_, coef) = clip_coefficient(&g, N::LAYOUT.params, max_norm);
+                    grads = Some(g);
+                    coef
+                }
+                None => 1.0,
+            };
+            match optimizer {
+                Optimizer::Sgd(sgd) => net.state().launch_sgd_pass(sgd, scale),
+                Optimizer::Adam(adam) => net.state_mut().launch_adam(adam, scale),
             }
-            None => 1.0,
-        };
-        match optimizer {
-            Optimizer::Sgd(sgd) => net.state().launch_sgd_pass(sgd, scale),
-            Optimizer::Adam(adam) => net.state_mut().launch_adam(adam, scale),
         }
     }
     net.state_mut().finish_step();
     let losses = net
         .state()
         .read_acts(N::LAYOUT.loss_act, 1, n, "training step")?;
-    Ok((mean_in_order(&losses), norm))
+    Ok((mean_in_order(&losses), grads))
 }
 
 /// Splits a flat parameter vector into named tensors.

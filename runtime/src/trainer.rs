@@ -225,7 +225,7 @@ pub fn fit<N: Network>(
             if let Some(w) = cfg.warmup {
                 opt = opt.with_lr(opt.lr() * w.factor(done));
             }
-            let (loss, _) =
+            let (loss, read_grads) =
                 step_unchecked(net, &batch.images, &batch.labels, &opt, cfg.clip_grad_norm)?;
             let step = net.state().steps();
             if !loss.is_finite() {
@@ -237,7 +237,7 @@ pub fn fit<N: Network>(
                     batch: batch.index,
                 });
             }
-            if let Some(param) = first_non_finite_gradient::<N>(net)? {
+            if let Some(param) = first_non_finite_gradient::<N>(net, read_grads)? {
                 bar.abandon();
                 return Err(Error::NonFiniteGradient {
                     param,
@@ -326,9 +326,16 @@ pub fn fit<N: Network>(
     Ok(run.history)
 }
 
-/// The `state_dict` key of the first parameter whose last gradient is NaN or infinite.
-fn first_non_finite_gradient<N: Network>(net: &N) -> Result<Option<String>> {
-    let grads = net.state().read_grads()?;
+/// The `state_dict` key of the first parameter whose last gradient is NaN or infinite, in
+/// `grads` when the step already read them back (clipping, before the clip), else read now.
+fn first_non_finite_gradient<N: Network>(
+    net: &N,
+    grads: Option<Vec<f32>>,
+) -> Result<Option<String>> {
+    let grads = match grads {
+        Some(g) => g,
+        None => net.state().read_grads()?,
+    };
     Ok(grads.iter().position(|g| !g.is_finite()).map(|i| {
         N::LAYOUT
             .param_at(i)
