@@ -1,0 +1,322 @@
+//! PyTorch parity of BatchNorm2d, BatchNorm1d, Dropout, AvgPool2d and AdaptiveAvgPool2d, and of
+//! the train/eval modes, inside whole `#[network]`s: BatchNorm after a conv (then an activation
+//! and a max-pool), as the first layer (non-default `eps` and `momentum`) and after a linear
+//! without bias; two Dropouts (`p = 0.3` and the default 0.5) with cubenet's deterministic mask;
+//! an average pool with padding counted, one with `count_include_pad = false` as the first layer
+//! and one after a conv, and adaptive average pools to 1x1 and to uneven, overlapping 2x3
+//! windows.
+//!
+//! For every case, on a network made with seed 0 and loaded with the case's initial state (the
+//! BatchNorms with random affine parameters and running statistics): in training mode, the
+//! logits of batch 1 (`forward`, which also updates the running statistics), the loss and every
+//! parameter gradient of batch 1 (`compute_gradients`), then two SGD steps (lr 0.1, momentum
+//! 0.9) with the loss of each and the whole `state_dict` after it, parameters and buffers
+//! (`running_mean`, `running_var`, `num_batches_tracked`); then `eval()` and the logits of
+//! batch 2 from the running statistics, without dropout, leaving the state unchanged. And a
+//! `state_dict` round-trip keeps the buffers.
+//!
+//! Expected values: `tests/fixtures/norm_cases.safetensors`, written by
+//! `scripts/norm_cases.py` with PyTorch 2.15 on the CPU (float32; the script's docstring has the
+//! sequence and the dropout mask). Tolerance `1e-4 * max(1, |expected|)`.
+mod common;
+
+use std::collections::HashSet;
+
+use common::*;
+use cubenet::prelude::*;
+use cubenet::NamedTensor;
+
+const TOL: f32 = 1e-4;
+
+fn fixture() -> Fixture {
+    Fixture::load("norm_cases.safetensors")
+}
+
+/// The buffers of a BatchNorm, by `state_dict` key suffix.
+const BUFFERS: [&str; 3] = [".running_mean", ".running_var", ".num_batches_tracked"];
+
+fn is_buffer(key: &str) -> bool {
+    BUFFERS.iter().any(|b| key.ends_with(b))
+}
+
+/// Checks the whole `state_dict` of `net` (parameters and buffers) against `<prefix><key>`.
+fn check_state<N: Network>(what: &str, net: &N, fx: &Fixture, prefix: &str) {
+    let got = params(net);
+    let want = fx.state(prefix);
+    let want_keys: HashSet<&str> = want.iter().map(|t| t.name.as_str()).collect();
+    let got_keys: HashSet<&str> = got.keys().map(String::as_str).collect();
+    assert_eq!(
+        got_keys, want_keys,
+        "{what}: state_dict keys (left: cubenet, right: PyTorch)"
+    );
+    for t in &want {
+        assert_close(&format!("{what}: {}", t.name), &got[&t.name], &t.data, TOL);
+    }
+}
+
+/// Loads `<case>.init.*`; checks, in training mode, the logits of batch 1, the loss and
+/// gradients of batch 1, then two `train_step`s (loss of, and state after, each); then in eval
+/// mode the logits of batch 2, against PyTorch.
+fn check_case<N: Network>(case: &str) {
+    let fx = fixture();
+    let mut net = N::new(&device(), 4, 0).unwrap();
+    assert!(net.training(), "{case}: a new network is in training mode");
+    net.load_state_dict(&fx.state(&format!("{case}.init.")))
+        .unwrap();
+    assert!(net.training(), "{case}: load_state_dict keeps the mode");
+    check_state(&format!("{case} init"), &net, &fx, &format!("{case}.init."));
+    let batch = |k: usize| {
+        (
+            fx.f32(&format!("{case}.x{k}")),
+            fx.labels(&format!("{case}.y{k}")),
+        )
+    };
+
+    // Pass 1 (dropout counter 0): forward in training mode.
+    let (x, y) = batch(1);
+    let logits = net.forward(&x).unwrap();
+    assert_close(
+        &format!("{case}: logits"),
+        &logits,
+        &fx.f32(&format!("{case}.logits")),
+        TOL,
+    );
+
+    // Pass 2 (counter 1): loss and gradients.
+    let loss = net.compute_gradients(&x, &y).unwrap();
+    assert_close(
+        &format!("{case}: gradient pass loss"),
+        &[loss],
+        &fx.f32(&format!("{case}.grad_loss")),
+        TOL,
+    );
+    let g = grads(&net);
+    let want_grads = fx.state(&format!("{case}.grad."));
+    assert!(!want_grads.is_empty());
+    for want in &want_grads {
+        let name = &want.name;
+        assert!(
+            want.data.iter().any(|&v| v != 0.0),
+            "{case}: PyTorch's gradient of {name} is zero: the case tests nothing there"
+        );
+        let got = g
+            .get(name)
+            .unwrap_or_else(|| panic!("{case}: no gradient of {name}"));
+        assert_close(&format!("{case}: grad {name}"), got, &want.data, TOL);
+    }
+    let want_names: HashSet<&str> = want_grads.iter().map(|t| t.name.as_str()).collect();
+    for name in g.keys() {
+        assert!(
+            want_names.contains(name.as_str()) || is_buffer(name),
+            "{case}: cubenet has a gradient of {name}, which PyTorch does not train"
+        );
+    }
+
+    // Passes 3 and 4 (counters 2 and 3): two SGD steps.
+    let sgd = Sgd::new(0.1).with_momentum(0.9);
+    for k in 1..=2 {
+        let (x, y) = batch(k);
+        let loss = net.train_step(&x, &y, &sgd).unwrap();
+        assert_close(
+            &format!("{case} step {k}: loss"),
+            &[loss],
+            &fx.f32(&format!("{case}.loss{k}")),
+            TOL,
+        );
+        check_state(
+            &format!("{case} step {k}"),
+            &net,
+            &fx,
+            &format!("{case}.step{k}."),
+        );
+    }
+
+    // Eval mode: running statistics, no dropout, and no state change.
+    net.eval();
+    assert!(!net.training(), "{case}: eval() leaves training mode");
+    let (x2, _) = batch(2);
+    let want = fx.f32(&format!("{case}.eval_logits"));
+    let logits = net.forward(&x2).unwrap();
+    assert_close(&format!("{case}: eval logits"), &logits, &want, TOL);
+    check_state(
+        &format!("{case} after the eval forward"),
+        &net,
+        &fx,
+        &format!("{case}.step2."),
+    );
+    let again = net.forward(&x2).unwrap();
+    assert_eq!(logits, again, "{case}: eval forward is deterministic");
+    net.train();
+    assert!(net.training(), "{case}: train() returns to training mode");
+}
+
+#[network(input = [1, 8, 8])]
+pub struct Bn2d {
+    conv: Conv2d<1, 4, 3>,
+    bn: BatchNorm2d<4>,
+    act: Relu,
+    pool: MaxPool2d<2>,
+    flatten: Flatten,
+    fc: Linear<36, 3>,
+}
+
+/// conv -> BatchNorm2d -> ReLU -> max-pool -> linear.
+#[test]
+fn batchnorm2d_after_conv_matches_pytorch() {
+    check_case::<Bn2d>("bn2d");
+}
+
+#[network(input = [2, 5, 5])]
+pub struct BnFirst {
+    #[layer(eps = 1e-3, momentum = 0.2)]
+    bn0: BatchNorm2d<2>,
+    #[layer(bias = false)]
+    conv: Conv2d<2, 3, 3>,
+    bn1: BatchNorm2d<3>,
+    act: Gelu,
+    flatten: Flatten,
+    fc: Linear<27, 3>,
+}
+
+/// BatchNorm2d(eps 1e-3, momentum 0.2) on the input, conv without bias -> BatchNorm2d ->
+/// GELU -> linear.
+#[test]
+fn batchnorm2d_first_with_eps_and_momentum_matches_pytorch() {
+    check_case::<BnFirst>("bn_first");
+}
+
+#[network(input = [1, 3, 4])]
+pub struct Bn1d {
+    flatten: Flatten,
+    #[layer(bias = false)]
+    fc1: Linear<12, 8>,
+    bn: BatchNorm1d<8>,
+    act: Tanh,
+    fc2: Linear<8, 3>,
+}
+
+/// linear without bias -> BatchNorm1d (statistics over the batch of 4) -> Tanh -> linear.
+#[test]
+fn batchnorm1d_matches_pytorch() {
+    check_case::<Bn1d>("bn1d");
+}
+
+#[network(input = [1, 3, 4])]
+pub struct DropoutNet {
+    flatten: Flatten,
+    fc1: Linear<12, 16>,
+    act1: Relu,
+    #[layer(p = 0.3)]
+    drop1: Dropout,
+    fc2: Linear<16, 8>,
+    act2: Relu,
+    drop2: Dropout,
+    fc3: Linear<8, 3>,
+}
+
+/// Two Dropouts (p 0.3, and the default 0.5): a different mask on each training pass and for
+/// each layer, the same mask in the backward pass, none in eval mode.
+#[test]
+fn dropout_matches_pytorch_with_the_same_mask() {
+    check_case::<DropoutNet>("dropout");
+}
+
+#[network(input = [2, 7, 7])]
+pub struct AvgPoolNet {
+    #[layer(padding = 1)]
+    conv: Conv2d<2, 3, 3>,
+    act: Relu,
+    #[layer(stride = 2, padding = 1)]
+    pool: AvgPool2d<3>,
+    conv2: Conv2d<3, 4, 1>,
+    gap: AdaptiveAvgPool2d<1>,
+    flatten: Flatten,
+    fc: Linear<4, 3>,
+}
+
+/// conv -> ReLU -> AvgPool2d(3, stride 2, padding 1) (padding counted) -> 1x1 conv -> global
+/// average pool -> linear.
+#[test]
+fn avg_pool_and_global_average_pool_match_pytorch() {
+    check_case::<AvgPoolNet>("avgpool");
+}
+
+#[network(input = [2, 4, 13])]
+pub struct AvgPoolNoPad {
+    #[layer(stride = (1, 2), padding = (1, 1), count_include_pad = false)]
+    pool1: AvgPool2d<{ (2, 3) }>,
+    #[layer(padding = 1)]
+    conv: Conv2d<2, 3, 3>,
+    #[layer(stride = 1, padding = 1, count_include_pad = false)]
+    pool2: AvgPool2d<3>,
+    gap: AdaptiveAvgPool2d<{ (2, 3) }>,
+    flatten: Flatten,
+    fc: Linear<18, 3>,
+}
+
+/// AvgPool2d((2, 3), stride (1, 2), padding (1, 1), count_include_pad=False) on the input ->
+/// conv -> AvgPool2d(3, stride 1, padding 1, count_include_pad=False) -> adaptive average pool
+/// 5x7 -> 2x3 (uneven, overlapping windows) -> linear.
+#[test]
+fn avg_pool_without_padding_count_and_adaptive_pool_match_pytorch() {
+    check_case::<AvgPoolNoPad>("avgpool_nopad");
+}
+
+/// A `state_dict` taken after training passes, loaded into a network made with another seed,
+/// gives back the same state (buffers included) and the same eval logits; a state dict
+/// without a buffer is refused.
+#[test]
+fn state_dict_round_trip_keeps_the_buffers() {
+    let fx = fixture();
+    let mut a = Bn2d::new(&device(), 4, 0).unwrap();
+    assert!(
+        a.load_state_dict(&[]).is_err(),
+        "an empty state dict is refused"
+    );
+    a.load_state_dict(&fx.state("bn2d.init.")).unwrap();
+    let x = fx.f32("bn2d.x1");
+    a.forward(&x).unwrap();
+    a.forward(&x).unwrap();
+    let saved = a.state_dict().unwrap();
+    let stats = saved
+        .iter()
+        .find(|t| t.name == "bn.num_batches_tracked")
+        .expect("num_batches_tracked in the state dict");
+    assert_eq!(stats.data, [2.0]);
+    let init = fx.state("bn2d.init.");
+    for key in ["bn.running_mean", "bn.running_var"] {
+        let before = &init.iter().find(|t| t.name == key).unwrap().data;
+        let after = &saved.iter().find(|t| t.name == key).unwrap().data;
+        assert_ne!(before, after, "{key}: two training passes update it");
+    }
+
+    let mut b = Bn2d::new(&device(), 4, 1).unwrap();
+    b.load_state_dict(&saved).unwrap();
+    let mut got = b.state_dict().unwrap();
+    let mut want = saved.clone();
+    got.sort_by(|p, q| p.name.cmp(&q.name));
+    want.sort_by(|p, q| p.name.cmp(&q.name));
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g.name, w.name);
+        assert_eq!(g.shape, w.shape, "{}", g.name);
+        assert_eq!(g.data, w.data, "{}: not restored exactly", g.name);
+    }
+    a.eval();
+    b.eval();
+    let x2 = fx.f32("bn2d.x2");
+    assert_eq!(a.forward(&x2).unwrap(), b.forward(&x2).unwrap());
+
+    for missing in BUFFERS {
+        let partial: Vec<NamedTensor> = saved
+            .iter()
+            .filter(|t| !t.name.ends_with(missing))
+            .cloned()
+            .collect();
+        let mut c = Bn2d::new(&device(), 4, 0).unwrap();
+        assert!(
+            c.load_state_dict(&partial).is_err(),
+            "a state dict without bn{missing} is refused"
+        );
+    }
+}
