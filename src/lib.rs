@@ -64,8 +64,8 @@ pub mod zoo;
 pub use cubenet_macros::network;
 pub use cubenet_runtime::{
     checkpoint, curves, data, default_device, describe, infer, optim, resume, schedule, trainer,
-    Adam, BlockInfo, Device, Error, Layout, NamedTensor, NetState, Network, Optimizer, ParamInfo,
-    Result, Sgd, StopFlag,
+    Adam, BlockInfo, BufferInfo, Device, Error, Init, Layout, NamedTensor, NetState, Network,
+    Optimizer, ParamInfo, Result, Sgd, StopFlag,
 };
 
 /// Gives the Vulkan loader a private `XDG_RUNTIME_DIR` (under the system temp folder) when
@@ -100,5 +100,7 @@ pub mod prelude {
 pub mod __private {
     pub use cubecl;
     pub use cubenet_kernels as kernels;
-    pub use cubenet_runtime::{BlockInfo, Layout, NetState, Network, ParamInfo, StepArgs};
+    pub use cubenet_runtime::{
+        BlockInfo, BufferInfo, Init, Layout, NetState, Network, ParamInfo, StepArgs,
+    };
 }

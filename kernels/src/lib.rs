@@ -28,17 +28,23 @@
 
 pub mod act;
 pub mod adam;
+pub mod avg_pool;
 pub mod conv;
+pub mod dropout;
 pub mod head;
 pub mod linear;
+pub mod norm;
 pub mod reference;
 pub mod sgd;
 
 pub use act::Act;
 pub use adam::{AdamFlags, AdamScalars};
+pub use avg_pool::AvgPoolCfg;
 pub use conv::ConvCfg;
+pub use dropout::DropoutCfg;
 pub use head::HeadCfg;
 pub use linear::LinearCfg;
+pub use norm::NormCfg;
 pub use sgd::SgdFlags;
 
 /// The most loop iterations one shader invocation may run on Mesa's llvmpipe / lavapipe (the

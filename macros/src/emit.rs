@@ -67,6 +67,49 @@ fn block_const(i: usize, b: &Block) -> TokenStream {
                 };
             }
         }
+        BlockKind::Norm(nb) => {
+            let (c, h, w) = (nb.c, nb.h, nb.w);
+            let (eps, momentum) = (nb.eps.to_bits(), nb.momentum.to_bits());
+            let pool = nb.pool.is_some();
+            let ((pkh, pkw), (psh, psw), (pph, ppw)) = nb.pool.unwrap_or(((1, 1), (1, 1), (0, 0)));
+            let (h_out, w_out) = nb.out_hw;
+            let (rm_off, rv_off, stat, gstat, dy) = (b.rm_off, b.rv_off, b.stat, b.gstat, b.dy);
+            let input_grad = i > 0;
+            quote! {
+                pub const #name: NormCfg = NormCfg {
+                    c: #c, h: #h, w: #w, eps: #eps, momentum: #momentum, act: #act, pool: #pool,
+                    pkh: #pkh, pkw: #pkw, psh: #psh, psw: #psw, pph: #pph, ppw: #ppw,
+                    h_out: #h_out, w_out: #w_out, g_off: #w_off, b_off: #b_off,
+                    rm_off: #rm_off, rv_off: #rv_off, in_act: #in_act, out_act: #out_act,
+                    in_grad: #in_grad, out_grad: #out_grad, argmax: #argmax, stat: #stat,
+                    gstat: #gstat, dy: #dy, skip: false, skip_act: 0, input_grad: #input_grad,
+                };
+            }
+        }
+        BlockKind::Dropout(d) => {
+            let len = d.len;
+            let (threshold, scale, salt) = crate::plan::dropout_fields(d.p, d.ordinal);
+            quote! {
+                pub const #name: DropoutCfg = DropoutCfg {
+                    len: #len, threshold: #threshold, scale: #scale, salt: #salt,
+                    in_act: #in_act, out_act: #out_act, in_grad: #in_grad, out_grad: #out_grad,
+                };
+            }
+        }
+        BlockKind::AvgPool(a) => {
+            let (c, h_in, w_in) = (a.c, a.h_in, a.w_in);
+            let (h_out, w_out) = a.out_hw;
+            let ((kh, kw), (sh, sw), (ph, pw)) = a.window;
+            let (adaptive, count_include_pad) = (a.adaptive, a.count_include_pad);
+            quote! {
+                pub const #name: AvgPoolCfg = AvgPoolCfg {
+                    c: #c, h_in: #h_in, w_in: #w_in, h_out: #h_out, w_out: #w_out,
+                    kh: #kh, kw: #kw, sh: #sh, sw: #sw, ph: #ph, pw: #pw,
+                    adaptive: #adaptive, count_include_pad: #count_include_pad,
+                    in_act: #in_act, out_act: #out_act, in_grad: #in_grad, out_grad: #out_grad,
+                };
+            }
+        }
         BlockKind::Linear(l) => {
             let (in_f, out_f, bias) = (l.in_f, l.out_f, l.bias);
             let ob = largest_divisor(out_f, &[4, 2, 1]);
@@ -90,6 +133,10 @@ fn units_expr(job: Job) -> TokenStream {
             quote!(#c.forward_units(n))
         }
         Job::Head => quote!(n),
+        Job::Stats(i) | Job::NormGrad(i) => {
+            let c = cfg_ident(i);
+            quote!(#c.units(n))
+        }
         Job::InputGrad(i) => {
             let c = cfg_ident(i);
             quote!(#c.input_grad_units(n))
@@ -105,7 +152,39 @@ fn units_expr(job: Job) -> TokenStream {
 /// `cubenet_kernels::LOOP_LIMIT`), and what the job is, for error messages.
 fn loop_expr(job: Job, blocks: &[Block], train: bool) -> (TokenStream, String) {
     let name = |i: usize| blocks[i].name.clone();
+    let norm = |i: usize| matches!(blocks[i].kind, BlockKind::Norm(_));
+    let elementwise = |i: usize| matches!(blocks[i].kind, BlockKind::Dropout(_));
     match job {
+        Job::Forward(i) if elementwise(i) => (quote!(0usize), String::new()),
+        Job::InputGrad(i) if elementwise(i) => (quote!(0usize), String::new()),
+        Job::Forward(i) if norm(i) => {
+            let c = cfg_ident(i);
+            (
+                quote!(#c.forward_loop_iterations(n, #train)),
+                format!("the forward pass of `{}`", name(i)),
+            )
+        }
+        Job::Stats(i) => {
+            let c = cfg_ident(i);
+            (
+                quote!(#c.stats_loop_iterations()),
+                format!("the batch statistics of `{}`", name(i)),
+            )
+        }
+        Job::NormGrad(i) => {
+            let c = cfg_ident(i);
+            (
+                quote!(#c.grad_loop_iterations(n)),
+                format!("the backward pass of `{}`", name(i)),
+            )
+        }
+        Job::InputGrad(i) if norm(i) => {
+            let c = cfg_ident(i);
+            (
+                quote!(#c.input_grad_loop_iterations(n)),
+                format!("the input gradient of `{}`", name(i)),
+            )
+        }
         Job::Forward(i) => {
             let c = cfg_ident(i);
             (
@@ -165,7 +244,22 @@ fn job_call(job: Job, blocks: &[Block], train: bool) -> TokenStream {
             match blocks[i].kind {
                 BlockKind::Conv(_) => quote!(conv_forward_unit(params, acts, idx, u, #c, cap);),
                 BlockKind::Linear(_) => quote!(linear_forward_unit(params, acts, u, #c, n, cap);),
+                BlockKind::Norm(_) => {
+                    quote!(norm_forward_unit(params, acts, idx, bufs, u, #train, #c, n, cap);)
+                }
+                BlockKind::Dropout(_) => {
+                    quote!(dropout_forward_unit(acts, u, seed, #train, #c, cap);)
+                }
+                BlockKind::AvgPool(_) => quote!(avg_pool_forward_unit(acts, u, #c, cap);),
             }
+        }
+        Job::Stats(i) => {
+            let c = cfg_ident(i);
+            quote!(norm_stats_unit(acts, u, #c, cap);)
+        }
+        Job::NormGrad(i) => {
+            let c = cfg_ident(i);
+            quote!(norm_grad_unit(params, acts, idx, u, #c, n, cap);)
         }
         Job::Head => quote!(head_unit(params, acts, idx, u, HEAD, #train, n, cap);),
         Job::InputGrad(i) => {
@@ -175,6 +269,9 @@ fn job_call(job: Job, blocks: &[Block], train: bool) -> TokenStream {
                 BlockKind::Linear(_) => {
                     quote!(linear_input_grad_unit(params, acts, u, #c, n, cap);)
                 }
+                BlockKind::Norm(_) => quote!(norm_input_grad_unit(params, acts, u, #c, n, cap);),
+                BlockKind::Dropout(_) => quote!(dropout_input_grad_unit(acts, u, seed, #c, cap);),
+                BlockKind::AvgPool(_) => quote!(avg_pool_input_grad_unit(acts, u, #c, cap);),
             }
         }
         Job::WeightGrad(i) => {
@@ -186,6 +283,11 @@ fn job_call(job: Job, blocks: &[Block], train: bool) -> TokenStream {
                 BlockKind::Linear(_) => {
                     quote!(linear_weight_grad_unit(params, velocity, grads, acts, u, lr, momentum, dampening, weight_decay, flags, #c, n, cap);)
                 }
+                BlockKind::Norm(_) => {
+                    quote!(norm_weight_grad_unit(params, velocity, grads, acts, u, lr, momentum, dampening, weight_decay, flags, #c, n, cap);)
+                }
+                // `plan` schedules no weight gradient for a block without parameters.
+                BlockKind::Dropout(_) | BlockKind::AvgPool(_) => quote!(),
             }
         }
     }
@@ -232,11 +334,13 @@ fn kernel_fn(k: &Kernel, blocks: &[Block], train: bool) -> TokenStream {
             grads: &mut [f32],
             acts: &mut [f32],
             idx: &mut [u32],
+            bufs: &mut [f32],
             lr: f32,
             momentum: f32,
             dampening: f32,
             weight_decay: f32,
             flags: u32,
+            seed: u32,
             #[comptime] n: usize,
             #[comptime] cap: usize,
         ) {
@@ -261,10 +365,11 @@ fn launch_stmt(k: &Kernel, module: &Ident) -> TokenStream {
             // and every unit index is bounded by the job's unit count.
             state.before_launch();
             unsafe {
-                let [p, v, g, ac, ix] = state.args();
+                let [p, v, g, ac, ix, bf] = state.args();
                 #module::#name::launch_unchecked(
-                    state.client(), count, dim, p, v, g, ac, ix,
-                    args.lr, args.momentum, args.dampening, args.weight_decay, args.flags, n, cap,
+                    state.client(), count, dim, p, v, g, ac, ix, bf,
+                    args.lr, args.momentum, args.dampening, args.weight_decay, args.flags,
+                    state.launch_seed(), n, cap,
                 );
             }
             state.after_launch(#kname);
@@ -297,12 +402,14 @@ pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
         .iter()
         .map(|kr| kernel_fn(kr, blocks, true))
         .collect();
-    let eval_head: Vec<TokenStream> = plan
+    // Eval kernels that differ from the training ones (the head, norm and dropout blocks).
+    let eval_only: Vec<TokenStream> = plan
         .eval
         .iter()
-        .filter(|kr| kr.jobs == [Job::Head])
+        .filter(|kr| !plan.train.iter().any(|t| t.name == kr.name))
         .map(|kr| kernel_fn(kr, blocks, false))
         .collect();
+    let train_forward = plan.train_forward;
     let train_launches: Vec<TokenStream> = plan
         .train
         .iter()
@@ -318,6 +425,7 @@ pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
         .iter()
         .map(|kr| launch_stmt(kr, &module))
         .collect();
+    let eval_head_launch = eval_launches.last().cloned().unwrap_or_default();
 
     let params: Vec<TokenStream> = blocks
         .iter()
@@ -326,12 +434,21 @@ pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
             let wname = format!("{}.weight", b.name);
             let wshape = b.weight_shape();
             let (w_off, fan_in) = (b.w_off, b.fan_in());
-            v.push(quote!(::cubenet::__private::ParamInfo { name: #wname, shape: &[#(#wshape),*], offset: #w_off, fan_in: #fan_in }));
+            if !b.has_params() {
+                return v;
+            }
+            // torch.nn.BatchNorm's reset_parameters: weight 1, bias 0.
+            let (winit, binit) = if matches!(b.kind, BlockKind::Norm(_)) {
+                (quote!(::cubenet::__private::Init::Ones), quote!(::cubenet::__private::Init::Zeros))
+            } else {
+                (quote!(::cubenet::__private::Init::Uniform), quote!(::cubenet::__private::Init::Uniform))
+            };
+            v.push(quote!(::cubenet::__private::ParamInfo { name: #wname, shape: &[#(#wshape),*], offset: #w_off, fan_in: #fan_in, init: #winit }));
             if b.has_bias() {
                 let bname = format!("{}.bias", b.name);
                 let blen = b.out_len_channels();
                 let b_off = b.b_off;
-                v.push(quote!(::cubenet::__private::ParamInfo { name: #bname, shape: &[#blen], offset: #b_off, fan_in: #fan_in }));
+                v.push(quote!(::cubenet::__private::ParamInfo { name: #bname, shape: &[#blen], offset: #b_off, fan_in: #fan_in, init: #binit }));
             }
             v
         })
@@ -342,7 +459,11 @@ pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
             let name = &b.name;
             let (out_act, out_grad, out_len) = (b.out_act, b.out_grad, b.out_len());
             let argmax = match &b.kind {
-                crate::plan::BlockKind::Conv(c) if c.pool.is_some() => {
+                BlockKind::Conv(c) if c.pool.is_some() => {
+                    let a = b.argmax;
+                    quote!(::core::option::Option::Some(#a))
+                }
+                BlockKind::Norm(nb) if nb.pool.is_some() => {
                     let a = b.argmax;
                     quote!(::core::option::Option::Some(#a))
                 }
@@ -351,6 +472,26 @@ pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
             quote!(::cubenet::__private::BlockInfo { name: #name, out_act: #out_act, out_grad: #out_grad, out_len: #out_len, argmax_idx: #argmax })
         })
         .collect();
+    let buffers: Vec<TokenStream> = blocks
+        .iter()
+        .filter_map(|b| match &b.kind {
+            BlockKind::Norm(nb) => {
+                let (c, rm, rv) = (nb.c, b.rm_off, b.rv_off);
+                let (mname, vname) = (format!("{}.running_mean", b.name), format!("{}.running_var", b.name));
+                Some(quote! {
+                    ::cubenet::__private::BufferInfo { name: #mname, shape: &[#c], offset: #rm, init: 0.0 },
+                    ::cubenet::__private::BufferInfo { name: #vname, shape: &[#c], offset: #rv, init: 1.0 },
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    let batch_norms: Vec<String> = blocks
+        .iter()
+        .filter(|b| matches!(b.kind, BlockKind::Norm(_)))
+        .map(|b| b.name.clone())
+        .collect();
+    let (num_bufs, min_train_batch) = (plan.num_bufs, plan.min_train_batch);
     let input_shape = plan_input(plan);
     let (c, h, w) = (input_shape[0], input_shape[1], input_shape[2]);
     let classes = plan.classes;
@@ -384,6 +525,9 @@ pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
             use ::cubenet::__private::kernels::conv::*;
             use ::cubenet::__private::kernels::head::*;
             use ::cubenet::__private::kernels::linear::*;
+            use ::cubenet::__private::kernels::norm::*;
+            use ::cubenet::__private::kernels::dropout::*;
+            use ::cubenet::__private::kernels::avg_pool::*;
 
             #(#consts)*
             pub const HEAD: HeadCfg = HeadCfg {
@@ -395,7 +539,7 @@ pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
             };
 
             #(#train_kernels)*
-            #(#eval_head)*
+            #(#eval_only)*
         }
 
         #[automatically_derived]
@@ -413,6 +557,10 @@ pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
                 logits_act: #logits_act,
                 label_idx: #label_idx,
                 correct_idx: #correct_idx,
+                buffers: &[#(#buffers)*],
+                num_bufs: #num_bufs,
+                batch_norms: &[#(#batch_norms),*],
+                min_train_batch: #min_train_batch,
             };
             const KERNELS_PER_STEP: usize = #kernels_per_step;
             const KERNELS_PER_EVAL: usize = #kernels_per_eval;
@@ -442,8 +590,16 @@ pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
             }
             fn launch_eval(state: &::cubenet::__private::NetState, n: usize) {
                 let cap = state.cap();
-                let args = ::cubenet::__private::StepArgs { lr: 0.0, momentum: 0.0, dampening: 0.0, weight_decay: 0.0, flags: 0 };
-                #(#eval_launches)*
+                let args = ::cubenet::__private::StepArgs::NO_UPDATE;
+                if state.training() {
+                    // PyTorch's train-mode forward: batch statistics, dropout on.
+                    for kernel in 0..#train_forward {
+                        Self::launch_train_kernel(state, n, args, kernel);
+                    }
+                    #eval_head_launch
+                } else {
+                    #(#eval_launches)*
+                }
             }
         }
     }
@@ -478,6 +634,7 @@ pub fn fallback(
             const LAYOUT: ::cubenet::__private::Layout = ::cubenet::__private::Layout {
                 input_shape: [1, 1, 1], classes: 1, params: &[], num_params: 0, blocks: &[], acts_per_sample: 0,
                 idx_per_sample: 0, input_act: 0, loss_act: 0, logits_act: 0, label_idx: 0, correct_idx: 0,
+                buffers: &[], num_bufs: 0, batch_norms: &[], min_train_batch: 1,
             };
             const KERNELS_PER_STEP: usize = 0;
             const KERNELS_PER_EVAL: usize = 0;

@@ -114,6 +114,7 @@ pub fn summary(decl: &NetDecl, shapes: &[Option<Shaped>], plan: &Plan, name: &st
         plan.num_params,
         plan.blocks
             .iter()
+            .filter(|b| b.has_params())
             .map(|b| 1 + usize::from(b.has_bias()))
             .sum::<usize>()
     );
@@ -123,6 +124,9 @@ pub fn summary(decl: &NetDecl, shapes: &[Option<Shaped>], plan: &Plan, name: &st
             BlockKind::Conv(_) => "conv",
             BlockKind::Linear(_) if i + 1 == plan.blocks.len() => "head (+ softmax cross-entropy)",
             BlockKind::Linear(_) => "linear",
+            BlockKind::Norm(_) => "batch norm",
+            BlockKind::Dropout(_) => "dropout",
+            BlockKind::AvgPool(_) => "average pool",
         };
         let _ = writeln!(s, "  B{i} {kind}: {}", b.layers.join(" + "));
     }
@@ -132,6 +136,8 @@ pub fn summary(decl: &NetDecl, shapes: &[Option<Shaped>], plan: &Plan, name: &st
                 crate::plan::Job::Forward(i) => format!("forward B{i}"),
                 crate::plan::Job::Head => "head: logits, loss, d(logits), d(input)".to_string(),
                 crate::plan::Job::InputGrad(i) => format!("input grad B{i}"),
+                crate::plan::Job::Stats(i) => format!("batch statistics B{i}"),
+                crate::plan::Job::NormGrad(i) => format!("dy + partial sums B{i}"),
                 crate::plan::Job::WeightGrad(i) => format!("weight grad + SGD B{i}"),
             })
             .collect::<Vec<_>>()
@@ -230,7 +236,7 @@ mod tests {
             (
                 quote!(input = [1, 28, 28]),
                 quote!(struct Net { conv: Conv2D<1, 6, 5>, relu: Relu, flatten: Flatten, fc: Linear<3456, 10> }),
-                "unknown layer type `Conv2D` (layers: Conv2d, MaxPool2d, Linear, Relu, Tanh, Sigmoid, LeakyRelu, Gelu, Flatten); did you mean `Conv2d`?",
+                "unknown layer type `Conv2D` (layers: Conv2d, MaxPool2d, Linear, Relu, Tanh, Sigmoid, LeakyRelu, Gelu, Flatten, BatchNorm2d, BatchNorm1d, Dropout, AvgPool2d, AdaptiveAvgPool2d); did you mean `Conv2d`?",
             ),
             (
                 quote!(input = [1, 28, 28]),
@@ -270,7 +276,7 @@ mod tests {
             (
                 quote!(input = [1, 28, 28]),
                 quote!(struct Net { flatten: Flatten, fc: Linear<784, 10>, t: Tanh, s: Sigmoid, out: Linear<10, 2> }),
-                "`fc` already has an activation (the Tanh `t`); cubenet fuses one activation into each Conv2d or Linear layer: remove `s`, or put a layer with weights between them",
+                "`fc` already has an activation (the Tanh `t`); cubenet fuses one activation into each Conv2d, Linear or BatchNorm layer: remove `s`, or put a layer with weights between them",
             ),
             (
                 quote!(input = [1, 28, 28]),
@@ -285,7 +291,7 @@ mod tests {
             (
                 quote!(input = [1, 28, 28]),
                 quote!(struct Net { pool: MaxPool2d<2>, flatten: Flatten, fc: Linear<196, 10> }),
-                "MaxPool2d `pool` must follow a Conv2d (optionally with an activation between; cubenet fuses the pool into the conv's kernel), but it follows the input",
+                "MaxPool2d `pool` must follow a Conv2d or BatchNorm2d (optionally with an activation between; cubenet fuses the pool into that layer's kernel), but it follows the input",
             ),
             (
                 quote!(input = [1, 28, 28]),

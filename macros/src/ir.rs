@@ -44,10 +44,15 @@ pub enum LayerType {
     LeakyRelu,
     Gelu,
     Flatten,
+    BatchNorm2d,
+    BatchNorm1d,
+    Dropout,
+    AvgPool2d,
+    AdaptiveAvgPool2d,
 }
 
 impl LayerType {
-    pub const ALL: [LayerType; 9] = [
+    pub const ALL: [LayerType; 14] = [
         LayerType::Conv2d,
         LayerType::MaxPool2d,
         LayerType::Linear,
@@ -57,8 +62,13 @@ impl LayerType {
         LayerType::LeakyRelu,
         LayerType::Gelu,
         LayerType::Flatten,
+        LayerType::BatchNorm2d,
+        LayerType::BatchNorm1d,
+        LayerType::Dropout,
+        LayerType::AvgPool2d,
+        LayerType::AdaptiveAvgPool2d,
     ];
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 14] = [
         "Conv2d",
         "MaxPool2d",
         "Linear",
@@ -68,6 +78,11 @@ impl LayerType {
         "LeakyRelu",
         "Gelu",
         "Flatten",
+        "BatchNorm2d",
+        "BatchNorm1d",
+        "Dropout",
+        "AvgPool2d",
+        "AdaptiveAvgPool2d",
     ];
 
     pub fn name(self) -> &'static str {
@@ -122,6 +137,9 @@ pub enum LayerKind {
     Linear(Linear),
     Activation(Activation),
     Flatten,
+    BatchNorm(BatchNorm),
+    Dropout(Dropout),
+    AvgPool2d(AvgPool2d),
     /// A layer whose declaration has errors (already reported).
     Invalid(Invalid),
 }
@@ -135,6 +153,17 @@ impl LayerKind {
             LayerKind::Linear(_) => Some(LayerType::Linear),
             LayerKind::Activation(a) => Some(a.ty()),
             LayerKind::Flatten => Some(LayerType::Flatten),
+            LayerKind::BatchNorm(b) => Some(if b.two_d {
+                LayerType::BatchNorm2d
+            } else {
+                LayerType::BatchNorm1d
+            }),
+            LayerKind::Dropout(_) => Some(LayerType::Dropout),
+            LayerKind::AvgPool2d(a) => Some(if a.adaptive.is_some() {
+                LayerType::AdaptiveAvgPool2d
+            } else {
+                LayerType::AvgPool2d
+            }),
             LayerKind::Invalid(i) => i.ty,
         }
     }
@@ -225,6 +254,49 @@ pub struct Linear {
     pub in_features: Spanned<usize>,
     pub out_features: Spanned<usize>,
     pub bias: bool,
+}
+
+/// torch.nn.BatchNorm2d / BatchNorm1d options (always affine, tracking running statistics).
+#[derive(Debug)]
+pub struct BatchNorm {
+    pub num_features: Spanned<usize>,
+    /// BatchNorm2d (on `C x H x W`) rather than BatchNorm1d (on flat features).
+    pub two_d: bool,
+    pub eps: f32,
+    pub momentum: f32,
+}
+
+/// torch.nn.Dropout options.
+#[derive(Debug)]
+pub struct Dropout {
+    /// The probability of zeroing an element, `0 <= p < 1`.
+    pub p: f32,
+}
+
+/// torch.nn.AvgPool2d or, when `adaptive` is set, torch.nn.AdaptiveAvgPool2d options.
+#[derive(Debug)]
+pub struct AvgPool2d {
+    pub kernel_size: Pair,
+    pub stride: Pair,
+    pub padding: Pair,
+    pub count_include_pad: bool,
+    /// AdaptiveAvgPool2d's `output_size`.
+    pub adaptive: Option<Pair>,
+}
+
+impl AvgPool2d {
+    pub fn window(&self) -> Window {
+        Window {
+            kernel_size: self.kernel_size,
+            stride: self.stride,
+            padding: self.padding,
+            dilation: Spanned {
+                value: (1, 1),
+                span: self.kernel_size.span,
+            },
+            ceil_mode: false,
+        }
+    }
 }
 
 /// The parsed network.

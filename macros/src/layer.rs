@@ -88,6 +88,30 @@ const GELU: &[OptSpec] = &[opt(
     false,
     None,
 )];
+const BATCHNORM: &[OptSpec] = &[
+    opt("num_features", OptKind::Int, Some(0), true, FEATURES),
+    opt("eps", OptKind::Float, None, false, None),
+    opt("momentum", OptKind::Float, None, false, None),
+];
+const DROPOUT: &[OptSpec] = &[opt("p", OptKind::Float, None, false, None)];
+const AVGPOOL2D: &[OptSpec] = &[
+    opt("kernel_size", OptKind::Pair, Some(0), true, KERNEL),
+    opt("stride", OptKind::Pair, None, false, STRIDE),
+    opt("padding", OptKind::Pair, None, false, None),
+    opt("count_include_pad", OptKind::Bool, None, false, None),
+];
+const ADAPTIVE_AVGPOOL2D: &[OptSpec] = &[opt(
+    "output_size",
+    OptKind::Pair,
+    Some(0),
+    true,
+    Some("the output has at least one pixel"),
+)];
+/// torch.nn.BatchNorm2d's defaults.
+const DEFAULT_EPS: f32 = 1e-5;
+const DEFAULT_MOMENTUM: f32 = 0.1;
+/// torch.nn.Dropout's default `p`.
+const DEFAULT_DROPOUT: f32 = 0.5;
 /// torch.nn.LeakyReLU's default `negative_slope`.
 const DEFAULT_NEGATIVE_SLOPE: f32 = 0.01;
 
@@ -193,7 +217,21 @@ fn parse_value(expr: &Expr, spec: &OptSpec, what: &str, errors: &mut Errors) -> 
         },
         OptKind::Int => check(usize_of(expr, what, errors)?, errors).map(Value::Int),
         OptKind::Pair => parse_pair(expr, what, &check, errors).map(Value::Pair),
-        OptKind::Float => parse_float(expr, what, errors).map(Value::Float),
+        OptKind::Float => {
+            let v = parse_float(expr, spec.name, what, errors)?;
+            // Ranges PyTorch accepts and cubenet implements.
+            let bad = match spec.name {
+                "eps" if v <= 0.0 => Some("must be > 0: it keeps the division by the standard deviation finite"),
+                "momentum" if v > 1.0 => Some("must be between 0 and 1: the running statistics are `(1 - momentum) * running + momentum * batch`"),
+                "p" if v >= 1.0 => Some("must be below 1: it is the probability of zeroing an element, and at 1 nothing would pass (the scale 1 / (1 - p) is infinite)"),
+                _ => None,
+            };
+            if let Some(why) = bad {
+                errors.push_tokens(expr, format!("{what} {why}, found {v}"));
+                return None;
+            }
+            Some(Value::Float(v))
+        }
         OptKind::Choice(choices) => match expr {
             Expr::Lit(syn::ExprLit {
                 lit: Lit::Str(s), ..
@@ -232,7 +270,7 @@ fn quoted_choices(choices: &[&str]) -> String {
 }
 
 /// A finite number >= 0, written as an integer or float literal.
-fn parse_float(expr: &Expr, what: &str, errors: &mut Errors) -> Option<f32> {
+fn parse_float(expr: &Expr, option: &str, what: &str, errors: &mut Errors) -> Option<f32> {
     let parsed = match expr {
         Expr::Lit(syn::ExprLit {
             lit: Lit::Float(f), ..
@@ -241,10 +279,12 @@ fn parse_float(expr: &Expr, what: &str, errors: &mut Errors) -> Option<f32> {
             lit: Lit::Int(i), ..
         }) => i.base10_parse::<f32>().ok(),
         Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_)) => {
-            errors.push_tokens(
-                expr,
-                format!("{what} cannot be negative: cubenet takes the activation's gradient from the sign of its output, which needs a slope >= 0"),
-            );
+            let why = if option == "negative_slope" {
+                ": cubenet takes the activation's gradient from the sign of its output, which needs a slope >= 0"
+            } else {
+                ""
+            };
+            errors.push_tokens(expr, format!("{what} cannot be negative{why}"));
             return None;
         }
         _ => {
@@ -578,6 +618,10 @@ pub fn parse_layer(
         LayerType::Linear => LINEAR,
         LayerType::LeakyRelu => LEAKY_RELU,
         LayerType::Gelu => GELU,
+        LayerType::BatchNorm2d | LayerType::BatchNorm1d => BATCHNORM,
+        LayerType::Dropout => DROPOUT,
+        LayerType::AvgPool2d => AVGPOOL2D,
+        LayerType::AdaptiveAvgPool2d => ADAPTIVE_AVGPOOL2D,
         LayerType::Relu | LayerType::Tanh | LayerType::Sigmoid | LayerType::Flatten => {
             if let Some(a) = named.first() {
                 errors.push(a.key.span(), format!("{ty_name} `{name}` takes no options"));
@@ -673,6 +717,65 @@ pub fn parse_layer(
         },
         LayerType::Gelu => match (ok, v.choice(0, 0)) {
             (true, Some(c)) => LayerKind::Activation(Activation::Gelu { tanh: c == 1 }),
+            _ => invalid(None),
+        },
+        LayerType::BatchNorm2d | LayerType::BatchNorm1d => match (
+            ok,
+            v.int(0),
+            v.float(1, DEFAULT_EPS),
+            v.float(2, DEFAULT_MOMENTUM),
+        ) {
+            (true, Some(num_features), Some(eps), Some(momentum)) => {
+                LayerKind::BatchNorm(BatchNorm {
+                    num_features,
+                    two_d: lt == LayerType::BatchNorm2d,
+                    eps,
+                    momentum,
+                })
+            }
+            _ => LayerKind::Invalid(Invalid {
+                ty: Some(lt),
+                input: v.int(0),
+                output: v.int(0).map(|o| o.value),
+                window: None,
+            }),
+        },
+        LayerType::Dropout => match (ok, v.float(0, DEFAULT_DROPOUT)) {
+            (true, Some(p)) => LayerKind::Dropout(Dropout { p }),
+            _ => invalid(None),
+        },
+        LayerType::AvgPool2d => {
+            let pool = (|| {
+                let kernel_size = v.pair(0, None)?;
+                Some(AvgPool2d {
+                    kernel_size,
+                    stride: v.pair(1, Some(kernel_size.value))?,
+                    padding: v.pair(2, Some((0, 0)))?,
+                    count_include_pad: v.boolean(3, true)?,
+                    adaptive: None,
+                })
+            })();
+            match pool {
+                Some(p) if ok => LayerKind::AvgPool2d(p),
+                _ => LayerKind::Invalid(Invalid {
+                    ty: Some(lt),
+                    input: None,
+                    output: None,
+                    window: pool.map(|p| p.window()),
+                }),
+            }
+        }
+        LayerType::AdaptiveAvgPool2d => match (ok, v.pair(0, None)) {
+            (true, Some(output_size)) => LayerKind::AvgPool2d(AvgPool2d {
+                kernel_size: output_size,
+                stride: output_size,
+                padding: Spanned {
+                    value: (0, 0),
+                    span: output_size.span,
+                },
+                count_include_pad: true,
+                adaptive: Some(output_size),
+            }),
             _ => invalid(None),
         },
         _ => match (ok, v.int(0), v.int(1), v.boolean(2, true)) {

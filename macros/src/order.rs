@@ -1,8 +1,9 @@
-//! Layer order: the sequences cubenet fuses. A block is a Conv2d with an optional activation
+//! Layer order: the sequences cubenet fuses. A block is a Conv2d or a BatchNorm2d with an optional activation
 //! (Relu, Tanh, Sigmoid, LeakyRelu, Gelu) and an optional MaxPool2d (in either order, except
 //! that a Gelu must come before the pool: the kernel applies the activation first, which
-//! commutes with max-pooling only for monotonic activations), or a Linear with an optional
-//! activation; a Flatten
+//! commutes with max-pooling only for monotonic activations), or a Linear or BatchNorm1d with
+//! an optional activation; a Dropout, AvgPool2d or AdaptiveAvgPool2d is a block of its own; a
+//! Flatten
 //! separates the conv blocks from the linear ones; the last layer is the Linear giving the
 //! class scores (training applies softmax cross-entropy to them).
 //!
@@ -63,6 +64,17 @@ pub fn check(layers: &[LayerDecl], struct_ident: &Ident, errors: &mut Errors) {
                 flat = !conv;
                 lenient = false;
             }
+            Some(t @ (LayerType::BatchNorm2d | LayerType::BatchNorm1d)) => {
+                let conv = *t == LayerType::BatchNorm2d;
+                open = Some(Open { owner: name, conv, act: None, pool: None });
+                flat = !conv;
+                lenient = false;
+            }
+            Some(t @ (LayerType::Dropout | LayerType::AvgPool2d | LayerType::AdaptiveAvgPool2d)) => {
+                open = None;
+                after = format!("the {} `{name}`", t.name());
+                lenient = false;
+            }
             Some(LayerType::Flatten) => {
                 open = None;
                 after = format!("the Flatten `{name}`");
@@ -76,7 +88,7 @@ pub fn check(layers: &[LayerDecl], struct_ident: &Ident, errors: &mut Errors) {
                 match &mut open {
                     None => errors.push(
                         name.span(),
-                        format!("{tn} `{name}` must follow a Conv2d or Linear layer (cubenet fuses it into that layer's kernel), but it follows {after}"),
+                        format!("{tn} `{name}` must follow a Conv2d, Linear or BatchNorm layer (cubenet fuses it into that layer's kernel), but it follows {after}"),
                     ),
                     Some(Open { owner, act: Some((first, LayerType::Relu)), .. }) if t == LayerType::Relu => errors.push(
                         name.span(),
@@ -85,7 +97,7 @@ pub fn check(layers: &[LayerDecl], struct_ident: &Ident, errors: &mut Errors) {
                     Some(Open { owner, act: Some((first, ft)), .. }) => errors.push(
                         name.span(),
                         format!(
-                            "`{owner}` already has an activation (the {} `{first}`); cubenet fuses one activation into each Conv2d or Linear layer: remove `{name}`, or put a layer with weights between them",
+                            "`{owner}` already has an activation (the {} `{first}`); cubenet fuses one activation into each Conv2d, Linear or BatchNorm layer: remove `{name}`, or put a layer with weights between them",
                             ft.name()
                         ),
                     ),
@@ -101,14 +113,14 @@ pub fn check(layers: &[LayerDecl], struct_ident: &Ident, errors: &mut Errors) {
                 Some(Open { owner, conv: true, pool: Some(first), .. }) => errors.push(
                     name.span(),
                     format!(
-                        "`{owner}` already has a MaxPool2d (`{first}`); cubenet fuses one pool into each Conv2d: use one pool with a larger kernel, or a Conv2d between them"
+                        "`{owner}` already has a MaxPool2d (`{first}`); cubenet fuses one pool into each Conv2d or BatchNorm2d: use one pool with a larger kernel, or a Conv2d between them"
                     ),
                 ),
                 Some(o @ Open { conv: true, .. }) => o.pool = Some(name),
                 _ => errors.push(
                     name.span(),
                     format!(
-                        "MaxPool2d `{name}` must follow a Conv2d (optionally with an activation between; cubenet fuses the pool into the conv's kernel), but it follows {after}"
+                        "MaxPool2d `{name}` must follow a Conv2d or BatchNorm2d (optionally with an activation between; cubenet fuses the pool into that layer's kernel), but it follows {after}"
                     ),
                 ),
             },

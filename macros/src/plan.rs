@@ -48,10 +48,47 @@ pub struct LinearBlock {
     pub bias: bool,
 }
 
+/// A BatchNorm2d / BatchNorm1d (a 1x1 plane) with what is fused after it.
+#[derive(Clone, Debug)]
+pub struct NormBlock {
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub eps: f32,
+    pub momentum: f32,
+    pub act: Option<Activation>,
+    pub pool: Option<PoolWindow>,
+    pub out_hw: (usize, usize),
+}
+
+#[derive(Clone, Debug)]
+pub struct DropoutBlock {
+    /// Floats per sample.
+    pub len: usize,
+    pub p: f32,
+    /// Which Dropout of the network this is (from 0): it salts the mask.
+    pub ordinal: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct AvgPoolBlock {
+    pub c: usize,
+    pub h_in: usize,
+    pub w_in: usize,
+    pub out_hw: (usize, usize),
+    /// (kernel, stride, padding) of an AvgPool2d; unused when adaptive.
+    pub window: PoolWindow,
+    pub adaptive: bool,
+    pub count_include_pad: bool,
+}
+
 #[derive(Clone, Debug)]
 pub enum BlockKind {
     Conv(ConvBlock),
     Linear(LinearBlock),
+    Norm(NormBlock),
+    Dropout(DropoutBlock),
+    AvgPool(AvgPoolBlock),
 }
 
 #[derive(Clone, Debug)]
@@ -73,6 +110,14 @@ pub struct Block {
     /// the block has none).
     pub pre_act: usize,
     pub argmax: usize,
+    /// Norm blocks: per-sample offsets of the forward partials (`2c`), the backward partials
+    /// (`2c`) and `dy` (the input's length), and the running statistics' offsets in the
+    /// buffer arena.
+    pub stat: usize,
+    pub gstat: usize,
+    pub dy: usize,
+    pub rm_off: usize,
+    pub rv_off: usize,
 }
 
 impl Block {
@@ -80,34 +125,53 @@ impl Block {
         match &self.kind {
             BlockKind::Conv(c) => c.act,
             BlockKind::Linear(l) => l.act,
+            BlockKind::Norm(b) => b.act,
+            BlockKind::Dropout(_) | BlockKind::AvgPool(_) => None,
         }
     }
-    /// Whether the backward pass needs the pre-activation (GELU's derivative does).
+    /// Whether the backward pass needs a stored pre-activation (GELU's derivative does; a
+    /// norm block recomputes it).
     pub fn needs_pre(&self) -> bool {
-        matches!(self.act(), Some(Activation::Gelu { .. }))
+        matches!(self.kind, BlockKind::Conv(_) | BlockKind::Linear(_))
+            && matches!(self.act(), Some(Activation::Gelu { .. }))
     }
     pub fn out_len(&self) -> usize {
         match &self.kind {
             BlockKind::Conv(c) => c.c_out * c.out_hw.0 * c.out_hw.1,
             BlockKind::Linear(l) => l.out_f,
+            BlockKind::Norm(b) => b.c * b.out_hw.0 * b.out_hw.1,
+            BlockKind::Dropout(d) => d.len,
+            BlockKind::AvgPool(a) => a.c * a.out_hw.0 * a.out_hw.1,
         }
+    }
+    /// Whether the block has parameters (a weight gradient job).
+    pub fn has_params(&self) -> bool {
+        matches!(
+            self.kind,
+            BlockKind::Conv(_) | BlockKind::Linear(_) | BlockKind::Norm(_)
+        )
     }
     pub fn weight_shape(&self) -> Vec<usize> {
         match &self.kind {
             BlockKind::Conv(c) => vec![c.c_out, c.c_in, c.k.0, c.k.1],
             BlockKind::Linear(l) => vec![l.out_f, l.in_f],
+            BlockKind::Norm(b) => vec![b.c],
+            BlockKind::Dropout(_) | BlockKind::AvgPool(_) => vec![0],
         }
     }
     pub fn fan_in(&self) -> usize {
         match &self.kind {
             BlockKind::Conv(c) => c.c_in * c.k.0 * c.k.1,
             BlockKind::Linear(l) => l.in_f,
+            _ => 0,
         }
     }
     pub fn has_bias(&self) -> bool {
         match &self.kind {
             BlockKind::Conv(c) => c.bias,
             BlockKind::Linear(l) => l.bias,
+            BlockKind::Norm(_) => true,
+            BlockKind::Dropout(_) | BlockKind::AvgPool(_) => false,
         }
     }
     pub fn out_features(&self) -> usize {
@@ -120,6 +184,7 @@ impl Block {
                 .iter()
                 .fold(1usize, |a, &b| a.saturating_mul(b)),
             BlockKind::Linear(l) => l.in_f.saturating_mul(l.out_f),
+            _ => 0,
         }
     }
 }
@@ -128,7 +193,11 @@ impl Block {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Job {
     Forward(usize),
+    /// A norm block's per-plane batch statistics (training only).
+    Stats(usize),
     Head,
+    /// A norm block's `dy` and backward partial sums.
+    NormGrad(usize),
     InputGrad(usize),
     WeightGrad(usize),
 }
@@ -144,7 +213,14 @@ pub struct Kernel {
 pub struct Plan {
     pub blocks: Vec<Block>,
     pub train: Vec<Kernel>,
+    /// How many of `train`'s kernels are the forward pass (before the head).
+    pub train_forward: usize,
     pub eval: Vec<Kernel>,
+    /// Floats of the buffer arena (running statistics).
+    pub num_bufs: usize,
+    /// The smallest batch a training-mode forward accepts (2 when a BatchNorm normalises
+    /// single values per channel, as PyTorch requires).
+    pub min_train_batch: usize,
     pub num_params: usize,
     pub acts_per_sample: usize,
     pub idx_per_sample: usize,
@@ -170,6 +246,7 @@ pub fn plan(
     // Whether the last block can still take an activation / pool.
     let mut open_act = false;
     let mut open_pool = false;
+    let mut dropouts = 0u32;
     for (layer, shaped) in decl.layers.iter().zip(shapes) {
         let shaped = shaped.as_ref()?;
         let name = layer.name.to_string();
@@ -185,6 +262,11 @@ pub fn plan(
             out_grad: 0,
             pre_act: 0,
             argmax: 0,
+            stat: 0,
+            gstat: 0,
+            dy: 0,
+            rm_off: 0,
+            rv_off: 0,
         };
         match &layer.kind {
             LayerKind::Conv2d(cv) => {
@@ -221,32 +303,85 @@ pub fn plan(
                 open_act = true;
                 open_pool = false;
             }
+            LayerKind::BatchNorm(bn) => {
+                let (c, h, w) = match shaped.input {
+                    Shape::Spatial { c, h, w } => (c, h, w),
+                    Shape::Flat(f) => (f, 1, 1),
+                };
+                blocks.push(new_block(BlockKind::Norm(NormBlock {
+                    c,
+                    h,
+                    w,
+                    eps: bn.eps,
+                    momentum: bn.momentum,
+                    act: None,
+                    pool: None,
+                    out_hw: (h, w),
+                })));
+                open_act = true;
+                open_pool = bn.two_d;
+            }
+            LayerKind::Dropout(d) => {
+                let len = shaped.input.len()?;
+                blocks.push(new_block(BlockKind::Dropout(DropoutBlock {
+                    len,
+                    p: d.p,
+                    ordinal: dropouts,
+                })));
+                dropouts += 1;
+                open_act = false;
+                open_pool = false;
+            }
+            LayerKind::AvgPool2d(p) => {
+                let (Shape::Spatial { c, h, w }, Shape::Spatial { h: oh, w: ow, .. }) =
+                    (shaped.input, shaped.output)
+                else {
+                    return None;
+                };
+                blocks.push(new_block(BlockKind::AvgPool(AvgPoolBlock {
+                    c,
+                    h_in: h,
+                    w_in: w,
+                    out_hw: (oh, ow),
+                    window: (p.kernel_size.value, p.stride.value, p.padding.value),
+                    adaptive: p.adaptive.is_some(),
+                    count_include_pad: p.count_include_pad,
+                })));
+                open_act = false;
+                open_pool = false;
+            }
             // `order::check` has rejected any other sequence.
             LayerKind::Activation(a) => {
                 let b = blocks.last_mut().filter(|_| open_act)?;
                 match &mut b.kind {
                     BlockKind::Conv(c) => c.act = Some(*a),
                     BlockKind::Linear(l) => l.act = Some(*a),
+                    BlockKind::Norm(n) => n.act = Some(*a),
+                    _ => return None,
                 }
                 b.layers.push(name.clone());
                 open_act = false;
             }
-            LayerKind::MaxPool2d(p) => match blocks.last_mut() {
-                Some(Block {
-                    kind: BlockKind::Conv(c),
-                    layers,
-                    ..
-                }) if open_pool => {
-                    let Shape::Spatial { h, w, .. } = shaped.output else {
-                        return None;
-                    };
-                    c.pool = Some((p.kernel_size.value, p.stride.value, p.padding.value));
-                    c.out_hw = (h, w);
-                    layers.push(name.clone());
-                    open_pool = false;
+            LayerKind::MaxPool2d(p) => {
+                let b = blocks.last_mut().filter(|_| open_pool)?;
+                let Shape::Spatial { h, w, .. } = shaped.output else {
+                    return None;
+                };
+                let window = Some((p.kernel_size.value, p.stride.value, p.padding.value));
+                match &mut b.kind {
+                    BlockKind::Conv(c) => {
+                        c.pool = window;
+                        c.out_hw = (h, w);
+                    }
+                    BlockKind::Norm(n) => {
+                        n.pool = window;
+                        n.out_hw = (h, w);
+                    }
+                    _ => return None,
                 }
-                _ => return None,
-            },
+                b.layers.push(name.clone());
+                open_pool = false;
+            }
             LayerKind::Invalid(_) => return None,
             LayerKind::Flatten => {
                 open_act = false;
@@ -274,10 +409,14 @@ pub fn plan(
     };
     let add = |a: usize, b: usize| a.checked_add(b).filter(|&s| s <= MAX_LEN);
 
-    // Parameter arena, in state_dict order.
+    // Parameter arena, in state_dict order; blocks without parameters take none.
     let mut off = 0usize;
     for b in &mut blocks {
         b.w_off = off;
+        b.b_off = off;
+        if !b.has_params() {
+            continue;
+        }
         let Some(end) = add(off, b.weight_shape().iter().product::<usize>()) else {
             too_large("parameters");
             return None;
@@ -294,8 +433,22 @@ pub fn plan(
     }
     let num_params = off;
 
+    // Buffer arena: each norm block's running mean, then running variance.
+    let mut num_bufs = 0usize;
+    let mut min_train_batch = 1usize;
+    for b in &mut blocks {
+        if let BlockKind::Norm(nb) = &b.kind {
+            b.rm_off = num_bufs;
+            b.rv_off = num_bufs + nb.c;
+            num_bufs += 2 * nb.c;
+            if nb.h * nb.w == 1 {
+                min_train_batch = 2;
+            }
+        }
+    }
+
     // acts arena (per-sample offsets): input, then for each block its output and output grad
-    // (and, for a GELU, its pre-activation).
+    // (and, for a GELU, its pre-activation; for a norm block its partial sums and `dy`).
     let input_act = 0;
     let mut a = decl.attr.input.iter().map(|d| d.value).product::<usize>();
     let mut prev_out = input_act;
@@ -304,19 +457,30 @@ pub fn plan(
         b.in_act = prev_out;
         b.in_grad = prev_grad;
         b.out_act = a;
-        let regions = if b.needs_pre() { 3 } else { 2 };
-        let (Some(out_end), Some(end)) = (
-            add(a, b.out_len()),
-            b.out_len().checked_mul(regions).and_then(|len| add(a, len)),
-        ) else {
+        let mut region = |len: usize| -> Option<usize> {
+            let at = a;
+            a = add(a, len)?;
+            Some(at)
+        };
+        let out_len = b.out_len();
+        let ok = (|| {
+            b.out_act = region(out_len)?;
+            b.out_grad = region(out_len)?;
+            if b.needs_pre() {
+                b.pre_act = region(out_len)?;
+            }
+            if let BlockKind::Norm(nb) = &b.kind {
+                let (c, len) = (nb.c, nb.c * nb.h * nb.w);
+                b.stat = region(2 * c)?;
+                b.gstat = region(2 * c)?;
+                b.dy = region(len)?;
+            }
+            Some(())
+        })();
+        if ok.is_none() {
             too_large("activations per sample");
             return None;
-        };
-        b.out_grad = out_end;
-        if b.needs_pre() {
-            b.pre_act = out_end + b.out_len();
         }
-        a = end;
         prev_out = b.out_act;
         prev_grad = b.out_grad;
     }
@@ -330,15 +494,18 @@ pub fn plan(
     let correct_idx = 1;
     let mut ix = 2usize;
     for b in &mut blocks {
-        if let BlockKind::Conv(c) = &b.kind {
-            if c.pool.is_some() {
-                b.argmax = ix;
-                let Some(end) = add(ix, b.out_len()) else {
-                    too_large("pool indices per sample");
-                    return None;
-                };
-                ix = end;
-            }
+        let pooled = match &b.kind {
+            BlockKind::Conv(c) => c.pool.is_some(),
+            BlockKind::Norm(nb) => nb.pool.is_some(),
+            _ => false,
+        };
+        if pooled {
+            b.argmax = ix;
+            let Some(end) = add(ix, b.out_len()) else {
+                too_large("pool indices per sample");
+                return None;
+            };
+            ix = end;
         }
         if b.in_grad == usize::MAX {
             b.in_grad = 0;
@@ -346,43 +513,71 @@ pub fn plan(
     }
 
     let k = blocks.len();
+    let is_norm = |i: usize| matches!(blocks[i].kind, BlockKind::Norm(_));
+    // Blocks whose forward differs between training and eval mode get an eval kernel of
+    // their own.
+    let mode_dependent =
+        |i: usize| matches!(blocks[i].kind, BlockKind::Norm(_) | BlockKind::Dropout(_));
+    let kernel = |name: String, jobs: Vec<Job>| Kernel { name, jobs };
     let mut train = Vec::new();
     let mut eval = Vec::new();
     for (i, b) in blocks.iter().enumerate().take(k - 1) {
-        train.push(Kernel {
-            name: format!("forward_{}", b.name),
-            jobs: vec![Job::Forward(i)],
-        });
+        if is_norm(i) {
+            train.push(kernel(format!("stats_{}", b.name), vec![Job::Stats(i)]));
+        }
+        train.push(kernel(format!("forward_{}", b.name), vec![Job::Forward(i)]));
+        let prefix = if mode_dependent(i) { "eval_" } else { "" };
+        eval.push(kernel(
+            format!("{prefix}forward_{}", b.name),
+            vec![Job::Forward(i)],
+        ));
     }
-    eval.extend(train.iter().cloned());
-    train.push(Kernel {
-        name: format!("head_{}", blocks[k - 1].name),
-        jobs: vec![Job::Head],
-    });
-    eval.push(Kernel {
-        name: format!("eval_head_{}", blocks[k - 1].name),
-        jobs: vec![Job::Head],
-    });
-    for j in (1..k.saturating_sub(1)).rev() {
-        train.push(Kernel {
-            name: format!("backward_{}", blocks[j].name),
-            jobs: vec![Job::InputGrad(j), Job::WeightGrad(j + 1)],
-        });
+    let train_forward = train.len();
+    train.push(kernel(
+        format!("head_{}", blocks[k - 1].name),
+        vec![Job::Head],
+    ));
+    eval.push(kernel(
+        format!("eval_head_{}", blocks[k - 1].name),
+        vec![Job::Head],
+    ));
+    // Backward, from the block before the head down: each block's phases (a norm block's
+    // `dy` and partial sums, then the input gradient unless it is the first block), with the
+    // weight gradients (and update) of the block after it fused into the first kernel that
+    // runs once that block's weights have been read for the last time.
+    let mut pending: Vec<Job> = Vec::new();
+    for j in (0..k - 1).rev() {
+        if blocks[j + 1].has_params() {
+            pending.push(Job::WeightGrad(j + 1));
+        }
+        let name = &blocks[j].name;
+        let mut phases = Vec::new();
+        if is_norm(j) {
+            phases.push((format!("backward_{name}_stats"), Job::NormGrad(j)));
+        }
+        if j > 0 {
+            phases.push((format!("backward_{name}"), Job::InputGrad(j)));
+        }
+        for (kname, job) in phases {
+            let mut jobs = vec![job];
+            jobs.append(&mut pending);
+            train.push(kernel(kname, jobs));
+        }
     }
-    let mut last_jobs = Vec::new();
-    if k >= 2 {
-        last_jobs.push(Job::WeightGrad(1));
+    if blocks[0].has_params() {
+        pending.push(Job::WeightGrad(0));
     }
-    last_jobs.push(Job::WeightGrad(0));
-    train.push(Kernel {
-        name: "backward_update".into(),
-        jobs: last_jobs,
-    });
+    if !pending.is_empty() {
+        train.push(kernel("backward_update".into(), pending));
+    }
 
     Some(Plan {
         blocks,
         train,
+        train_forward,
         eval,
+        num_bufs,
+        min_train_batch,
         num_params,
         acts_per_sample: a,
         idx_per_sample: ix,
@@ -405,6 +600,25 @@ impl Block {
         match &self.kind {
             BlockKind::Conv(c) => c.c_out,
             BlockKind::Linear(l) => l.out_f,
+            BlockKind::Norm(b) => b.c,
+            BlockKind::Dropout(d) => d.len,
+            BlockKind::AvgPool(a) => a.c,
         }
     }
+}
+
+/// A Dropout's comptime `(threshold, scale bits, salt)` for drop probability `p` and its
+/// ordinal among the network's Dropouts (see `cubenet_kernels::dropout`): the threshold is
+/// `floor(p * 2^32)`, the scale `1 / (1 - p)` computed in f64 and rounded to f32, the salt
+/// `(ordinal + 1) * 0x9E3779B9` (wrapping).
+pub fn dropout_fields(p: f32, ordinal: u32) -> (u32, u32, u32) {
+    // The f64 the user wrote (`0.3`, not the f32 nearest to it), as PyTorch's Python float.
+    let p: f64 = p.to_string().parse().unwrap_or(p as f64);
+    let threshold = (p * 4294967296.0).floor().min(u32::MAX as f64) as u32;
+    let scale = ((1.0 / (1.0 - p)) as f32).to_bits();
+    (
+        threshold,
+        scale,
+        ordinal.wrapping_add(1).wrapping_mul(0x9E37_79B9),
+    )
 }

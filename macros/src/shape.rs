@@ -213,7 +213,37 @@ pub fn infer(
                     errors,
                 )
             }
-            LayerKind::MaxPool2d(p) => pool_shape(layer, cur, &src, Some(p.window()), errors),
+            LayerKind::MaxPool2d(p) => pool_shape(
+                LayerType::MaxPool2d,
+                layer,
+                cur,
+                &src,
+                Some(p.window()),
+                errors,
+            ),
+            LayerKind::AvgPool2d(p) => match p.adaptive {
+                None => pool_shape(
+                    LayerType::AvgPool2d,
+                    layer,
+                    cur,
+                    &src,
+                    Some(p.window()),
+                    errors,
+                ),
+                Some(out) => {
+                    if spatial_input(LayerType::AdaptiveAvgPool2d, layer, cur, &src, errors) {
+                        Known::Spatial {
+                            c: cur.channels(),
+                            h: Some(out.value.0),
+                            w: Some(out.value.1),
+                        }
+                    } else {
+                        Known::Flat(None)
+                    }
+                }
+            },
+            LayerKind::BatchNorm(b) => batch_norm_shape(layer, b, cur, &src, errors),
+            LayerKind::Dropout(_) => cur,
             LayerKind::Linear(l) => {
                 match cur {
                     Known::Flat(Some(f)) => check_features(l.in_features, f, &src, errors),
@@ -263,7 +293,10 @@ pub fn infer(
                 Some(LayerType::Conv2d) => {
                     conv_shape(layer, cur, &src, inv.input, inv.output, inv.window, errors)
                 }
-                Some(LayerType::MaxPool2d) => pool_shape(layer, cur, &src, inv.window, errors),
+                Some(t @ (LayerType::MaxPool2d | LayerType::AvgPool2d)) => {
+                    pool_shape(t, layer, cur, &src, inv.window, errors)
+                }
+                Some(LayerType::BatchNorm2d | LayerType::BatchNorm1d | LayerType::Dropout) => cur,
                 Some(LayerType::Linear) => {
                     if let (Known::Flat(Some(f)), Some(found)) = (cur, inv.input) {
                         check_features(found, f, &src, errors);
@@ -324,15 +357,57 @@ fn conv_shape(
     Known::Spatial { c: out, h, w }
 }
 
-/// A MaxPool2d's output; `window` is `None` where the declaration had errors.
+/// A BatchNorm's output (its input): BatchNorm2d needs `C x H x W` with `C = num_features`,
+/// BatchNorm1d flat features with `F = num_features`.
+fn batch_norm_shape(
+    layer: &LayerDecl,
+    b: &BatchNorm,
+    cur: Known,
+    src: &Source,
+    errors: &mut Errors,
+) -> Known {
+    let name = &layer.name;
+    match (b.two_d, cur) {
+        (true, Known::Spatial { c: Some(c), h, w }) => {
+            check_channels(b.num_features, c, h, w, src, errors);
+            cur
+        }
+        (true, Known::Flat(_)) => {
+            spatial_input(LayerType::BatchNorm2d, layer, cur, src, errors);
+            Known::Flat(Some(b.num_features.value))
+        }
+        (false, Known::Flat(Some(f))) => {
+            check_features(b.num_features, f, src, errors);
+            cur
+        }
+        (false, Known::Spatial { c, h, w }) => {
+            errors.push(
+                layer.ty_span,
+                format!(
+                    "BatchNorm1d `{name}` needs flat features, but {} {} x {} x {}: use `BatchNorm2d<{}>` on channels, or put it after a `Flatten`",
+                    src.gives(),
+                    dim(c),
+                    dim(h),
+                    dim(w),
+                    dim(c)
+                ),
+            );
+            Known::Unknown
+        }
+        _ => cur,
+    }
+}
+
+/// A MaxPool2d's or AvgPool2d's output; `window` is `None` where the declaration had errors.
 fn pool_shape(
+    ty: LayerType,
     layer: &LayerDecl,
     cur: Known,
     src: &Source,
     window: Option<Window>,
     errors: &mut Errors,
 ) -> Known {
-    if !spatial_input(LayerType::MaxPool2d, layer, cur, src, errors) {
+    if !spatial_input(ty, layer, cur, src, errors) {
         return Known::Flat(None);
     }
     let Some(win) = window else {
@@ -349,7 +424,8 @@ fn pool_shape(
         errors.push(
             win.padding.span,
             format!(
-                "MaxPool2d `{}`: padding {ph} x {pw} is more than half its {kh} x {kw} kernel (at most {} x {}): a window could cover only padding",
+                "{} `{}`: padding {ph} x {pw} is more than half its {kh} x {kw} kernel (at most {} x {}): a window could cover only padding",
+                ty.name(),
                 layer.name,
                 kh / 2,
                 kw / 2

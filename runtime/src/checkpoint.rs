@@ -15,7 +15,8 @@ pub(crate) fn ck_err(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
-/// Writes `tensors` (f32, row-major) to `path` atomically: a temporary file beside it is
+/// Writes `tensors` (f32, row-major; `*.num_batches_tracked` as I64, as PyTorch) to `path`
+/// atomically: a temporary file beside it is
 /// written, flushed and renamed over `path`.
 ///
 /// # Errors
@@ -36,11 +37,25 @@ pub fn save_with_metadata(
 ) -> Result<()> {
     let bytes: Vec<Vec<u8>> = tensors
         .iter()
-        .map(|t| t.data.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .map(|t| {
+            if is_count(&t.name) {
+                t.data
+                    .iter()
+                    .flat_map(|&v| (v as i64).to_le_bytes())
+                    .collect()
+            } else {
+                t.data.iter().flat_map(|v| v.to_le_bytes()).collect()
+            }
+        })
         .collect();
     let mut views = Vec::with_capacity(tensors.len());
     for (t, b) in tensors.iter().zip(&bytes) {
-        let view = TensorView::new(Dtype::F32, t.shape.clone(), b)
+        let dtype = if is_count(&t.name) {
+            Dtype::I64
+        } else {
+            Dtype::F32
+        };
+        let view = TensorView::new(dtype, t.shape.clone(), b)
             .map_err(|e| ck_err(path, format!("tensor `{}`: {e}", t.name)))?;
         views.push((t.name.clone(), view));
     }
@@ -81,17 +96,26 @@ pub fn load_with_metadata(path: &Path) -> Result<(Vec<NamedTensor>, HashMap<Stri
     names.sort();
     for name in names {
         let view = st.tensor(&name).map_err(|e| ck_err(path, e.to_string()))?;
-        if view.dtype() != Dtype::F32 {
-            return Err(ck_err(
-                path,
-                format!("tensor `{name}` is {:?}, expected F32", view.dtype()),
-            ));
-        }
-        let values = view
-            .data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let values = match view.dtype() {
+            Dtype::F32 => view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+            // A BatchNorm's `num_batches_tracked` (PyTorch's int64 count).
+            Dtype::I64 if is_count(&name) => view
+                .data()
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
+                .collect(),
+            other => {
+                let want = if is_count(&name) { "I64" } else { "F32" };
+                return Err(ck_err(
+                    path,
+                    format!("tensor `{name}` is {other:?}, expected {want}"),
+                ));
+            }
+        };
         out.push(NamedTensor {
             name,
             shape: view.shape().to_vec(),
@@ -99,6 +123,12 @@ pub fn load_with_metadata(path: &Path) -> Result<(Vec<NamedTensor>, HashMap<Stri
         });
     }
     Ok((out, metadata))
+}
+
+/// Whether `name` is a BatchNorm's `num_batches_tracked`, which PyTorch stores as an int64
+/// scalar (cubenet holds it as one f32 value, exact below 2^24 batches).
+fn is_count(name: &str) -> bool {
+    name.ends_with(".num_batches_tracked")
 }
 
 /// Indexes tensors by name.

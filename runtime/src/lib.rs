@@ -20,7 +20,8 @@ pub mod trainer;
 pub use device::{default_device, describe, Device};
 pub use error::{Error, Result};
 pub use model::{
-    mean_in_order, BlockInfo, Layout, NamedTensor, NetState, Network, ParamInfo, StepArgs,
+    mean_in_order, BlockInfo, BufferInfo, Init, Layout, NamedTensor, NetState, Network, ParamInfo,
+    StepArgs,
 };
 pub use optim::{Adam, Optimizer, Sgd};
 pub use stop::StopFlag;

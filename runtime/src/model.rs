@@ -21,6 +21,40 @@ pub struct ParamInfo {
     pub offset: usize,
     /// Fan-in of the layer (`in_channels * kh * kw` or `in_features`), for the default init.
     pub fan_in: usize,
+    /// How the parameter is initialised.
+    pub init: Init,
+}
+
+/// The initial value of a parameter, as PyTorch's `reset_parameters`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Init {
+    /// U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (Conv2d and Linear weights and biases).
+    Uniform,
+    /// 1 (a BatchNorm's weight).
+    Ones,
+    /// 0 (a BatchNorm's bias).
+    Zeros,
+}
+
+/// A buffer of a network: state that is not trained by gradients but saved in the
+/// `state_dict` (a BatchNorm's `running_mean` and `running_var`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BufferInfo {
+    /// `state_dict` key, e.g. `bn1.running_mean`.
+    pub name: &'static str,
+    /// Shape (`[num_features]`).
+    pub shape: &'static [usize],
+    /// Offset (in floats) in the buffer arena.
+    pub offset: usize,
+    /// Initial value of every element (0 for a running mean, 1 for a running variance).
+    pub init: f32,
+}
+
+impl BufferInfo {
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
 }
 
 impl ParamInfo {
@@ -75,6 +109,17 @@ pub struct Layout {
     pub label_idx: usize,
     /// Per-sample offset of the correctness flag in `idx`.
     pub correct_idx: usize,
+    /// Every buffer (BatchNorm running statistics), in `state_dict` order.
+    pub buffers: &'static [BufferInfo],
+    /// Floats of the buffer arena.
+    pub num_bufs: usize,
+    /// The BatchNorm layers, in order: each has a `<name>.num_batches_tracked` entry in the
+    /// `state_dict`.
+    pub batch_norms: &'static [&'static str],
+    /// The smallest batch a training-mode forward pass accepts: 2 when a BatchNorm sees a
+    /// single value per channel and sample (BatchNorm1d, or a 1x1 plane), as PyTorch
+    /// requires more than one value per channel to compute a variance.
+    pub min_train_batch: usize,
 }
 
 impl Layout {
@@ -128,7 +173,16 @@ pub struct NetState {
     grads: Handle,
     acts: Handle,
     idx: Handle,
+    bufs: Handle,
     steps: u64,
+    seed: u64,
+    training: bool,
+    /// Training-mode forward passes run so far (each draws new Dropout masks).
+    forward_count: u64,
+    /// The Dropout seed of the current forward pass.
+    launch_seed: u32,
+    /// `num_batches_tracked` of each BatchNorm (`Layout::batch_norms`).
+    batches_tracked: Vec<u64>,
     adam: Option<AdamState>,
     cube_dim: u32,
     profile: Option<std::cell::RefCell<Profile>>,
@@ -175,10 +229,21 @@ impl NetState {
         let mut init = vec![0f32; np];
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         for p in layout.params {
-            let bound = 1.0 / (p.fan_in as f64).sqrt();
-            for v in &mut init[p.offset..p.offset + p.numel()] {
-                *v = rng.random_range(-bound..bound) as f32;
+            let values = &mut init[p.offset..p.offset + p.numel()];
+            match p.init {
+                Init::Uniform => {
+                    let bound = 1.0 / (p.fan_in as f64).sqrt();
+                    for v in values {
+                        *v = rng.random_range(-bound..bound) as f32;
+                    }
+                }
+                Init::Ones => values.fill(1.0),
+                Init::Zeros => values.fill(0.0),
             }
+        }
+        let mut buf_init = vec![0f32; layout.num_bufs.max(1)];
+        for b in layout.buffers {
+            buf_init[b.offset..b.offset + b.numel()].fill(b.init);
         }
         let zeros = vec![0f32; np];
         let params = client.create_from_slice(f32::as_bytes(&init));
@@ -187,6 +252,7 @@ impl NetState {
         let acts =
             client.create_from_slice(f32::as_bytes(&vec![0f32; layout.acts_per_sample * cap]));
         let idx = client.create_from_slice(u32::as_bytes(&vec![0u32; layout.idx_per_sample * cap]));
+        let bufs = client.create_from_slice(f32::as_bytes(&buf_init));
         let max_dim = client.properties().hardware.max_units_per_cube;
         Ok(Self {
             client,
@@ -197,7 +263,13 @@ impl NetState {
             grads,
             acts,
             idx,
+            bufs,
             steps: 0,
+            seed,
+            training: true,
+            forward_count: 0,
+            launch_seed: 0,
+            batches_tracked: vec![0; layout.batch_norms.len()],
             adam: None,
             cube_dim: 64.min(max_dim).max(1),
             profile: std::env::var_os("CUBENET_PROFILE")
@@ -240,12 +312,118 @@ impl NetState {
         }
     }
 
-    /// The five arena arguments, in kernel order (params, velocity, grads, acts, idx).
+    /// Whether the network is in training mode (the default; see [`Network::train`]).
+    pub fn training(&self) -> bool {
+        self.training
+    }
+
+    /// Sets training (`true`) or eval mode.
+    pub fn set_training(&mut self, training: bool) {
+        self.training = training;
+    }
+
+    /// The Dropout seed of the current training-mode forward pass
+    /// ([`cubenet_kernels::dropout::launch_seed`]).
+    pub fn launch_seed(&self) -> u32 {
+        self.launch_seed
+    }
+
+    /// Called before the kernels of a forward pass over a batch of `n` run: in training
+    /// mode, checks that the batch is large enough for the BatchNorms, counts the batch in
+    /// every BatchNorm's `num_batches_tracked` and draws the Dropout seed.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] for a training-mode batch of 1 when a BatchNorm would normalise a
+    /// single value per channel.
+    pub fn begin_forward(&mut self, n: usize) -> Result<()> {
+        if !self.training {
+            return Ok(());
+        }
+        if n < self.layout.min_train_batch {
+            return Err(Error::Shape(format!(
+                "a batch of {n} in training mode: BatchNorm needs more than 1 value per channel \
+                 to compute a batch variance (as in PyTorch). Use a batch of at least {}, or call \
+                 `eval()` first to use the running statistics",
+                self.layout.min_train_batch
+            )));
+        }
+        self.launch_seed = cubenet_kernels::dropout::launch_seed(self.seed, self.forward_count);
+        self.forward_count += 1;
+        for t in &mut self.batches_tracked {
+            *t += 1;
+        }
+        Ok(())
+    }
+
+    /// `num_batches_tracked` of each BatchNorm (`Layout::batch_norms` order).
+    pub fn batches_tracked(&self) -> &[u64] {
+        &self.batches_tracked
+    }
+
+    /// Overwrites `num_batches_tracked` of each BatchNorm.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if the count is not the number of BatchNorms.
+    pub fn set_batches_tracked(&mut self, values: &[u64]) -> Result<()> {
+        if values.len() != self.batches_tracked.len() {
+            return Err(Error::Shape(format!(
+                "{} num_batches_tracked values given, the network has {} BatchNorm layers",
+                values.len(),
+                self.batches_tracked.len()
+            )));
+        }
+        self.batches_tracked.copy_from_slice(values);
+        Ok(())
+    }
+
+    /// Training-mode forward passes run so far (the Dropout stream's position).
+    pub fn forward_count(&self) -> u64 {
+        self.forward_count
+    }
+
+    /// Sets the Dropout stream's position (for resuming).
+    pub fn set_forward_count(&mut self, count: u64) {
+        self.forward_count = count;
+    }
+
+    /// Every buffer (BatchNorm running statistics), flat, `Layout::buffers` order.
+    pub fn read_buffers(&self) -> Result<Vec<f32>> {
+        let b = self
+            .client
+            .read_one(self.bufs.clone())
+            .map_err(|e| Error::Kernel {
+                context: "reading buffers".into(),
+                message: format!("{e:?}"),
+            })?;
+        let mut v = f32::from_bytes(&b).to_vec();
+        v.truncate(self.layout.num_bufs);
+        Ok(v)
+    }
+
+    /// Overwrites every buffer (flat).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if the length is not the buffer arena's.
+    pub fn write_buffers(&mut self, values: &[f32]) -> Result<()> {
+        if values.len() != self.layout.num_bufs {
+            return Err(Error::Shape(format!(
+                "{} buffer values given, the network has {}",
+                values.len(),
+                self.layout.num_bufs
+            )));
+        }
+        if !values.is_empty() {
+            self.client.write(&self.bufs, bytes_of(values));
+        }
+        Ok(())
+    }
+
+    /// The six arena arguments, in kernel order (params, velocity, grads, acts, idx, bufs).
     ///
     /// # Safety
     /// The lengths are the arenas' true lengths; the caller launches a kernel whose indices
     /// come from the same layout.
-    pub unsafe fn args(&self) -> [BufferArg; 5] {
+    pub unsafe fn args(&self) -> [BufferArg; 6] {
         let np = self.layout.num_params.max(1);
         unsafe {
             [
@@ -257,6 +435,7 @@ impl NetState {
                     self.layout.acts_per_sample * self.cap,
                 ),
                 BufferArg::from_raw_parts(self.idx.clone(), self.layout.idx_per_sample * self.cap),
+                BufferArg::from_raw_parts(self.bufs.clone(), self.layout.num_bufs.max(1)),
             ]
         }
     }
@@ -742,7 +921,9 @@ pub trait Network: Sized {
     /// Computes the gradients of the mean loss on a batch without updating the parameters
     /// (read them with [`NetState::read_grads`]). Returns the mean loss.
     fn compute_gradients(&mut self, images: &[f32], labels: &[u32]) -> Result<f32> {
+        require_training(self.state())?;
         let n = self.state().upload(images, Some(labels))?;
+        self.state_mut().begin_forward(n)?;
         Self::launch_train(self.state(), n, StepArgs::NO_UPDATE);
         let losses = self
             .state()
@@ -754,6 +935,7 @@ pub trait Network: Sized {
     /// sum of the per-row losses).
     fn evaluate(&mut self, images: &[f32], labels: &[u32]) -> Result<(usize, f64)> {
         let n = self.state().upload(images, Some(labels))?;
+        self.state_mut().begin_forward(n)?;
         Self::launch_eval(self.state(), n);
         let correct = self
             .state()
@@ -767,9 +949,13 @@ pub trait Network: Sized {
         ))
     }
 
-    /// The logits (`n x classes`, row-major) of a batch of images.
+    /// The logits (`n x classes`, row-major) of a batch of images, in the current mode: in
+    /// training mode (the default) BatchNorm uses the batch statistics and updates its
+    /// running ones and Dropout is on, as PyTorch's `model(x)`; call [`Network::eval`] first
+    /// for inference.
     fn forward(&mut self, images: &[f32]) -> Result<Vec<f32>> {
         let n = self.state().upload(images, None)?;
+        self.state_mut().begin_forward(n)?;
         // Labels are left as they were; logits do not depend on them.
         Self::launch_eval(self.state(), n);
         self.state()
@@ -797,17 +983,93 @@ pub trait Network: Sized {
         Ok(crate::infer::argmax(&logits, Self::LAYOUT.classes))
     }
 
-    /// Every parameter as a named tensor, with PyTorch's `state_dict` keys and shapes.
-    fn state_dict(&self) -> Result<Vec<NamedTensor>> {
-        let flat = self.state().read_params()?;
-        Ok(split_named(&flat, Self::LAYOUT.params))
+    /// Switches to training mode (PyTorch's `model.train()`): BatchNorm normalises with the
+    /// batch statistics and updates its running ones, Dropout zeroes elements. A new network
+    /// is in training mode.
+    fn train(&mut self) {
+        self.state_mut().set_training(true);
     }
 
-    /// Loads parameters by `state_dict` key. Every key of the network must be present with
-    /// its exact shape; every mismatch is listed in one error.
+    /// Switches to eval mode (PyTorch's `model.eval()`): BatchNorm normalises with its running
+    /// statistics, Dropout is the identity. Training steps need training mode.
+    fn eval(&mut self) {
+        self.state_mut().set_training(false);
+    }
+
+    /// Whether the network is in training mode.
+    fn training(&self) -> bool {
+        self.state().training()
+    }
+
+    /// The `state_dict`: every parameter, then every buffer (BatchNorm `running_mean`,
+    /// `running_var`) and each BatchNorm's `num_batches_tracked` (a count, held as an f32 value
+    /// here and written as I64 by [`crate::checkpoint::save`]), with PyTorch's keys and shapes.
+    fn state_dict(&self) -> Result<Vec<NamedTensor>> {
+        let flat = self.state().read_params()?;
+        let mut out = split_named(&flat, Self::LAYOUT.params);
+        let bufs = self.state().read_buffers()?;
+        out.extend(Self::LAYOUT.buffers.iter().map(|b| NamedTensor {
+            name: b.name.to_string(),
+            shape: b.shape.to_vec(),
+            data: bufs[b.offset..b.offset + b.numel()].to_vec(),
+        }));
+        out.extend(
+            Self::LAYOUT
+                .batch_norms
+                .iter()
+                .zip(self.state().batches_tracked())
+                .map(|(name, &t)| NamedTensor {
+                    name: format!("{name}.{NUM_BATCHES_TRACKED}"),
+                    shape: vec![],
+                    data: vec![t as f32],
+                }),
+        );
+        Ok(out)
+    }
+
+    /// Loads parameters and buffers by `state_dict` key. Every key of the network must be
+    /// present with its exact shape; every mismatch is listed in one error.
     fn load_state_dict(&mut self, tensors: &[NamedTensor]) -> Result<()> {
         let mut flat = vec![0f32; Self::LAYOUT.num_params];
+        let mut bufs = vec![0f32; Self::LAYOUT.num_bufs];
+        let mut tracked = vec![0u64; Self::LAYOUT.batch_norms.len()];
         let mut problems = Vec::new();
+        let tracked_keys: Vec<String> = Self::LAYOUT
+            .batch_norms
+            .iter()
+            .map(|n| format!("{n}.{NUM_BATCHES_TRACKED}"))
+            .collect();
+        for (key, t) in tracked_keys.iter().zip(&mut tracked) {
+            match tensors.iter().find(|x| &x.name == key) {
+                None => problems.push(format!("  missing key `{key}` (expected shape [])")),
+                Some(x) if x.data.len() != 1 || x.data[0] < 0.0 || x.data[0].fract() != 0.0 => {
+                    problems.push(format!(
+                        "  `{key}`: expected one count >= 0, found shape {:?} ({} values)",
+                        x.shape,
+                        x.data.len()
+                    ))
+                }
+                Some(x) => *t = x.data[0] as u64,
+            }
+        }
+        for b in Self::LAYOUT.buffers {
+            match tensors.iter().find(|t| t.name == b.name) {
+                None => problems.push(format!(
+                    "  missing key `{}` (expected shape {:?})",
+                    b.name, b.shape
+                )),
+                Some(t) if t.shape != b.shape || t.data.len() != b.numel() => {
+                    problems.push(format!(
+                        "  `{}`: expected shape {:?}, found {:?} ({} values)",
+                        b.name,
+                        b.shape,
+                        t.shape,
+                        t.data.len()
+                    ))
+                }
+                Some(t) => bufs[b.offset..b.offset + b.numel()].copy_from_slice(&t.data),
+            }
+        }
         for p in Self::LAYOUT.params {
             match tensors.iter().find(|t| t.name == p.name) {
                 None => problems.push(format!(
@@ -827,7 +1089,10 @@ pub trait Network: Sized {
             }
         }
         for t in tensors {
-            if !Self::LAYOUT.params.iter().any(|p| p.name == t.name) {
+            if !Self::LAYOUT.params.iter().any(|p| p.name == t.name)
+                && !Self::LAYOUT.buffers.iter().any(|b| b.name == t.name)
+                && !tracked_keys.contains(&t.name)
+            {
                 problems.push(format!(
                     "  unexpected key `{}` (shape {:?})",
                     t.name, t.shape
@@ -837,7 +1102,26 @@ pub trait Network: Sized {
         if !problems.is_empty() {
             return Err(Error::StateDict(problems.join("\n")));
         }
-        self.state_mut().write_params(&flat)
+        self.state_mut().write_params(&flat)?;
+        self.state_mut().write_buffers(&bufs)?;
+        self.state_mut().set_batches_tracked(&tracked)
+    }
+}
+
+/// The `state_dict` key suffix of a BatchNorm's batch count.
+pub const NUM_BATCHES_TRACKED: &str = "num_batches_tracked";
+
+/// Refuses a training step in eval mode: the backward kernels need the batch statistics and
+/// Dropout masks of a training-mode forward pass.
+fn require_training(state: &NetState) -> Result<()> {
+    if state.training() {
+        Ok(())
+    } else {
+        Err(Error::Config(
+            "a training step needs training mode, but the network is in eval mode: call \
+             `train()` first"
+                .into(),
+        ))
     }
 }
 
@@ -902,7 +1186,9 @@ pub(crate) fn step_unchecked<N: Network>(
     optimizer: &Optimizer,
     clip_grad_norm: Option<f32>,
 ) -> Result<(f32, Option<Vec<f32>>)> {
+    require_training(net.state())?;
     let n = net.state().upload(images, Some(labels))?;
+    net.state_mut().begin_forward(n)?;
     let mut grads = None;
     match (optimizer, clip_grad_norm) {
         // The update fused into the weight-gradient kernels.

@@ -320,7 +320,7 @@ pub fn validate_clip(clip_grad_norm: Option<f32>) -> Result<()> {
 ///
 /// ```
 /// use cubenet_runtime::{optim::clip_coefficient, ParamInfo};
-/// let params = [ParamInfo { name: "w", shape: &[2], offset: 0, fan_in: 1 }];
+/// let params = [ParamInfo { name: "w", shape: &[2], offset: 0, fan_in: 1, init: cubenet_runtime::Init::Uniform }];
 /// let (total, coef) = clip_coefficient(&[3.0, 4.0], &params, 1.0);
 /// assert_eq!(total, 5.0);
 /// assert!((coef - 1.0 / (5.0 + 1e-6)).abs() < 1e-7);

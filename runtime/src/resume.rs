@@ -172,7 +172,8 @@ pub fn save<N: Network>(path: &Path, net: &N, run: &RunState, loader: &DataLoade
             });
         }
     }
-    let mut tensors = split_named(&params, layout.params);
+    // Parameters and buffers (BatchNorm running statistics, batch counts).
+    let mut tensors = net.state_dict()?;
     tensors.extend(
         split_named(&velocity, layout.params)
             .into_iter()

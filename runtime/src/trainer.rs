@@ -100,8 +100,19 @@ pub struct EpochReport {
 
 /// Accuracy (fraction of rows whose argmax logit is the label) and mean loss of `net` over
 /// every batch `loader` yields (all samples, the short last batch included, unless the loader
-/// was built with `drop_last`).
+/// was built with `drop_last`), in eval mode (BatchNorm running statistics, no Dropout); the
+/// network's mode is restored afterwards.
 pub fn evaluate<N: Network>(net: &mut N, loader: &DataLoader) -> Result<(f64, f64)> {
+    let was_training = net.training();
+    net.eval();
+    let result = evaluate_batches(net, loader);
+    if was_training {
+        net.train();
+    }
+    result
+}
+
+fn evaluate_batches<N: Network>(net: &mut N, loader: &DataLoader) -> Result<(f64, f64)> {
     let mut correct = 0usize;
     let mut loss = 0f64;
     let mut seen = 0usize;

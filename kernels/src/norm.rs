@@ -1,0 +1,514 @@
+//! A norm block: `BatchNorm2d` / `BatchNorm1d` (+ residual addition) (+ activation)
+//! (+ `MaxPool2d`), forward and backward.
+//!
+//! Semantics are torch.nn.BatchNorm2d's (a `BatchNorm1d` on `N x F` features is the same with
+//! a 1x1 plane), PyTorch 2.x CPU kernels (`aten/src/ATen/native/cpu/batch_norm_kernel.cpp`):
+//! - training: per channel, over the `M = n * h * w` values of the batch,
+//!   `mean = sum(x) / M`, biased `var = sum((x - mean)^2) / M`, `invstd = 1 / sqrt(var + eps)`,
+//!   `y = x * (gamma * invstd) + (beta - mean * gamma * invstd)`; running statistics
+//!   `running_mean = momentum * mean + (1 - momentum) * running_mean` and likewise
+//!   `running_var` with the unbiased `sum((x - mean)^2) / (M - 1)`;
+//! - eval: the same `y` with `running_mean` / `running_var` in place of the batch statistics;
+//! - backward (training): `dotp = sum((x - mean) * dy)`, `k = dotp * invstd^2 / M`,
+//!   `dx = (dy - sum(dy) / M - (x - mean) * k) * invstd * gamma`, `dgamma = dotp * invstd`,
+//!   `dbeta = sum(dy)`.
+//!
+//! Then, optionally, a residual input is added (`y + skip`, ResNet's basic block), the
+//! activation applied and the max-pool taken, exactly as in a conv block
+//! ([`crate::conv`]).
+//!
+//! The batch statistics are reduced deterministically in two stages: [`norm_stats_unit`]
+//! stores each (sample, channel) plane's mean and `sum((x - mean_s)^2)`, and every consumer
+//! combines the `n` partials in sample order (`mean = sum(mean_s) / n`,
+//! `M2 = sum(m2_s + hw * (mean_s - mean)^2)`, exact for equal plane sizes). The backward
+//! sums (`sum(dy)`, `dotp`) are reduced the same way.
+//!
+//! Every unit is one (sample, channel) plane: `unit = s * c + ch`.
+// `#[cube]` needs a mutable binding assigned in both branches of a comptime `if`.
+#![allow(unused_assignments)]
+use cubecl::prelude::*;
+
+use crate::act::{act_grad, activate, Act};
+use crate::sgd::sgd_update;
+
+/// Comptime description of one norm block: shapes, options and where its tensors live.
+///
+/// Per-sample offsets are multiplied by the batch capacity `cap` (see the crate docs).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct NormCfg {
+    /// `num_features` (channels).
+    pub c: usize,
+    /// Plane height (1 for `BatchNorm1d`).
+    pub h: usize,
+    /// Plane width (1 for `BatchNorm1d`).
+    pub w: usize,
+    /// `eps` as `f32::to_bits`.
+    pub eps: u32,
+    /// `momentum` as `f32::to_bits`.
+    pub momentum: u32,
+    /// The activation applied after the normalisation (and the residual addition).
+    pub act: Act,
+    /// Whether a max-pool follows (the pool fields below are 1x1/1/0 otherwise).
+    pub pool: bool,
+    /// Pool kernel height.
+    pub pkh: usize,
+    /// Pool kernel width.
+    pub pkw: usize,
+    /// Pool stride along H.
+    pub psh: usize,
+    /// Pool stride along W.
+    pub psw: usize,
+    /// Pool padding along H.
+    pub pph: usize,
+    /// Pool padding along W.
+    pub ppw: usize,
+    /// Block output height (after the pool).
+    pub h_out: usize,
+    /// Block output width.
+    pub w_out: usize,
+    /// Offset of `weight` (gamma, `c`) in the parameter arenas.
+    pub g_off: usize,
+    /// Offset of `bias` (beta, `c`) in the parameter arenas.
+    pub b_off: usize,
+    /// Offset of `running_mean` (`c`) in the buffer arena.
+    pub rm_off: usize,
+    /// Offset of `running_var` (`c`) in the buffer arena.
+    pub rv_off: usize,
+    /// Per-sample offset of the block input (`c x h x w`) in `acts`.
+    pub in_act: usize,
+    /// Per-sample offset of the block output (`c x h_out x w_out`) in `acts`.
+    pub out_act: usize,
+    /// Per-sample offset of d(loss)/d(input) in `acts` (unused when `!input_grad`).
+    pub in_grad: usize,
+    /// Per-sample offset of d(loss)/d(output) in `acts`.
+    pub out_grad: usize,
+    /// Per-sample offset of the pool argmax (plane index `y * w + x`) in `idx`.
+    pub argmax: usize,
+    /// Per-sample offset in `acts` of the `2c` forward partials (plane means, then plane
+    /// `sum((x - mean_s)^2)`).
+    pub stat: usize,
+    /// Per-sample offset in `acts` of the `2c` backward partials (plane `sum(dy)`, then
+    /// plane `sum((x - mean) * dy)`).
+    pub gstat: usize,
+    /// Per-sample offset in `acts` of `dy` (`c x h x w`): d(loss)/d(normalised output), after
+    /// the pool and activation backward; also the gradient of the residual input.
+    pub dy: usize,
+    /// Whether a residual input is added before the activation.
+    pub skip: bool,
+    /// Per-sample offset in `acts` of the residual input (`c x h x w`).
+    pub skip_act: usize,
+    /// Whether d(loss)/d(input) is computed (false for a network's first block).
+    pub input_grad: bool,
+}
+
+impl NormCfg {
+    /// Values per plane (`h * w`).
+    pub const fn hw(&self) -> usize {
+        self.h * self.w
+    }
+    /// Floats per sample of the block input (`c * h * w`).
+    pub const fn in_len(&self) -> usize {
+        self.c * self.h * self.w
+    }
+    /// Floats per sample of the block output (`c * h_out * w_out`).
+    pub const fn out_len(&self) -> usize {
+        self.c * self.h_out * self.w_out
+    }
+    /// Units of every norm job for a batch of `n` (one per plane).
+    pub const fn units(&self, n: usize) -> usize {
+        n * self.c
+    }
+    /// Units of [`norm_forward_unit`].
+    pub const fn forward_units(&self, n: usize) -> usize {
+        self.units(n)
+    }
+    /// Units of [`norm_input_grad_unit`].
+    pub const fn input_grad_units(&self, n: usize) -> usize {
+        self.units(n)
+    }
+    /// Units of [`norm_weight_grad_unit`] (one per weight, one per bias).
+    pub const fn weight_grad_units(&self) -> usize {
+        2 * self.c
+    }
+    /// Upper bound on the loop iterations of one [`norm_stats_unit`].
+    pub const fn stats_loop_iterations(&self) -> usize {
+        2 * self.hw()
+    }
+    /// Upper bound on the loop iterations of one [`norm_forward_unit`].
+    pub const fn forward_loop_iterations(&self, n: usize, train: bool) -> usize {
+        (if train { 2 * n } else { 0 }) + self.h_out * (1 + self.w_out)
+    }
+    /// Upper bound on the loop iterations of one [`norm_grad_unit`].
+    pub const fn grad_loop_iterations(&self, n: usize) -> usize {
+        2 * n + 3 * self.hw() + self.h_out * (1 + self.w_out)
+    }
+    /// Upper bound on the loop iterations of one [`norm_input_grad_unit`].
+    pub const fn input_grad_loop_iterations(&self, n: usize) -> usize {
+        3 * n + self.hw()
+    }
+    /// Upper bound on the loop iterations of one [`norm_weight_grad_unit`].
+    pub const fn weight_grad_loop_iterations(&self, n: usize) -> usize {
+        3 * n
+    }
+}
+
+/// The mean and `M2 = sum((x - mean)^2)` of channel `ch` over the batch, combined from the
+/// per-plane partials of [`norm_stats_unit`] in sample order.
+#[cube]
+pub fn batch_moments(
+    acts: &mut [f32],
+    ch: usize,
+    #[comptime] cfg: NormCfg,
+    #[comptime] n: usize,
+    #[comptime] cap: usize,
+) -> (f32, f32) {
+    let base = comptime!(cfg.stat * cap) + ch;
+    let per = comptime!(2 * cfg.c);
+    let mut sum = 0.0f32;
+    for s in 0..n {
+        sum += acts[base + s * per];
+    }
+    let mean = sum / f32::new(comptime!(n as f32));
+    let mut m2 = 0.0f32;
+    for s in 0..n {
+        let d = acts[base + s * per] - mean;
+        m2 += acts[base + s * per + cfg.c] + f32::new(comptime!(cfg.hw() as f32)) * d * d;
+    }
+    (mean, m2)
+}
+
+/// `invstd = 1 / sqrt(var + eps)`.
+#[cube]
+pub fn inv_std(var: f32, #[comptime] cfg: NormCfg) -> f32 {
+    1.0f32 / f32::sqrt(var + f32::new(comptime!(f32::from_bits(cfg.eps))))
+}
+
+/// The mean and `invstd` a forward in training (`train`) or eval mode normalises channel `ch`
+/// with: the batch statistics, or the running ones.
+#[cube]
+pub fn norm_mean_invstd(
+    acts: &mut [f32],
+    bufs: &mut [f32],
+    ch: usize,
+    #[comptime] train: bool,
+    #[comptime] cfg: NormCfg,
+    #[comptime] n: usize,
+    #[comptime] cap: usize,
+) -> (f32, f32) {
+    let mut mean = 0.0f32;
+    let mut var = 0.0f32;
+    if comptime!(train) {
+        let (m, m2) = batch_moments(acts, ch, cfg, n, cap);
+        mean = m;
+        var = m2 / f32::new(comptime!((n * cfg.hw()) as f32));
+    } else {
+        mean = bufs[cfg.rm_off + ch];
+        var = bufs[cfg.rv_off + ch];
+    }
+    (mean, inv_std(var, cfg))
+}
+
+/// Forward statistics unit: the mean and `sum((x - mean_s)^2)` of one (sample, channel)
+/// plane of the block input (two passes).
+#[cube]
+pub fn norm_stats_unit(
+    acts: &mut [f32],
+    unit: usize,
+    #[comptime] cfg: NormCfg,
+    #[comptime] cap: usize,
+) {
+    let ch = unit % cfg.c;
+    let s = unit / cfg.c;
+    let hw = comptime!(cfg.hw());
+    let base = comptime!(cfg.in_act * cap) + s * comptime!(cfg.in_len()) + ch * hw;
+    let mut sum = 0.0f32;
+    for i in 0..hw {
+        sum += acts[base + i];
+    }
+    let mean = sum / f32::new(comptime!(hw as f32));
+    let mut m2 = 0.0f32;
+    for i in 0..hw {
+        let d = acts[base + i] - mean;
+        m2 += d * d;
+    }
+    let out = comptime!(cfg.stat * cap) + s * comptime!(2 * cfg.c) + ch;
+    acts[out] = mean;
+    acts[out + cfg.c] = m2;
+}
+
+/// The normalised (and residual-added) value at plane position `pos` of sample `s`, channel
+/// `ch`, before the activation: `x * scale + shift (+ skip)`.
+#[cube]
+fn normalised(
+    acts: &mut [f32],
+    s: usize,
+    ch: usize,
+    pos: usize,
+    scale: f32,
+    shift: f32,
+    #[comptime] cfg: NormCfg,
+    #[comptime] cap: usize,
+) -> f32 {
+    let at = s * comptime!(cfg.in_len()) + ch * comptime!(cfg.hw()) + pos;
+    let mut v = acts[comptime!(cfg.in_act * cap) + at] * scale + shift;
+    if comptime!(cfg.skip) {
+        v += acts[comptime!(cfg.skip_act * cap) + at];
+    }
+    v
+}
+
+/// Forward unit: normalises one (sample, channel) plane with the batch (`train`) or running
+/// statistics, adds the residual, applies the activation and the max-pool (storing its
+/// argmax). In training, the unit of sample 0 also updates the channel's running statistics.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+pub fn norm_forward_unit(
+    params: &mut [f32],
+    acts: &mut [f32],
+    idx: &mut [u32],
+    bufs: &mut [f32],
+    unit: usize,
+    #[comptime] train: bool,
+    #[comptime] cfg: NormCfg,
+    #[comptime] n: usize,
+    #[comptime] cap: usize,
+) {
+    let ch = unit % cfg.c;
+    let s = unit / cfg.c;
+    let mut mean = 0.0f32;
+    let mut m2 = 0.0f32;
+    let mut var = 0.0f32;
+    if comptime!(train) {
+        let (bm, bm2) = batch_moments(acts, ch, cfg, n, cap);
+        mean = bm;
+        m2 = bm2;
+        var = m2 / f32::new(comptime!((n * cfg.hw()) as f32));
+    } else {
+        mean = bufs[cfg.rm_off + ch];
+        var = bufs[cfg.rv_off + ch];
+    }
+    let invstd = inv_std(var, cfg);
+    let scale = params[cfg.g_off + ch] * invstd;
+    let shift = params[cfg.b_off + ch] - mean * scale;
+
+    let win = comptime!(cfg.pkh * cfg.pkw);
+    let out_base = comptime!(cfg.out_act * cap)
+        + s * comptime!(cfg.out_len())
+        + ch * comptime!(cfg.h_out * cfg.w_out);
+    let am_base = comptime!(cfg.argmax * cap)
+        + s * comptime!(cfg.out_len())
+        + ch * comptime!(cfg.h_out * cfg.w_out);
+    for py in 0..cfg.h_out {
+        for px in 0..cfg.w_out {
+            // The first maximum in row-major window order; padding and positions past the
+            // end are skipped (see `conv_forward_unit`).
+            let mut best = 0.0f32;
+            let mut best_at = 0u32;
+            let mut found = false;
+            #[unroll]
+            for wi in 0..win {
+                let yy = py * cfg.psh + wi / comptime!(cfg.pkw);
+                let xx = px * cfg.psw + wi % comptime!(cfg.pkw);
+                if yy >= cfg.pph && xx >= cfg.ppw && yy - cfg.pph < cfg.h && xx - cfg.ppw < cfg.w {
+                    let pos = (yy - cfg.pph) * cfg.w + (xx - cfg.ppw);
+                    let v = activate(
+                        normalised(acts, s, ch, pos, scale, shift, cfg, cap),
+                        cfg.act,
+                    );
+                    if !found || v > best {
+                        best = v;
+                        best_at = pos as u32;
+                        found = true;
+                    }
+                }
+            }
+            let at = py * cfg.w_out + px;
+            acts[out_base + at] = best;
+            if comptime!(cfg.pool) {
+                idx[am_base + at] = best_at;
+            }
+        }
+    }
+    if comptime!(train) {
+        if s == 0 {
+            let m = f32::new(comptime!(f32::from_bits(cfg.momentum)));
+            let unbiased =
+                m2 / f32::new(comptime!(((n * cfg.hw()).saturating_sub(1).max(1)) as f32));
+            bufs[cfg.rm_off + ch] = m * mean + (1.0f32 - m) * bufs[cfg.rm_off + ch];
+            bufs[cfg.rv_off + ch] = m * unbiased + (1.0f32 - m) * bufs[cfg.rv_off + ch];
+        }
+    }
+}
+
+/// Backward unit, first stage: `dy` of one (sample, channel) plane (the output gradient
+/// routed through the pool's argmax and the activation's derivative) and the plane's
+/// partial sums `sum(dy)` and `sum((x - mean) * dy)`.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+pub fn norm_grad_unit(
+    params: &mut [f32],
+    acts: &mut [f32],
+    idx: &mut [u32],
+    unit: usize,
+    #[comptime] cfg: NormCfg,
+    #[comptime] n: usize,
+    #[comptime] cap: usize,
+) {
+    let ch = unit % cfg.c;
+    let s = unit / cfg.c;
+    let hw = comptime!(cfg.hw());
+    let (mean, m2) = batch_moments(acts, ch, cfg, n, cap);
+    let invstd = inv_std(m2 / f32::new(comptime!((n * cfg.hw()) as f32)), cfg);
+    let scale = params[cfg.g_off + ch] * invstd;
+    let shift = params[cfg.b_off + ch] - mean * scale;
+    let plane = s * comptime!(cfg.in_len()) + ch * hw;
+    let dy_base = comptime!(cfg.dy * cap) + plane;
+    let out_plane = s * comptime!(cfg.out_len()) + ch * comptime!(cfg.h_out * cfg.w_out);
+    let g_base = comptime!(cfg.out_grad * cap) + out_plane;
+    if comptime!(cfg.pool) {
+        for i in 0..hw {
+            acts[dy_base + i] = 0.0;
+        }
+        let a_base = comptime!(cfg.argmax * cap) + out_plane;
+        for at in 0..comptime!(cfg.h_out * cfg.w_out) {
+            let pos = idx[a_base + at] as usize;
+            let mut g = acts[g_base + at];
+            if comptime!(cfg.act.is_some()) {
+                let pre = normalised(acts, s, ch, pos, scale, shift, cfg, cap);
+                if comptime!(cfg.act.needs_pre()) {
+                    g = act_grad(g, pre, cfg.act);
+                } else {
+                    g = act_grad(g, activate(pre, cfg.act), cfg.act);
+                }
+            }
+            acts[dy_base + pos] += g;
+        }
+    } else {
+        for pos in 0..hw {
+            let mut g = acts[g_base + pos];
+            if comptime!(cfg.act.is_some()) {
+                let pre = normalised(acts, s, ch, pos, scale, shift, cfg, cap);
+                if comptime!(cfg.act.needs_pre()) {
+                    g = act_grad(g, pre, cfg.act);
+                } else {
+                    g = act_grad(g, activate(pre, cfg.act), cfg.act);
+                }
+            }
+            acts[dy_base + pos] = g;
+        }
+    }
+    let x_base = comptime!(cfg.in_act * cap) + plane;
+    let mut sum = 0.0f32;
+    let mut dotp = 0.0f32;
+    for i in 0..hw {
+        let g = acts[dy_base + i];
+        sum += g;
+        dotp += (acts[x_base + i] - mean) * g;
+    }
+    let out = comptime!(cfg.gstat * cap) + s * comptime!(2 * cfg.c) + ch;
+    acts[out] = sum;
+    acts[out + cfg.c] = dotp;
+}
+
+/// `sum(dy)` and `dotp = sum((x - mean) * dy)` of channel `ch` over the batch, combined
+/// from the partials of [`norm_grad_unit`] in sample order.
+#[cube]
+pub fn grad_sums(
+    acts: &mut [f32],
+    ch: usize,
+    #[comptime] cfg: NormCfg,
+    #[comptime] n: usize,
+    #[comptime] cap: usize,
+) -> (f32, f32) {
+    let base = comptime!(cfg.gstat * cap) + ch;
+    let per = comptime!(2 * cfg.c);
+    let mut sum = 0.0f32;
+    let mut dotp = 0.0f32;
+    for s in 0..n {
+        sum += acts[base + s * per];
+        dotp += acts[base + s * per + cfg.c];
+    }
+    (sum, dotp)
+}
+
+/// Backward unit, second stage: d(loss)/d(input) of one (sample, channel) plane.
+#[cube]
+pub fn norm_input_grad_unit(
+    params: &mut [f32],
+    acts: &mut [f32],
+    unit: usize,
+    #[comptime] cfg: NormCfg,
+    #[comptime] n: usize,
+    #[comptime] cap: usize,
+) {
+    let ch = unit % cfg.c;
+    let s = unit / cfg.c;
+    let hw = comptime!(cfg.hw());
+    let count = f32::new(comptime!((n * cfg.hw()) as f32));
+    let (mean, m2) = batch_moments(acts, ch, cfg, n, cap);
+    let invstd = inv_std(m2 / count, cfg);
+    let (sum, dotp) = grad_sums(acts, ch, cfg, n, cap);
+    let k = dotp * invstd * invstd / count;
+    let grad_mean = sum / count;
+    let w = invstd * params[cfg.g_off + ch];
+    let plane = s * comptime!(cfg.in_len()) + ch * hw;
+    let x_base = comptime!(cfg.in_act * cap) + plane;
+    let dy_base = comptime!(cfg.dy * cap) + plane;
+    let gi_base = comptime!(cfg.in_grad * cap) + plane;
+    for i in 0..hw {
+        let dx = (acts[x_base + i] - mean) * k;
+        acts[gi_base + i] = (acts[dy_base + i] - grad_mean - dx) * w;
+    }
+}
+
+/// Weight-gradient unit: `unit < c` is `weight[unit]` (`dotp * invstd`), the others
+/// `bias[unit - c]` (`sum(dy)`); stores the gradient and applies the SGD step.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+pub fn norm_weight_grad_unit(
+    params: &mut [f32],
+    velocity: &mut [f32],
+    grads: &mut [f32],
+    acts: &mut [f32],
+    unit: usize,
+    lr: f32,
+    momentum: f32,
+    dampening: f32,
+    weight_decay: f32,
+    flags: u32,
+    #[comptime] cfg: NormCfg,
+    #[comptime] n: usize,
+    #[comptime] cap: usize,
+) {
+    let ch = unit % cfg.c;
+    let (sum, dotp) = grad_sums(acts, ch, cfg, n, cap);
+    if unit < cfg.c {
+        let (_mean, m2) = batch_moments(acts, ch, cfg, n, cap);
+        let invstd = inv_std(m2 / f32::new(comptime!((n * cfg.hw()) as f32)), cfg);
+        sgd_update(
+            params,
+            velocity,
+            grads,
+            cfg.g_off + ch,
+            dotp * invstd,
+            lr,
+            momentum,
+            dampening,
+            weight_decay,
+            flags,
+        );
+    } else {
+        sgd_update(
+            params,
+            velocity,
+            grads,
+            cfg.b_off + ch,
+            sum,
+            lr,
+            momentum,
+            dampening,
+            weight_decay,
+            flags,
+        );
+    }
+}
