@@ -98,6 +98,14 @@ pub struct ConvCfg {
     pub argmax: usize,
     /// Output channels computed by one forward unit (divides `c_out`).
     pub ocb: usize,
+    /// The input gradient is added to what `in_grad` holds (a second consumer of the same
+    /// input, e.g. a residual block's projection shortcut) instead of overwriting it.
+    pub accumulate: bool,
+    /// The tensor at `skip_grad` (same layout as the input) is added to the input gradient:
+    /// the gradient reaching the input through a residual block's identity shortcut.
+    pub add_skip_grad: bool,
+    /// Per-sample offset in `acts` of that tensor.
+    pub skip_grad: usize,
 }
 
 impl ConvCfg {
@@ -402,10 +410,19 @@ pub fn conv_input_grad_unit(
             }
         }
     }
-    let base = comptime!(cfg.in_grad * cap) + s * comptime!(cfg.in_len()) + iy * cfg.w_in + ix;
+    let at = s * comptime!(cfg.in_len()) + iy * cfg.w_in + ix;
+    let base = comptime!(cfg.in_grad * cap) + at;
     #[unroll]
     for c in 0..comptime!(cfg.c_in) {
-        acts[base + c * comptime!(cfg.h_in * cfg.w_in)] = acc[c];
+        let i = c * comptime!(cfg.h_in * cfg.w_in);
+        let mut g = acc[c];
+        if comptime!(cfg.add_skip_grad) {
+            g += acts[comptime!(cfg.skip_grad * cap) + at + i];
+        }
+        if comptime!(cfg.accumulate) {
+            g += acts[base + i];
+        }
+        acts[base + i] = g;
     }
 }
 

@@ -55,6 +55,8 @@ fn block_const(i: usize, b: &Block) -> TokenStream {
             let pool = c.pool.is_some();
             let ((pkh, pkw), (psh, psw), (pph, ppw)) = c.pool.unwrap_or(((1, 1), (1, 1), (0, 0)));
             let ocb = largest_divisor(c_out, &[16, 12, 8, 6, 4, 3, 2, 1]);
+            let (accumulate, add_skip_grad, skip_grad) =
+                (b.accumulate, b.skip_grad.is_some(), b.skip_grad_off);
             quote! {
                 pub const #name: ConvCfg = ConvCfg {
                     c_in: #c_in, h_in: #h_in, w_in: #w_in, c_out: #c_out,
@@ -64,6 +66,7 @@ fn block_const(i: usize, b: &Block) -> TokenStream {
                     h_out: #h_out, w_out: #w_out, bias: #bias, w_off: #w_off, b_off: #b_off,
                     in_act: #in_act, out_act: #out_act, in_grad: #in_grad, out_grad: #out_grad,
                     pre_act: #pre_act, argmax: #argmax, ocb: #ocb,
+                    accumulate: #accumulate, add_skip_grad: #add_skip_grad, skip_grad: #skip_grad,
                 };
             }
         }
@@ -74,7 +77,8 @@ fn block_const(i: usize, b: &Block) -> TokenStream {
             let ((pkh, pkw), (psh, psw), (pph, ppw)) = nb.pool.unwrap_or(((1, 1), (1, 1), (0, 0)));
             let (h_out, w_out) = nb.out_hw;
             let (rm_off, rv_off, stat, gstat, dy) = (b.rm_off, b.rv_off, b.stat, b.gstat, b.dy);
-            let input_grad = i > 0;
+            let input_grad = b.needs_input_grad(i);
+            let (skip, skip_act) = (b.skip.is_some(), b.skip_act);
             quote! {
                 pub const #name: NormCfg = NormCfg {
                     c: #c, h: #h, w: #w, eps: #eps, momentum: #momentum, act: #act, pool: #pool,
@@ -82,7 +86,7 @@ fn block_const(i: usize, b: &Block) -> TokenStream {
                     h_out: #h_out, w_out: #w_out, g_off: #w_off, b_off: #b_off,
                     rm_off: #rm_off, rv_off: #rv_off, in_act: #in_act, out_act: #out_act,
                     in_grad: #in_grad, out_grad: #out_grad, argmax: #argmax, stat: #stat,
-                    gstat: #gstat, dy: #dy, skip: false, skip_act: 0, input_grad: #input_grad,
+                    gstat: #gstat, dy: #dy, skip: #skip, skip_act: #skip_act, input_grad: #input_grad,
                 };
             }
         }
@@ -427,8 +431,10 @@ pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
         .collect();
     let eval_head_launch = eval_launches.last().cloned().unwrap_or_default();
 
-    let params: Vec<TokenStream> = blocks
+    let order = crate::plan::param_order(blocks);
+    let params: Vec<TokenStream> = order
         .iter()
+        .map(|&i| &blocks[i])
         .flat_map(|b| {
             let mut v = Vec::new();
             let wname = format!("{}.weight", b.name);
@@ -472,8 +478,9 @@ pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
             quote!(::cubenet::__private::BlockInfo { name: #name, out_act: #out_act, out_grad: #out_grad, out_len: #out_len, argmax_idx: #argmax })
         })
         .collect();
-    let buffers: Vec<TokenStream> = blocks
+    let buffers: Vec<TokenStream> = order
         .iter()
+        .map(|&i| &blocks[i])
         .filter_map(|b| match &b.kind {
             BlockKind::Norm(nb) => {
                 let (c, rm, rv) = (nb.c, b.rm_off, b.rv_off);
@@ -486,8 +493,9 @@ pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
             _ => None,
         })
         .collect();
-    let batch_norms: Vec<String> = blocks
+    let batch_norms: Vec<String> = order
         .iter()
+        .map(|&i| &blocks[i])
         .filter(|b| matches!(b.kind, BlockKind::Norm(_)))
         .map(|b| b.name.clone())
         .collect();

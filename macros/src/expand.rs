@@ -323,6 +323,38 @@ mod tests {
                 quote!(struct Net { conv: Conv2d<1, 6, 5>, flatten: Flatten, conv2: Conv2d<6, 16, 1>, fc: Linear<3456, 10> }),
                 "Conv2d `conv2` needs a C x H x W input, but `flatten` gives 3456 flat features; a Conv2d must come before the Flatten",
             ),
+            // BatchNorm2d on flat features: no follow-on error on the Linear after it, which
+            // gets the features the Flatten gives.
+            (
+                quote!(input = [1, 28, 28]),
+                quote!(struct Net { conv: Conv2d<1, 6, 5>, flatten: Flatten, bn: BatchNorm2d<6>, fc: Linear<3456, 10> }),
+                "BatchNorm2d `bn` needs a C x H x W input, but `flatten` gives 3456 flat features: use `BatchNorm1d<3456>` on features, or put it before the Flatten",
+            ),
+            (
+                quote!(input = [1, 28, 28]),
+                quote!(struct Net { conv: Conv2d<1, 6, 5>, bn: BatchNorm1d<6>, flatten: Flatten, fc: Linear<3456, 10> }),
+                "BatchNorm1d `bn` needs flat features, but `conv` gives 6 x 24 x 24: use `BatchNorm2d<6>` on channels, or put it after a `Flatten`",
+            ),
+            (
+                quote!(input = [1, 28, 28]),
+                quote!(struct Net { conv: Conv2d<1, 6, 5>, #[layer(eps = -1e-5)] bn: BatchNorm2d<6>, flatten: Flatten, fc: Linear<3456, 10> }),
+                "`eps` of BatchNorm2d `bn` cannot be negative: it must be > 0",
+            ),
+            (
+                quote!(input = [1, 28, 28]),
+                quote!(struct Net { flatten: Flatten, fc: Linear<784, 10>, #[layer(rate = 0.5)] drop: Dropout, out: Linear<10, 2> }),
+                "unknown option `rate` for Dropout `drop` (options: p); did you mean `p`? (cubenet uses PyTorch's option names)",
+            ),
+            (
+                quote!(input = [1, 8, 8]),
+                quote!(struct Net { conv: Conv2d<1, 6, 5>, avg: AvgPool2d<5>, flatten: Flatten, fc: Linear<6, 10> }),
+                "AvgPool2d `avg`: its 5 x 5 window is larger than its input (`conv` gives 6 x 4 x 4): the output would be empty",
+            ),
+            (
+                quote!(input = [1, 28, 28]),
+                quote!(struct Net { conv: Conv2d<1, 6, 5>, flatten: Flatten, gap: AdaptiveAvgPool2d<1>, fc: Linear<6, 10> }),
+                "AdaptiveAvgPool2d `gap` needs a C x H x W input, but `flatten` gives 3456 flat features; an AdaptiveAvgPool2d must come before the Flatten",
+            ),
         ];
         for (attr, item, expected) in cases {
             let got = errors(attr.clone(), item.clone());

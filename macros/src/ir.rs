@@ -49,10 +49,11 @@ pub enum LayerType {
     Dropout,
     AvgPool2d,
     AdaptiveAvgPool2d,
+    BasicBlock,
 }
 
 impl LayerType {
-    pub const ALL: [LayerType; 14] = [
+    pub const ALL: [LayerType; 15] = [
         LayerType::Conv2d,
         LayerType::MaxPool2d,
         LayerType::Linear,
@@ -67,8 +68,9 @@ impl LayerType {
         LayerType::Dropout,
         LayerType::AvgPool2d,
         LayerType::AdaptiveAvgPool2d,
+        LayerType::BasicBlock,
     ];
-    pub const NAMES: [&'static str; 14] = [
+    pub const NAMES: [&'static str; 15] = [
         "Conv2d",
         "MaxPool2d",
         "Linear",
@@ -83,6 +85,7 @@ impl LayerType {
         "Dropout",
         "AvgPool2d",
         "AdaptiveAvgPool2d",
+        "BasicBlock",
     ];
 
     pub fn name(self) -> &'static str {
@@ -140,6 +143,7 @@ pub enum LayerKind {
     BatchNorm(BatchNorm),
     Dropout(Dropout),
     AvgPool2d(AvgPool2d),
+    BasicBlock(BasicBlock),
     /// A layer whose declaration has errors (already reported).
     Invalid(Invalid),
 }
@@ -164,6 +168,7 @@ impl LayerKind {
             } else {
                 LayerType::AvgPool2d
             }),
+            LayerKind::BasicBlock(_) => Some(LayerType::BasicBlock),
             LayerKind::Invalid(i) => i.ty,
         }
     }
@@ -297,6 +302,18 @@ impl AvgPool2d {
             ceil_mode: false,
         }
     }
+}
+
+/// torchvision's ResNet `BasicBlock(inplanes, planes, stride, downsample)`: conv1 (3x3,
+/// `stride`, padding 1, no bias) -> bn1 -> relu -> conv2 (3x3, padding 1, no bias) -> bn2,
+/// plus the shortcut (the input, or `downsample`: a 1x1 conv with `stride`, no bias, and a
+/// BatchNorm2d), then relu.
+#[derive(Debug)]
+pub struct BasicBlock {
+    pub inplanes: Spanned<usize>,
+    pub planes: Spanned<usize>,
+    pub stride: Spanned<usize>,
+    pub downsample: bool,
 }
 
 /// The parsed network.

@@ -107,6 +107,12 @@ const ADAPTIVE_AVGPOOL2D: &[OptSpec] = &[opt(
     true,
     Some("the output has at least one pixel"),
 )];
+const BASIC_BLOCK: &[OptSpec] = &[
+    opt("inplanes", OptKind::Int, Some(0), true, CHANNELS),
+    opt("planes", OptKind::Int, Some(1), true, CHANNELS),
+    opt("stride", OptKind::Int, None, false, STRIDE),
+    opt("downsample", OptKind::Bool, None, false, None),
+];
 /// torch.nn.BatchNorm2d's defaults.
 const DEFAULT_EPS: f32 = 1e-5;
 const DEFAULT_MOMENTUM: f32 = 0.1;
@@ -114,6 +120,17 @@ const DEFAULT_MOMENTUM: f32 = 0.1;
 const DEFAULT_DROPOUT: f32 = 0.5;
 /// torch.nn.LeakyReLU's default `negative_slope`.
 const DEFAULT_NEGATIVE_SLOPE: f32 = 0.01;
+/// Other frameworks' names for options (Keras, TensorFlow, papers), suggested when no
+/// option is spelled close to them.
+const ALIASES: &[(&str, &str)] = &[
+    ("rate", "p"),
+    ("prob", "p"),
+    ("drop_rate", "p"),
+    ("drop_prob", "p"),
+    ("epsilon", "eps"),
+    ("alpha", "negative_slope"),
+    ("slope", "negative_slope"),
+];
 
 #[derive(Clone, Copy)]
 enum Value {
@@ -221,13 +238,13 @@ fn parse_value(expr: &Expr, spec: &OptSpec, what: &str, errors: &mut Errors) -> 
             let v = parse_float(expr, spec.name, what, errors)?;
             // Ranges PyTorch accepts and cubenet implements.
             let bad = match spec.name {
-                "eps" if v <= 0.0 => Some("must be > 0: it keeps the division by the standard deviation finite"),
-                "momentum" if v > 1.0 => Some("must be between 0 and 1: the running statistics are `(1 - momentum) * running + momentum * batch`"),
-                "p" if v >= 1.0 => Some("must be below 1: it is the probability of zeroing an element, and at 1 nothing would pass (the scale 1 / (1 - p) is infinite)"),
+                "eps" if v <= 0.0 => Some(("must be > 0", "it keeps the division by the standard deviation finite")),
+                "momentum" if v > 1.0 => Some(("must be between 0 and 1", "the running statistics are `(1 - momentum) * running + momentum * batch`")),
+                "p" if v >= 1.0 => Some(("must be below 1", "it is the probability of zeroing an element, and at 1 nothing would pass (the scale 1 / (1 - p) is infinite)")),
                 _ => None,
             };
-            if let Some(why) = bad {
-                errors.push_tokens(expr, format!("{what} {why}, found {v}"));
+            if let Some((rule, why)) = bad {
+                errors.push_tokens(expr, format!("{what} {rule}, found {v}: {why}"));
                 return None;
             }
             Some(Value::Float(v))
@@ -279,10 +296,12 @@ fn parse_float(expr: &Expr, option: &str, what: &str, errors: &mut Errors) -> Op
             lit: Lit::Int(i), ..
         }) => i.base10_parse::<f32>().ok(),
         Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_)) => {
-            let why = if option == "negative_slope" {
-                ": cubenet takes the activation's gradient from the sign of its output, which needs a slope >= 0"
-            } else {
-                ""
+            let why = match option {
+                "negative_slope" => ": cubenet takes the activation's gradient from the sign of its output, which needs a slope >= 0",
+                "eps" => ": it must be > 0 (it keeps the division by the standard deviation finite)",
+                "momentum" => ": it must be between 0 and 1 (the running statistics are `(1 - momentum) * running + momentum * batch`)",
+                "p" => ": it is the probability of zeroing an element (0 <= p < 1)",
+                _ => "",
             };
             errors.push_tokens(expr, format!("{what} cannot be negative{why}"));
             return None;
@@ -396,12 +415,20 @@ fn parse_options(
                     Some(idx) => idx,
                     None => {
                         let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
+                        let mut hint = did_you_mean(&ks, &names);
+                        if let Some((_, to)) = ALIASES
+                            .iter()
+                            .find(|(from, to)| *from == ks && names.contains(to))
+                        {
+                            hint = format!(
+                                "; did you mean `{to}`? (cubenet uses PyTorch's option names)"
+                            );
+                        }
                         errors.push(
                             k.span(),
                             format!(
-                                "unknown option `{ks}` for {ty} `{name}` (options: {}){}",
+                                "unknown option `{ks}` for {ty} `{name}` (options: {}){hint}",
                                 names.join(", "),
-                                did_you_mean(&ks, &names)
                             ),
                         );
                         (ok, excuse_missing) = (false, true);
@@ -622,6 +649,7 @@ pub fn parse_layer(
         LayerType::Dropout => DROPOUT,
         LayerType::AvgPool2d => AVGPOOL2D,
         LayerType::AdaptiveAvgPool2d => ADAPTIVE_AVGPOOL2D,
+        LayerType::BasicBlock => BASIC_BLOCK,
         LayerType::Relu | LayerType::Tanh | LayerType::Sigmoid | LayerType::Flatten => {
             if let Some(a) = named.first() {
                 errors.push(a.key.span(), format!("{ty_name} `{name}` takes no options"));
@@ -740,6 +768,27 @@ pub fn parse_layer(
                 window: None,
             }),
         },
+        LayerType::BasicBlock => {
+            let stride = match v.slots.get(2) {
+                Some(Slot::Given(Value::Int(s))) => Some(*s),
+                Some(Slot::Absent) if v.defaults => Some(Spanned {
+                    value: 1,
+                    span: ty_span,
+                }),
+                _ => None,
+            };
+            match (ok, v.int(0), v.int(1), stride, v.boolean(3, false)) {
+                (true, Some(inplanes), Some(planes), Some(stride), Some(downsample)) => {
+                    LayerKind::BasicBlock(BasicBlock {
+                        inplanes,
+                        planes,
+                        stride,
+                        downsample,
+                    })
+                }
+                _ => invalid(None),
+            }
+        }
         LayerType::Dropout => match (ok, v.float(0, DEFAULT_DROPOUT)) {
             (true, Some(p)) => LayerKind::Dropout(Dropout { p }),
             _ => invalid(None),

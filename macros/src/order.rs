@@ -70,7 +70,12 @@ pub fn check(layers: &[LayerDecl], struct_ident: &Ident, errors: &mut Errors) {
                 flat = !conv;
                 lenient = false;
             }
-            Some(t @ (LayerType::Dropout | LayerType::AvgPool2d | LayerType::AdaptiveAvgPool2d)) => {
+            Some(
+                t @ (LayerType::Dropout
+                | LayerType::AvgPool2d
+                | LayerType::AdaptiveAvgPool2d
+                | LayerType::BasicBlock),
+            ) => {
                 open = None;
                 after = format!("the {} `{name}`", t.name());
                 lenient = false;

@@ -118,9 +118,54 @@ pub struct Block {
     pub dy: usize,
     pub rm_off: usize,
     pub rv_off: usize,
+    /// Where the block's input comes from.
+    pub input: Src,
+    /// A norm block's residual input (added before its activation).
+    pub skip: Option<Src>,
+    /// The input gradient is added to what is there (a second consumer of the same input,
+    /// such as a projection shortcut).
+    pub accumulate: bool,
+    /// A conv block whose input is a residual's identity shortcut: the norm block (index)
+    /// whose `dy` (the gradient of the residual sum) is added to the input gradient.
+    pub skip_grad: Option<usize>,
+    /// The output gradient is the `dy` of this norm block (a projection shortcut's output is
+    /// added into that block's residual sum) instead of a region of its own.
+    pub grad_alias: Option<usize>,
+    /// Position in PyTorch's `state_dict` order: (layer index, position inside the layer).
+    pub rank: (usize, usize),
+    /// Resolved offsets: the residual input (`skip`) and the added gradient (`skip_grad`).
+    pub skip_act: usize,
+    pub skip_grad_off: usize,
+}
+
+/// Where a block's input (or residual input) comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Src {
+    /// The block before it (the network input for the first block).
+    Prev,
+    /// The network input.
+    Net,
+    /// The output of block `i`.
+    Block(usize),
+}
+
+impl Src {
+    /// The block whose output it is (`None`: the network input), for block `i`.
+    pub fn resolve(self, i: usize) -> Option<usize> {
+        match self {
+            Src::Prev => i.checked_sub(1),
+            Src::Net => None,
+            Src::Block(j) => Some(j),
+        }
+    }
 }
 
 impl Block {
+    /// Whether the block computes the gradient with respect to its input (not for the
+    /// network input).
+    pub fn needs_input_grad(&self, i: usize) -> bool {
+        self.input.resolve(i).is_some()
+    }
     pub fn act(&self) -> Option<Activation> {
         match &self.kind {
             BlockKind::Conv(c) => c.act,
@@ -247,7 +292,7 @@ pub fn plan(
     let mut open_act = false;
     let mut open_pool = false;
     let mut dropouts = 0u32;
-    for (layer, shaped) in decl.layers.iter().zip(shapes) {
+    for (layer_index, (layer, shaped)) in decl.layers.iter().zip(shapes).enumerate() {
         let shaped = shaped.as_ref()?;
         let name = layer.name.to_string();
         let new_block = |kind: BlockKind| Block {
@@ -267,8 +312,102 @@ pub fn plan(
             dy: 0,
             rm_off: 0,
             rv_off: 0,
+            input: Src::Prev,
+            skip: None,
+            accumulate: false,
+            skip_grad: None,
+            grad_alias: None,
+            rank: (layer_index, 0),
+            skip_act: 0,
+            skip_grad_off: 0,
         };
         match &layer.kind {
+            LayerKind::BasicBlock(bb) => {
+                let (
+                    Shape::Spatial { c, h, w },
+                    Shape::Spatial {
+                        c: oc,
+                        h: oh,
+                        w: ow,
+                    },
+                ) = (shaped.input, shaped.output)
+                else {
+                    return None;
+                };
+                let s = bb.stride.value;
+                let entry = match blocks.len() {
+                    0 => Src::Net,
+                    e => Src::Block(e - 1),
+                };
+                let conv = |c_in: usize, hw: (usize, usize), k: usize, s: usize, p: usize| {
+                    BlockKind::Conv(ConvBlock {
+                        c_in,
+                        h_in: hw.0,
+                        w_in: hw.1,
+                        c_out: oc,
+                        k: (k, k),
+                        s: (s, s),
+                        p: (p, p),
+                        d: (1, 1),
+                        conv_hw: (oh, ow),
+                        act: None,
+                        pool: None,
+                        out_hw: (oh, ow),
+                        bias: false,
+                    })
+                };
+                let norm = |act: Option<Activation>| {
+                    BlockKind::Norm(NormBlock {
+                        c: oc,
+                        h: oh,
+                        w: ow,
+                        eps: 1e-5,
+                        momentum: 0.1,
+                        act,
+                        pool: None,
+                        out_hw: (oh, ow),
+                    })
+                };
+                let mut part = |suffix: &str, rank: usize, kind: BlockKind| {
+                    let mut b = new_block(kind);
+                    b.name = format!("{name}.{suffix}");
+                    b.layers = vec![b.name.clone()];
+                    b.rank = (layer_index, rank);
+                    blocks.push(b);
+                    blocks.len() - 1
+                };
+                // Forward order: the projection shortcut first (its output is added in bn2),
+                // then the main path; `rank` keeps torchvision's registration order.
+                let shortcut = if bb.downsample {
+                    let ds0 = part("downsample.0", 4, conv(c, (h, w), 1, s, 0));
+                    let ds1 = part("downsample.1", 5, norm(None));
+                    Some((ds0, ds1))
+                } else {
+                    None
+                };
+                let conv1 = part("conv1", 0, conv(c, (h, w), 3, s, 1));
+                part("bn1", 1, norm(Some(Activation::Relu)));
+                part("conv2", 2, conv(oc, (oh, ow), 3, 1, 1));
+                let bn2 = part("bn2", 3, norm(Some(Activation::Relu)));
+                blocks[conv1].input = entry;
+                match shortcut {
+                    Some((ds0, ds1)) => {
+                        blocks[ds0].input = entry;
+                        // ds0's input gradient is added after conv1's (which comes later in
+                        // forward order, so earlier in the backward pass).
+                        blocks[ds0].accumulate = true;
+                        blocks[ds1].grad_alias = Some(bn2);
+                        blocks[bn2].skip = Some(Src::Block(ds1));
+                    }
+                    None => {
+                        blocks[bn2].skip = Some(entry);
+                        blocks[conv1].skip_grad = Some(bn2);
+                    }
+                }
+                let _ = (oc, c);
+                open_act = false;
+                open_pool = false;
+            }
             LayerKind::Conv2d(cv) => {
                 let (Shape::Spatial { c, h, w }, Shape::Spatial { h: oh, w: ow, .. }) =
                     (shaped.input, shaped.output)
@@ -409,9 +548,10 @@ pub fn plan(
     };
     let add = |a: usize, b: usize| a.checked_add(b).filter(|&s| s <= MAX_LEN);
 
-    // Parameter arena, in state_dict order; blocks without parameters take none.
+    // Parameter arena, in state_dict order (`rank`); blocks without parameters take none.
     let mut off = 0usize;
-    for b in &mut blocks {
+    for i in param_order(&blocks) {
+        let b = &mut blocks[i];
         b.w_off = off;
         b.b_off = off;
         if !b.has_params() {
@@ -436,7 +576,8 @@ pub fn plan(
     // Buffer arena: each norm block's running mean, then running variance.
     let mut num_bufs = 0usize;
     let mut min_train_batch = 1usize;
-    for b in &mut blocks {
+    for i in param_order(&blocks) {
+        let b = &mut blocks[i];
         if let BlockKind::Norm(nb) = &b.kind {
             b.rm_off = num_bufs;
             b.rv_off = num_bufs + nb.c;
@@ -451,21 +592,19 @@ pub fn plan(
     // (and, for a GELU, its pre-activation; for a norm block its partial sums and `dy`).
     let input_act = 0;
     let mut a = decl.attr.input.iter().map(|d| d.value).product::<usize>();
-    let mut prev_out = input_act;
-    let mut prev_grad = usize::MAX;
     for b in &mut blocks {
-        b.in_act = prev_out;
-        b.in_grad = prev_grad;
-        b.out_act = a;
         let mut region = |len: usize| -> Option<usize> {
             let at = a;
             a = add(a, len)?;
             Some(at)
         };
         let out_len = b.out_len();
+        let aliased = b.grad_alias.is_some();
         let ok = (|| {
             b.out_act = region(out_len)?;
-            b.out_grad = region(out_len)?;
+            if !aliased {
+                b.out_grad = region(out_len)?;
+            }
             if b.needs_pre() {
                 b.pre_act = region(out_len)?;
             }
@@ -481,8 +620,23 @@ pub fn plan(
             too_large("activations per sample");
             return None;
         }
-        prev_out = b.out_act;
-        prev_grad = b.out_grad;
+    }
+    // Wiring: aliased output gradients, then every input, residual input and added gradient.
+    for i in 0..blocks.len() {
+        if let Some(j) = blocks[i].grad_alias {
+            blocks[i].out_grad = blocks[j].dy;
+        }
+    }
+    for i in 0..blocks.len() {
+        let src = blocks[i].input.resolve(i);
+        blocks[i].in_act = src.map_or(input_act, |j| blocks[j].out_act);
+        blocks[i].in_grad = src.map_or(0, |j| blocks[j].out_grad);
+        if let Some(skip) = blocks[i].skip {
+            blocks[i].skip_act = skip.resolve(i).map_or(input_act, |j| blocks[j].out_act);
+        }
+        if let Some(j) = blocks[i].skip_grad {
+            blocks[i].skip_grad_off = blocks[j].dy;
+        }
     }
     let loss_act = a;
     let Some(a) = add(a, 1) else {
@@ -507,9 +661,6 @@ pub fn plan(
             };
             ix = end;
         }
-        if b.in_grad == usize::MAX {
-            b.in_grad = 0;
-        }
     }
 
     let k = blocks.len();
@@ -522,25 +673,21 @@ pub fn plan(
     let mut train = Vec::new();
     let mut eval = Vec::new();
     for (i, b) in blocks.iter().enumerate().take(k - 1) {
+        let id = b.ident();
         if is_norm(i) {
-            train.push(kernel(format!("stats_{}", b.name), vec![Job::Stats(i)]));
+            train.push(kernel(format!("stats_{id}"), vec![Job::Stats(i)]));
         }
-        train.push(kernel(format!("forward_{}", b.name), vec![Job::Forward(i)]));
+        train.push(kernel(format!("forward_{id}"), vec![Job::Forward(i)]));
         let prefix = if mode_dependent(i) { "eval_" } else { "" };
         eval.push(kernel(
-            format!("{prefix}forward_{}", b.name),
+            format!("{prefix}forward_{id}"),
             vec![Job::Forward(i)],
         ));
     }
     let train_forward = train.len();
-    train.push(kernel(
-        format!("head_{}", blocks[k - 1].name),
-        vec![Job::Head],
-    ));
-    eval.push(kernel(
-        format!("eval_head_{}", blocks[k - 1].name),
-        vec![Job::Head],
-    ));
+    let head = blocks[k - 1].ident();
+    train.push(kernel(format!("head_{head}"), vec![Job::Head]));
+    eval.push(kernel(format!("eval_head_{head}"), vec![Job::Head]));
     // Backward, from the block before the head down: each block's phases (a norm block's
     // `dy` and partial sums, then the input gradient unless it is the first block), with the
     // weight gradients (and update) of the block after it fused into the first kernel that
@@ -550,12 +697,12 @@ pub fn plan(
         if blocks[j + 1].has_params() {
             pending.push(Job::WeightGrad(j + 1));
         }
-        let name = &blocks[j].name;
+        let name = blocks[j].ident();
         let mut phases = Vec::new();
         if is_norm(j) {
             phases.push((format!("backward_{name}_stats"), Job::NormGrad(j)));
         }
-        if j > 0 {
+        if blocks[j].needs_input_grad(j) {
             phases.push((format!("backward_{name}"), Job::InputGrad(j)));
         }
         for (kname, job) in phases {
@@ -621,4 +768,19 @@ pub fn dropout_fields(p: f32, ordinal: u32) -> (u32, u32, u32) {
         scale,
         ordinal.wrapping_add(1).wrapping_mul(0x9E37_79B9),
     )
+}
+
+/// Block indices in PyTorch's `state_dict` order (forward order, except inside a residual
+/// block, whose projection shortcut comes last as in torchvision).
+pub fn param_order(blocks: &[Block]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..blocks.len()).collect();
+    order.sort_by_key(|&i| blocks[i].rank);
+    order
+}
+
+impl Block {
+    /// The block's name as an identifier part (`layer1.conv1` -> `layer1_conv1`).
+    pub fn ident(&self) -> String {
+        self.name.replace('.', "_")
+    }
 }

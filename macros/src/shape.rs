@@ -244,6 +244,7 @@ pub fn infer(
             },
             LayerKind::BatchNorm(b) => batch_norm_shape(layer, b, cur, &src, errors),
             LayerKind::Dropout(_) => cur,
+            LayerKind::BasicBlock(bb) => basic_block_shape(layer, bb, cur, &src, errors),
             LayerKind::Linear(l) => {
                 match cur {
                     Known::Flat(Some(f)) => check_features(l.in_features, f, &src, errors),
@@ -357,6 +358,55 @@ fn conv_shape(
     Known::Spatial { c: out, h, w }
 }
 
+/// A BasicBlock's output: `planes x ((h - 1) / stride + 1) x ((w - 1) / stride + 1)` (its
+/// 3x3 convs with padding 1). Reports an input with other than `inplanes` channels, and a
+/// residual whose shapes cannot match: without `downsample`, the block adds its input to
+/// its output, so `inplanes == planes` and `stride == 1` are required.
+fn basic_block_shape(
+    layer: &LayerDecl,
+    bb: &BasicBlock,
+    cur: Known,
+    src: &Source,
+    errors: &mut Errors,
+) -> Known {
+    if !spatial_input(LayerType::BasicBlock, layer, cur, src, errors) {
+        return Known::Flat(None);
+    }
+    let Known::Spatial { c, h, w } = cur else {
+        return Known::Unknown;
+    };
+    if let Some(c) = c {
+        check_channels(bb.inplanes, c, h, w, src, errors);
+    }
+    let s = bb.stride.value;
+    let out = |x: Option<usize>| x.map(|x| (x - 1) / s + 1);
+    let (oh, ow) = (out(h), out(w));
+    let (inp, planes) = (bb.inplanes.value, bb.planes.value);
+    if !bb.downsample && (inp != planes || s != 1) {
+        let name = &layer.name;
+        let why = match (inp != planes, s != 1) {
+            (true, true) => format!("{inp} -> {planes} channels and stride {s}"),
+            (true, false) => format!("{inp} -> {planes} channels"),
+            _ => format!("stride {s}"),
+        };
+        errors.push(
+            layer.ty_span,
+            format!(
+                "BasicBlock `{name}` adds its input ({inp} x {} x {}) to its output ({planes} x {} x {}), but these shapes differ ({why}): add `#[layer(downsample = true)]` for a projection shortcut (a 1x1 Conv2d with stride {s} and a BatchNorm2d, as torchvision's ResNet)",
+                dim(h),
+                dim(w),
+                dim(oh),
+                dim(ow)
+            ),
+        );
+    }
+    Known::Spatial {
+        c: Some(planes),
+        h: oh,
+        w: ow,
+    }
+}
+
 /// A BatchNorm's output (its input): BatchNorm2d needs `C x H x W` with `C = num_features`,
 /// BatchNorm1d flat features with `F = num_features`.
 fn batch_norm_shape(
@@ -372,9 +422,18 @@ fn batch_norm_shape(
             check_channels(b.num_features, c, h, w, src, errors);
             cur
         }
-        (true, Known::Flat(_)) => {
-            spatial_input(LayerType::BatchNorm2d, layer, cur, src, errors);
-            Known::Flat(Some(b.num_features.value))
+        (true, Known::Flat(f)) => {
+            errors.push(
+                layer.ty_span,
+                format!(
+                    "BatchNorm2d `{name}` needs a C x H x W input, but {} {} flat features: use `BatchNorm1d<{}>` on features, or put it before the Flatten",
+                    src.gives(),
+                    dim(f),
+                    dim(f)
+                ),
+            );
+            // It does not change the shape: the layers after it see what it was given.
+            cur
         }
         (false, Known::Flat(Some(f))) => {
             check_features(b.num_features, f, src, errors);
@@ -392,7 +451,8 @@ fn batch_norm_shape(
                     dim(c)
                 ),
             );
-            Known::Unknown
+            // It does not change the shape: the layers after it see what it was given.
+            cur
         }
         _ => cur,
     }
@@ -456,9 +516,10 @@ fn spatial_input(
     let Known::Flat(f) = cur else { return true };
     let name = &layer.name;
     let ty = ty.name();
+    let a = if ty.starts_with('A') { "an" } else { "a" };
     errors.push(
         layer.ty_span,
-        format!("{ty} `{name}` needs a C x H x W input, but {} {} flat features; a {ty} must come before the Flatten", src.gives(), dim(f)),
+        format!("{ty} `{name}` needs a C x H x W input, but {} {} flat features; {a} {ty} must come before the Flatten", src.gives(), dim(f)),
     );
     false
 }
@@ -554,7 +615,7 @@ fn sizes(
     }
     let name = &layer.name;
     let (ty, part) = match layer.kind.ty() {
-        Some(LayerType::MaxPool2d) => ("MaxPool2d", "window"),
+        Some(t @ (LayerType::MaxPool2d | LayerType::AvgPool2d)) => (t.name(), "window"),
         _ => ("Conv2d", "kernel"),
     };
     let dilated = if (dh, dw) == (1, 1) {

@@ -137,6 +137,9 @@ impl ConvSpec {
             pre_act: 2 * in_len + 2 * out_len,
             argmax: 1,
             ocb: self.ocb,
+            accumulate: false,
+            add_skip_grad: false,
+            skip_grad: 0,
         }
     }
 
