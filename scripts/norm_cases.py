@@ -50,6 +50,13 @@ Cases:
                  windows of 4 and 6 pixels; its backward reaches conv) -> gap
                  AdaptiveAvgPool2d((2, 3)) on 5x7 (uneven, overlapping windows: rows [0,3) [2,5),
                  columns [0,3) [2,5) [4,7)) -> flatten -> fc Linear(18, 3); input 2x4x13
+  resnet         conv1 Conv2d(3, 4, 3, padding=1, bias=False) -> bn1 -> relu
+                 -> layer1 BasicBlock(4, 4) (identity shortcut)
+                 -> layer2 BasicBlock(4, 8, stride=2, downsample) (1x1 conv + BatchNorm2d shortcut)
+                 -> avgpool AdaptiveAvgPool2d(1) -> flatten -> fc Linear(8, 3); input 3x8x8
+  resnet_first   layer1 BasicBlock(2, 3, downsample) on the input (stride 1, channels change)
+                 -> layer2 BasicBlock(3, 3) -> flatten -> fc Linear(75, 3); input 2x5x5
+                 (BasicBlock is torchvision's, with the same submodule names)
 
 Keys (float32; labels int64; num_batches_tracked as float32, as cubenet's state_dict has it):
   <case>.x<k>, <case>.y<k>          batch k (1-based), 4 samples, x = 2 * randn
@@ -192,6 +199,43 @@ def avgpool_nopad(c):
                 ("gap", nn.AdaptiveAvgPool2d((2, 3))), ("flatten", nn.Flatten()), ("fc", nn.Linear(18, 3))], c)
 
 
+class BasicBlock(nn.Module):
+    """torchvision.models.resnet.BasicBlock (same submodule names, so the same state_dict keys):
+    conv1 3x3 (stride, padding 1, no bias) -> bn1 -> relu -> conv2 3x3 (padding 1, no bias) -> bn2,
+    plus the shortcut (identity, or downsample = 1x1 conv with the stride, no bias, + BatchNorm2d),
+    then relu."""
+
+    def __init__(self, inplanes, planes, stride=1, downsample=False):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=False)
+        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = None
+        if downsample:
+            self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False),
+                                            nn.BatchNorm2d(planes))
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+def resnet(c):
+    return Net([("conv1", nn.Conv2d(3, 4, 3, padding=1, bias=False)), ("bn1", nn.BatchNorm2d(4)),
+                ("relu", nn.ReLU()), ("layer1", BasicBlock(4, 4)),
+                ("layer2", BasicBlock(4, 8, stride=2, downsample=True)),
+                ("avgpool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()), ("fc", nn.Linear(8, 3))], c)
+
+
+def resnet_first(c):
+    return Net([("layer1", BasicBlock(2, 3, downsample=True)), ("layer2", BasicBlock(3, 3)),
+                ("flatten", nn.Flatten()), ("fc", nn.Linear(75, 3))], c)
+
+
 def randomise_batchnorms(model, g):
     for m in model.modules():
         if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
@@ -271,6 +315,8 @@ def main():
     case("dropout", dropout, (1, 3, 4), 47)
     case("avgpool", avgpool, (2, 7, 7), 49)
     case("avgpool_nopad", avgpool_nopad, (2, 4, 13), 51)
+    case("resnet", resnet, (3, 8, 8), 53)
+    case("resnet_first", resnet_first, (2, 5, 5), 55)
     for k, v in T.items():
         assert v.dtype in (F32, torch.int64), k
         if v.dtype == F32:

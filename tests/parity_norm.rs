@@ -4,7 +4,8 @@
 //! without bias; two Dropouts (`p = 0.3` and the default 0.5) with cubenet's deterministic mask;
 //! an average pool with padding counted, one with `count_include_pad = false` as the first layer
 //! and one after a conv, and adaptive average pools to 1x1 and to uneven, overlapping 2x3
-//! windows.
+//! windows; two small ResNets of torchvision `BasicBlock`s (identity and projection shortcuts,
+//! stride 2, a block on the network input).
 //!
 //! For every case, on a network made with seed 0 and loaded with the case's initial state (the
 //! BatchNorms with random affine parameters and running statistics): in training mode, the
@@ -260,6 +261,44 @@ pub struct AvgPoolNoPad {
 #[test]
 fn avg_pool_without_padding_count_and_adaptive_pool_match_pytorch() {
     check_case::<AvgPoolNoPad>("avgpool_nopad");
+}
+
+#[network(input = [3, 8, 8])]
+pub struct ResNet {
+    #[layer(padding = 1, bias = false)]
+    conv1: Conv2d<3, 4, 3>,
+    bn1: BatchNorm2d<4>,
+    relu: Relu,
+    layer1: BasicBlock<4, 4>,
+    #[layer(stride = 2, downsample = true)]
+    layer2: BasicBlock<4, 8>,
+    avgpool: AdaptiveAvgPool2d<1>,
+    flatten: Flatten,
+    fc: Linear<8, 3>,
+}
+
+/// A small ResNet: stem conv -> BatchNorm2d -> ReLU, a BasicBlock with the identity shortcut,
+/// one with stride 2 and the 1x1 conv + BatchNorm2d projection (`downsample`), global average
+/// pool, linear. torchvision's BasicBlock and `state_dict` keys (`layer2.downsample.0.weight`).
+#[test]
+fn resnet_basic_blocks_match_pytorch() {
+    check_case::<ResNet>("resnet");
+}
+
+#[network(input = [2, 5, 5])]
+pub struct ResNetFirst {
+    #[layer(downsample = true)]
+    layer1: BasicBlock<2, 3>,
+    layer2: BasicBlock<3, 3>,
+    flatten: Flatten,
+    fc: Linear<75, 3>,
+}
+
+/// A BasicBlock on the network input (no input gradient; a projection shortcut with stride 1
+/// for the channel change), then one with the identity shortcut.
+#[test]
+fn resnet_block_on_the_input_matches_pytorch() {
+    check_case::<ResNetFirst>("resnet_first");
 }
 
 /// A `state_dict` taken after training passes, loaded into a network made with another seed,
