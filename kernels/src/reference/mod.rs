@@ -15,17 +15,26 @@
 
 mod act;
 mod adam;
+mod avg_pool;
 mod conv;
+mod dropout;
 mod linear;
 mod loss;
+mod norm;
 mod pool;
 mod sgd;
 
 pub use act::{activation_backward, activation_forward, erf, std_normal_cdf, Activation};
 pub use adam::{clip_grad_norm, Adam, AdamOptions};
+pub use avg_pool::{avg_pool2d_backward, avg_pool2d_forward, AvgPool2dShape, AvgPoolKind};
 pub use conv::{conv2d_backward, conv2d_forward, Conv2dGrads, Conv2dShape};
+pub use dropout::{dropout_backward, dropout_eval_forward, dropout_forward};
 pub use linear::{linear_backward, linear_forward, LinearGrads, LinearShape};
 pub use loss::{argmax, softmax_cross_entropy, CrossEntropy};
+pub use norm::{
+    batch_norm_eval_backward, batch_norm_eval_forward, batch_norm_stats, batch_norm_train_backward,
+    batch_norm_train_forward, BatchNormGrads, BatchNormShape, BatchNormTrain,
+};
 pub use pool::{max_pool2d_backward, max_pool2d_forward, MaxPool2dOutput, MaxPool2dShape};
 pub use sgd::{Sgd, SgdOptions};
 

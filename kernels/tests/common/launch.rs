@@ -3,7 +3,7 @@
 use cubecl::client::Client;
 use cubecl::prelude::*;
 use cubecl::server::Handle;
-use cubenet_kernels::{ConvCfg, HeadCfg, LinearCfg, SgdFlags};
+use cubenet_kernels::{AvgPoolCfg, ConvCfg, DropoutCfg, HeadCfg, LinearCfg, NormCfg, SgdFlags};
 
 use super::kernels::*;
 
@@ -248,6 +248,189 @@ impl Gpu {
                 s.dampening,
                 s.weight_decay,
                 s.flags,
+            )
+        }
+    }
+}
+
+/// The norm, Dropout and average-pool launchers, and a sixth buffer (the network's `bufs`
+/// arena: BatchNorm running statistics) the norm forward takes.
+impl Gpu {
+    /// Uploads `v` as an extra f32 buffer.
+    pub fn upload(&self, v: &[f32]) -> (Handle, usize) {
+        assert!(!v.is_empty(), "empty buffer");
+        (self.client.create_from_slice(f32::as_bytes(v)), v.len())
+    }
+
+    /// Reads an extra f32 buffer back.
+    pub fn read_buffer(&self, b: &(Handle, usize)) -> Vec<f32> {
+        let bytes = self
+            .client
+            .read_one(b.0.clone())
+            .unwrap_or_else(|e| panic!("reading a buffer failed: {e:?}"));
+        f32::from_bytes(&bytes)[..b.1].to_vec()
+    }
+
+    pub fn norm_stats(&self, cfg: NormCfg, n: usize, cap: usize) {
+        let units = cfg.units(n);
+        unsafe {
+            norm_stats_k::launch_unchecked(
+                &self.client,
+                groups(units),
+                CubeDim::new_1d(64),
+                self.arg(3),
+                units,
+                cfg,
+                cap,
+            )
+        }
+    }
+
+    pub fn norm_forward(
+        &self,
+        bufs: &(Handle, usize),
+        train: bool,
+        cfg: NormCfg,
+        n: usize,
+        cap: usize,
+    ) {
+        let units = cfg.forward_units(n);
+        unsafe {
+            norm_forward_k::launch_unchecked(
+                &self.client,
+                groups(units),
+                CubeDim::new_1d(64),
+                self.arg(0),
+                self.arg(3),
+                self.arg(4),
+                BufferArg::from_raw_parts(bufs.0.clone(), bufs.1),
+                units,
+                train,
+                cfg,
+                n,
+                cap,
+            )
+        }
+    }
+
+    pub fn norm_grad(&self, cfg: NormCfg, n: usize, cap: usize) {
+        let units = cfg.units(n);
+        unsafe {
+            norm_grad_k::launch_unchecked(
+                &self.client,
+                groups(units),
+                CubeDim::new_1d(64),
+                self.arg(0),
+                self.arg(3),
+                self.arg(4),
+                units,
+                cfg,
+                n,
+                cap,
+            )
+        }
+    }
+
+    pub fn norm_input_grad(&self, cfg: NormCfg, n: usize, cap: usize) {
+        let units = cfg.input_grad_units(n);
+        unsafe {
+            norm_input_grad_k::launch_unchecked(
+                &self.client,
+                groups(units),
+                CubeDim::new_1d(64),
+                self.arg(0),
+                self.arg(3),
+                units,
+                cfg,
+                n,
+                cap,
+            )
+        }
+    }
+
+    pub fn norm_weight_grad(&self, cfg: NormCfg, n: usize, cap: usize, s: SgdArgs) {
+        let units = cfg.weight_grad_units();
+        unsafe {
+            norm_weight_grad_k::launch_unchecked(
+                &self.client,
+                groups(units),
+                CubeDim::new_1d(64),
+                self.arg(0),
+                self.arg(1),
+                self.arg(2),
+                self.arg(3),
+                units,
+                s.lr,
+                s.momentum,
+                s.dampening,
+                s.weight_decay,
+                s.flags,
+                cfg,
+                n,
+                cap,
+            )
+        }
+    }
+
+    pub fn dropout_forward(&self, cfg: DropoutCfg, seed: u32, train: bool, n: usize, cap: usize) {
+        let units = cfg.forward_units(n);
+        unsafe {
+            dropout_forward_k::launch_unchecked(
+                &self.client,
+                groups(units),
+                CubeDim::new_1d(64),
+                self.arg(3),
+                units,
+                seed,
+                train,
+                cfg,
+                cap,
+            )
+        }
+    }
+
+    pub fn dropout_input_grad(&self, cfg: DropoutCfg, seed: u32, n: usize, cap: usize) {
+        let units = cfg.input_grad_units(n);
+        unsafe {
+            dropout_input_grad_k::launch_unchecked(
+                &self.client,
+                groups(units),
+                CubeDim::new_1d(64),
+                self.arg(3),
+                units,
+                seed,
+                cfg,
+                cap,
+            )
+        }
+    }
+
+    pub fn avg_pool_forward(&self, cfg: AvgPoolCfg, n: usize, cap: usize) {
+        let units = cfg.forward_units(n);
+        unsafe {
+            avg_pool_forward_k::launch_unchecked(
+                &self.client,
+                groups(units),
+                CubeDim::new_1d(64),
+                self.arg(3),
+                units,
+                cfg,
+                cap,
+            )
+        }
+    }
+
+    pub fn avg_pool_input_grad(&self, cfg: AvgPoolCfg, n: usize, cap: usize) {
+        let units = cfg.input_grad_units(n);
+        unsafe {
+            avg_pool_input_grad_k::launch_unchecked(
+                &self.client,
+                groups(units),
+                CubeDim::new_1d(64),
+                self.arg(3),
+                units,
+                cfg,
+                cap,
             )
         }
     }
