@@ -1,5 +1,17 @@
 //! Weights cross between PyTorch and cubenet through safetensors files with PyTorch's
-//! `state_dict` keys and layouts (scripts/roundtrip.py writes and checks the PyTorch side).
+//! `state_dict` keys and layouts (scripts/roundtrip.py writes and checks the PyTorch side),
+//! for LeNet-5 and for a small ResNet with BatchNorm buffers, residual blocks and Dropout
+//! (both compared in eval mode, with running statistics).
+//!
+//! The fixtures `tests/fixtures/torch_*` come from `venv/bin/python scripts/roundtrip.py export`.
+//! These tests need no PyTorch; the cubenet -> PyTorch direction is checked by hand after
+//! running them (the test prints the command):
+//!
+//! ```text
+//! cargo test --test roundtrip
+//! venv/bin/python scripts/roundtrip.py check target/tmp/roundtrip/cubenet_lenet5.safetensors
+//! venv/bin/python scripts/roundtrip.py check target/tmp/roundtrip/cubenet_resnet.safetensors
+//! ```
 use std::path::Path;
 
 use cubenet::prelude::*;
@@ -16,12 +28,20 @@ fn tensor<'a>(ts: &'a [NamedTensor], name: &str) -> &'a NamedTensor {
     ts.iter().find(|t| t.name == name).unwrap()
 }
 
-fn assert_logits_close(got: &[f32], want: &[f32]) {
+/// Every logit within 1e-4 relative (`|g - w| / (|w| + 1e-3)`, scripts/roundtrip.py's measure);
+/// prints the largest difference.
+fn assert_logits_close(what: &str, got: &[f32], want: &[f32]) {
     assert_eq!(got.len(), want.len());
+    let mut max = 0f32;
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         let rel = (g - w).abs() / (w.abs() + 1e-3);
-        assert!(rel <= 1e-4, "logit {i}: cubenet {g}, PyTorch {w}");
+        assert!(rel <= 1e-4, "{what}: logit {i}: cubenet {g}, PyTorch {w}");
+        max = max.max(rel);
     }
+    eprintln!(
+        "{what}: {} logits, max relative difference {max:.2e}",
+        got.len()
+    );
 }
 
 /// `safetensors.torch.save_file(model.state_dict())` from PyTorch loads into cubenet as is,
@@ -33,7 +53,11 @@ fn pytorch_weights_load_into_cubenet_with_the_same_logits() {
     let mut net = LeNet5::new(&cubenet::default_device(), 8, 0).unwrap();
     net.load_state_dict(&state).unwrap();
     let logits = net.forward(&tensor(&io, "x").data).unwrap();
-    assert_logits_close(&logits, &tensor(&io, "logits").data);
+    assert_logits_close(
+        "PyTorch LeNet-5 in cubenet",
+        &logits,
+        &tensor(&io, "logits").data,
+    );
     // And it reads back bit for bit.
     let back = net.state_dict().unwrap();
     for t in &state {
@@ -78,6 +102,149 @@ fn cubenet_weights_are_written_for_pytorch() {
     // The file reads back as written.
     let again = checkpoint::load(&path).unwrap();
     assert_eq!(again.len(), 12);
+    eprintln!(
+        "wrote {} (check with: venv/bin/python scripts/roundtrip.py check {})",
+        path.display(),
+        path.display()
+    );
+}
+
+/// scripts/roundtrip.py `resnet()`: torchvision BasicBlocks (identity and stride-2 projection
+/// shortcuts), BatchNorm2d buffers, global average pool, Dropout before the classifier.
+#[network(input = [3, 16, 16])]
+pub struct SmallResNet {
+    #[layer(padding = 1, bias = false)]
+    conv1: Conv2d<3, 8, 3>,
+    bn1: BatchNorm2d<8>,
+    relu: Relu,
+    layer1: BasicBlock<8, 8>,
+    #[layer(stride = 2, downsample = true)]
+    layer2: BasicBlock<8, 16>,
+    avgpool: AdaptiveAvgPool2d<1>,
+    flatten: Flatten,
+    #[layer(p = 0.2)]
+    drop: Dropout,
+    fc: Linear<16, 10>,
+}
+
+const BN_PREFIXES: [&str; 6] = [
+    "bn1",
+    "layer1.bn1",
+    "layer1.bn2",
+    "layer2.bn1",
+    "layer2.bn2",
+    "layer2.downsample.1",
+];
+
+/// PyTorch's ResNet, trained 30 steps in train mode (so its running statistics and batch
+/// counts are not the initial ones), loads into cubenet; in eval mode cubenet gives
+/// PyTorch's eval logits (running statistics, Dropout the identity), and the state dict,
+/// buffers included, reads back bit for bit.
+#[test]
+fn pytorch_resnet_with_batchnorm_buffers_loads_into_cubenet_with_the_same_eval_logits() {
+    let state = checkpoint::load(&fixture("torch_resnet_state_dict.safetensors")).unwrap();
+    let io = checkpoint::load(&fixture("torch_resnet_logits.safetensors")).unwrap();
+    for bn in BN_PREFIXES {
+        assert_eq!(
+            tensor(&state, &format!("{bn}.num_batches_tracked")).data,
+            [30.0]
+        );
+        assert!(tensor(&state, &format!("{bn}.running_mean"))
+            .data
+            .iter()
+            .all(|&v| v != 0.0));
+    }
+    let x = &tensor(&io, "x").data;
+    let mut net = SmallResNet::new(&cubenet::default_device(), 8, 0).unwrap();
+    net.load_state_dict(&state).unwrap();
+    net.eval();
+    let logits = net.forward(x).unwrap();
+    assert_logits_close(
+        "PyTorch ResNet in cubenet (eval)",
+        &logits,
+        &tensor(&io, "logits").data,
+    );
+    assert_eq!(
+        net.forward(x).unwrap(),
+        logits,
+        "eval forward is deterministic"
+    );
+    let back = net.state_dict().unwrap();
+    assert_eq!(back.len(), state.len());
+    for t in &state {
+        assert_eq!(tensor(&back, &t.name).data, t.data, "{}", t.name);
+    }
+    // In training mode the same batch gives other logits (batch statistics, Dropout).
+    net.train();
+    assert_ne!(net.forward(x).unwrap(), logits);
+}
+
+/// Trains PyTorch's ResNet 5 more steps in cubenet (train mode: batch statistics, running
+/// statistics and batch counts updated), then `eval()`, and writes what cubenet trained (its
+/// `state_dict`, `num_batches_tracked` as int64) with a batch and cubenet's eval logits, for
+/// `scripts/roundtrip.py check` (target/tmp/roundtrip/cubenet_resnet.safetensors).
+#[test]
+fn cubenet_resnet_weights_and_buffers_are_written_for_pytorch() {
+    let state = checkpoint::load(&fixture("torch_resnet_state_dict.safetensors")).unwrap();
+    let io = checkpoint::load(&fixture("torch_resnet_logits.safetensors")).unwrap();
+    let x = &tensor(&io, "x").data;
+    let mut net = SmallResNet::new(&cubenet::default_device(), 8, 0).unwrap();
+    net.load_state_dict(&state).unwrap();
+    assert!(net.training());
+    let labels: Vec<u32> = (0..8).map(|i| (i * 3 % 10) as u32).collect();
+    let sgd = Sgd::new(0.05).with_momentum(0.9);
+    for _ in 0..5 {
+        net.train_step(x, &labels, &sgd).unwrap();
+    }
+    net.eval();
+    let logits = net.forward(x).unwrap();
+    let mut out = net.state_dict().unwrap();
+    assert_eq!(out.len(), state.len());
+    assert_ne!(tensor(&out, "fc.bias").data, tensor(&state, "fc.bias").data);
+    for bn in BN_PREFIXES {
+        let key = format!("{bn}.running_mean");
+        assert_ne!(tensor(&out, &key).data, tensor(&state, &key).data, "{key}");
+        let key = format!("{bn}.running_var");
+        assert_ne!(tensor(&out, &key).data, tensor(&state, &key).data, "{key}");
+        let key = format!("{bn}.num_batches_tracked");
+        assert!(
+            tensor(&out, &key).data[0] > 30.0,
+            "{key}: {:?}",
+            tensor(&out, &key).data
+        );
+    }
+    out.push(NamedTensor {
+        name: "check.x".into(),
+        shape: vec![8, 3, 16, 16],
+        data: x.clone(),
+    });
+    out.push(NamedTensor {
+        name: "check.logits".into(),
+        shape: vec![8, 10],
+        data: logits,
+    });
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("roundtrip");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("cubenet_resnet.safetensors");
+    checkpoint::save(&path, &out).unwrap();
+    // PyTorch's dtypes: int64 batch counts, f32 for the rest.
+    let bytes = std::fs::read(&path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    for t in &out {
+        let dtype = st.tensor(&t.name).unwrap().dtype();
+        let want = if t.name.ends_with(".num_batches_tracked") {
+            safetensors::Dtype::I64
+        } else {
+            safetensors::Dtype::F32
+        };
+        assert_eq!(dtype, want, "{}", t.name);
+    }
+    // The file reads back as written.
+    let again = checkpoint::load(&path).unwrap();
+    assert_eq!(again.len(), out.len());
+    for t in &out {
+        assert_eq!(tensor(&again, &t.name).data, t.data, "{}", t.name);
+    }
     eprintln!(
         "wrote {} (check with: venv/bin/python scripts/roundtrip.py check {})",
         path.display(),
