@@ -2,7 +2,9 @@
 
 cubenet's resume checkpoint (runtime/src/resume.rs) is one safetensors file holding
 
-  <key>                              every parameter under its PyTorch state_dict key
+  <key>                              every parameter and buffer under its PyTorch
+                                     state_dict key (BatchNorm's running_mean / running_var
+                                     float32, num_batches_tracked int64, as PyTorch)
   optimizer.<key>.momentum_buffer    SGD momentum buffer of each parameter (always written;
                                      zeros when no momentum step was taken)
   optimizer.<key>.exp_avg            Adam / AdamW first moment    (only after an Adam step)
@@ -29,12 +31,16 @@ Semantics kept across the conversion:
   * Adam / AdamW: one step count for every parameter (`optimizer.step`); PyTorch's per-
     parameter `step` tensors must all agree. The momentum buffers of an Adam run are zeros.
   * Parameters are f32 in both; values are copied bit for bit.
+  * Buffers (BatchNorm's running_mean, running_var, num_batches_tracked) are model state,
+    not optimizer state: to_torch loads them into the model's buffers (the whole state_dict,
+    strict), from_torch writes every buffer back (num_batches_tracked as int64). They get no
+    optimizer.* entries.
 
 Python API (import this file, or run it):
 
   to_torch(path, model, optimizer) -> metadata
-      Loads the parameters into `model` and the optimizer state into `optimizer` (a
-      torch.optim.SGD / Adam / AdamW over the model's parameters). Raises
+      Loads the parameters and buffers into `model` and the optimizer state into
+      `optimizer` (a torch.optim.SGD / Adam / AdamW over the model's parameters). Raises
       CheckpointMismatch listing every missing / extra key and shape mismatch. Returns the
       checkpoint's metadata (dict of str), which from_torch can write back unchanged.
 
@@ -49,17 +55,21 @@ Python API (import this file, or run it):
 
 Command line (venv/bin/python scripts/optimizer_state.py ...):
 
-  to-torch CKPT OUT.pt --arch lenet5|cifar-lenet [--optimizer auto|sgd|adam|adamw]
-           [--lr LR] [--lr-decay G] [--momentum M] [--weight-decay WD]
+  to-torch CKPT OUT.pt --arch lenet5|cifar-lenet|fashion-bn
+           [--optimizer auto|sgd|adam|adamw] [--lr LR] [--lr-decay G] [--momentum M]
+           [--weight-decay WD] [--epochs E]
       Writes torch.save({'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
       'cubenet': {'metadata': ..., 'arch': ..., 'optimizer': ...}}). The hyper-parameters
       default to the examples' (examples/fashion_mnist.rs: lr 0.05, StepLR gamma 0.5 per
-      epoch, momentum 0.9; examples/cifar10.rs: lr 0.001, momentum 0.9, no schedule); the
+      epoch, momentum 0.9; examples/cifar10.rs: lr 0.001, momentum 0.9, no schedule;
+      examples/fashion_mnist_bn.rs: lr 0.05, momentum 0.9, weight decay 5e-4, cosine
+      annealing to 0 over --epochs (default 10) x batches per epoch, stepped per batch); the
       group's lr is the one cubenet uses for the next step (StepLR applied for the epoch of
-      the next batch, computed as cubenet does: f32 for SGD, f64 for Adam). `auto` picks
-      adam when the file has Adam state (cubenet does not record adam vs adamw), else sgd.
+      the next batch, cosine at the checkpoint's step count, computed as cubenet does: f32
+      for SGD, f64 for Adam). `auto` picks adam when the file has Adam state (cubenet does
+      not record adam vs adamw), else sgd.
 
-  from-torch IN.pt CKPT --arch lenet5|cifar-lenet [--epoch E] [--batches-done B]
+  from-torch IN.pt CKPT --arch lenet5|cifar-lenet|fashion-bn [--epoch E] [--batches-done B]
            [--steps S] [--data-samples N] [--batch-size B] [--seed S] [--no-shuffle]
            [--drop-last]
       IN.pt holds {'model': state_dict, 'optimizer': optimizer state_dict} (and, when it
@@ -77,6 +87,7 @@ import sys
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
+from torch import nn
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -102,6 +113,21 @@ RUN_DEFAULTS = {
     "data.drop_last": "false",
 }
 
+COUNT_SUFFIX = ".num_batches_tracked"
+
+
+def bn_net():
+    """examples/fashion_mnist_bn.rs `BnNet` (1x28x28), with its state_dict keys."""
+    from collections import OrderedDict
+    return nn.Sequential(OrderedDict([
+        ("conv1", nn.Conv2d(1, 16, 5, padding=2)), ("bn1", nn.BatchNorm2d(16)),
+        ("relu1", nn.ReLU()), ("pool1", nn.MaxPool2d(2)),
+        ("conv2", nn.Conv2d(16, 32, 5)), ("bn2", nn.BatchNorm2d(32)),
+        ("relu2", nn.ReLU()), ("pool2", nn.MaxPool2d(2)), ("flatten", nn.Flatten()),
+        ("fc1", nn.Linear(800, 128)), ("bn3", nn.BatchNorm1d(128)), ("relu3", nn.ReLU()),
+        ("fc2", nn.Linear(128, 10))]))
+
+
 ARCHS = {
     # examples/fashion_mnist.rs (= cubenet::zoo::LeNet5): 1x28x28, conv1 padding 2.
     "lenet5": dict(build=lambda: LeNet(in_channels=1, conv1_padding=2), lr=0.05, lr_decay=0.5,
@@ -109,6 +135,9 @@ ARCHS = {
     # examples/cifar10.rs (the PyTorch tutorial's CIFAR LeNet): 3x32x32, no padding.
     "cifar-lenet": dict(build=lambda: LeNet(in_channels=3, conv1_padding=0), lr=0.001,
                         lr_decay=1.0, momentum=0.9),
+    # examples/fashion_mnist_bn.rs: BatchNorm buffers; per-step cosine schedule over 10 epochs.
+    "fashion-bn": dict(build=bn_net, lr=0.05, lr_decay=1.0, momentum=0.9, weight_decay=5e-4,
+                       schedule="cosine", epochs=10),
 }
 
 
@@ -126,6 +155,15 @@ def read_checkpoint(path):
             f"{path}: not a cubenet training checkpoint (metadata format = "
             f"{meta.get('format')!r}, expected {FORMAT!r})")
     return tensors, meta
+
+
+def _is_count(name):
+    """BatchNorm's batch count: int64 in PyTorch and in cubenet's files."""
+    return name.endswith(COUNT_SUFFIX)
+
+
+def _file_dtype(name):
+    return torch.int64 if _is_count(name) else torch.float32
 
 
 def _state_key(name, suffix):
@@ -208,8 +246,8 @@ def to_torch(path, model, optimizer):
         problems.append(f"  the optimizer is Adam but the checkpoint ({steps} steps) holds no "
                         "Adam state (it was written by an SGD run)")
 
-    # Integer buffers (BatchNorm's num_batches_tracked) are not cubenet state: left as they are.
-    model_sd = {k: v for k, v in model.state_dict().items() if v.is_floating_point()}
+    # Parameters and buffers (BatchNorm's running statistics and int64 batch counts).
+    model_sd = model.state_dict()
     param_names = {n for _, n, _ in entries}
     shapes = {k: tuple(v.shape) for k, v in model_sd.items()}
     expected = dict(shapes)
@@ -227,14 +265,17 @@ def to_torch(path, model, optimizer):
     for k in sorted(set(tensors) - set(expected)):
         problems.append(f"  extra key `{k}` (shape {list(tensors[k].shape)})")
     for k, t in tensors.items():
-        if t.dtype != torch.float32 and k in expected:
-            problems.append(f"  `{k}` is {t.dtype}, expected torch.float32")
+        if k in expected and t.dtype != _file_dtype(k):
+            problems.append(f"  `{k}` is {t.dtype}, expected {_file_dtype(k)}")
+    for k, v in model_sd.items():
+        if v.dtype != _file_dtype(k):
+            problems.append(f"  the model's `{k}` is {v.dtype}; cubenet keeps "
+                            f"{_file_dtype(k)}")
     if problems:
         raise CheckpointMismatch(f"{path} does not fit the model / optimizer:\n"
                                  + "\n".join(problems))
 
-    missing, unexpected = model.load_state_dict({k: tensors[k] for k in model_sd}, strict=False)
-    assert not unexpected and all(not model.state_dict()[k].is_floating_point() for k in missing)
+    model.load_state_dict({k: tensors[k] for k in model_sd}, strict=True)
     state = {}
     if kind == "sgd":
         for i, n, g in entries:
@@ -281,6 +322,17 @@ def _f32_contiguous(name, t):
     return t
 
 
+def _count_contiguous(name, t):
+    t = t.detach().to("cpu").contiguous()
+    if t.dtype != torch.int64 or t.numel() != 1:
+        raise CheckpointMismatch(f"`{name}` is {t.dtype}{list(t.shape)}; expected an int64 "
+                                 "scalar (BatchNorm's batch count)")
+    if not 0 <= int(t) <= 2 ** 24:
+        raise CheckpointMismatch(f"`{name}` = {int(t)}: cubenet keeps batch counts exact "
+                                 "only up to 2^24")
+    return t
+
+
 def from_torch(model, optimizer, path, metadata=None, **run):
     """Writes `model` + `optimizer` (object or state_dict) as a cubenet resume checkpoint.
 
@@ -295,10 +347,11 @@ def from_torch(model, optimizer, path, metadata=None, **run):
     if unknown:
         raise CheckpointMismatch(f"optimizer state for unknown parameter indices {unknown}")
 
+    # Parameters and buffers: cubenet's resume needs the BatchNorm running statistics and
+    # batch counts (int64, as PyTorch) as well.
     tensors = {}
     for k, v in model.state_dict().items():
-        if v.is_floating_point():  # integer buffers (num_batches_tracked) are not cubenet's
-            tensors[k] = _f32_contiguous(k, v)
+        tensors[k] = _count_contiguous(k, v) if _is_count(k) else _f32_contiguous(k, v)
     momentum_present = False
     adam_steps = {}
     for i, n, _ in entries:
@@ -377,8 +430,7 @@ def from_torch(model, optimizer, path, metadata=None, **run):
 
 def next_step_epoch(meta):
     """The epoch of the step a resumed run takes next (cubenet's fit loop)."""
-    samples, batch = int(meta["data.samples"]), int(meta["data.batch_size"])
-    batches = samples // batch if meta["data.drop_last"] == "true" else -(-samples // batch)
+    batches = batches_per_epoch(meta)
     epoch = int(meta["epoch"])
     return epoch + 1 if int(meta["batches_done"]) >= batches else epoch
 
@@ -396,6 +448,22 @@ def scheduled_lr(kind, lr, gamma, epoch):
     return float(np.float32(lr)) * float(np.float32(gamma)) ** k
 
 
+def batches_per_epoch(meta):
+    samples, batch = int(meta["data.samples"]), int(meta["data.batch_size"])
+    return samples // batch if meta["data.drop_last"] == "true" else -(-samples // batch)
+
+
+def cosine_lr(kind, lr, meta, epochs):
+    """CosineAnnealingLr { t_max: epochs x batches per epoch, eta_min: 0, per_step } at the
+    checkpoint's step count, as cubenet's fit loop applies it (f64 from the f32 option,
+    rounded to f32 for SGD)."""
+    import numpy as np
+    t_max = max(epochs * batches_per_epoch(meta), 1)
+    x = math.pi * int(meta["steps"]) / t_max
+    v = float(np.float32(lr)) * (1.0 + math.cos(x)) / 2.0
+    return float(np.float32(v)) if kind == "sgd" else v
+
+
 def build_optimizer(model, name, lr, momentum, weight_decay):
     p = model.parameters()
     if name == "sgd":
@@ -411,7 +479,7 @@ def build_optimizer(model, name, lr, momentum, weight_decay):
 
 
 def load_into_torch(ckpt, arch, optimizer="auto", lr=None, lr_decay=None, momentum=None,
-                    weight_decay=None):
+                    weight_decay=None, epochs=None):
     """(model, optimizer, metadata, optimizer name) for checkpoint `ckpt`, hyper-parameters
     defaulting to the example of `arch`."""
     a = ARCHS[arch]
@@ -422,8 +490,11 @@ def load_into_torch(ckpt, arch, optimizer="auto", lr=None, lr_decay=None, moment
     kind = "sgd" if name == "sgd" else "adam"
     base = a["lr"] if lr is None else lr
     gamma = a["lr_decay"] if lr_decay is None else lr_decay
-    group_lr = scheduled_lr(kind, base, gamma, next_step_epoch(meta))
-    wd = 0.0 if weight_decay is None else weight_decay
+    if a.get("schedule") == "cosine":
+        group_lr = cosine_lr(kind, base, meta, a["epochs"] if epochs is None else epochs)
+    else:
+        group_lr = scheduled_lr(kind, base, gamma, next_step_epoch(meta))
+    wd = a.get("weight_decay", 0.0) if weight_decay is None else weight_decay
     model = a["build"]()
     opt = build_optimizer(model, name, group_lr, a["momentum"] if momentum is None else momentum,
                           wd)
@@ -433,12 +504,14 @@ def load_into_torch(ckpt, arch, optimizer="auto", lr=None, lr_decay=None, moment
 
 def cmd_to_torch(args):
     model, opt, meta, name = load_into_torch(args.ckpt, args.arch, args.optimizer, args.lr,
-                                             args.lr_decay, args.momentum, args.weight_decay)
+                                             args.lr_decay, args.momentum, args.weight_decay,
+                                             args.epochs)
     torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                 "cubenet": {"metadata": meta, "arch": args.arch, "optimizer": name}}, args.out)
     sd = opt.state_dict()
     g = {k: v for k, v in sd["param_groups"][0].items() if k != "params"}
-    print(f"{args.ckpt} -> {args.out}: {len(model.state_dict())} parameters, optimizer "
+    print(f"{args.ckpt} -> {args.out}: {len(list(model.parameters()))} parameters and "
+          f"{len(list(model.buffers()))} buffers, optimizer "
           f"{type(opt).__name__} with state for {len(sd['state'])} of them "
           f"({sorted(next(iter(sd['state'].values()), {}))}); epoch {meta['epoch']}, "
           f"batches_done {meta['batches_done']}, steps {meta['steps']}"
@@ -479,7 +552,8 @@ def compare_checkpoints(a, b):
         elif ta[k].dtype != tb[k].dtype or ta[k].shape != tb[k].shape:
             diffs.append(f"tensor `{k}`: {ta[k].dtype}{list(ta[k].shape)} vs "
                          f"{tb[k].dtype}{list(tb[k].shape)}")
-        elif not torch.equal(ta[k].view(torch.int32), tb[k].view(torch.int32)):
+        elif not (torch.equal(ta[k].view(torch.int32), tb[k].view(torch.int32))
+                  if ta[k].is_floating_point() else torch.equal(ta[k], tb[k])):
             diffs.append(f"tensor `{k}`: values differ (bitwise)")
     for k in sorted(set(ma) | set(mb)):
         if ma.get(k) != mb.get(k):
@@ -520,6 +594,8 @@ def main(argv=None):
     t.add_argument("--lr-decay", type=float)
     t.add_argument("--momentum", type=float)
     t.add_argument("--weight-decay", type=float)
+    t.add_argument("--epochs", type=int, help="the run's epochs (cosine schedule's length; "
+                   "fashion-bn: default 10)")
     f = sub.add_parser("from-torch", help="torch.save file -> cubenet checkpoint")
     f.add_argument("inp")
     f.add_argument("ckpt")
