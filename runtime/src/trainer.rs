@@ -131,6 +131,9 @@ fn evaluate_batches<N: Network>(net: &mut N, loader: &DataLoader) -> Result<(f64
 /// Trains `net` for `cfg.epochs` epochs on `train`, evaluating on `test` after each epoch.
 /// Returns the report of every epoch of the run (those before a resume included).
 ///
+/// The network is put in training mode for the steps (PyTorch's `model.train()`) and in eval
+/// mode for each evaluation ([`evaluate`]); it is left in training mode.
+///
 /// After every step the loss and every gradient are checked: the first NaN or infinity
 /// stops the run before anything else is saved, so the checkpoint on disk holds the last
 /// good state.
@@ -153,9 +156,13 @@ pub fn fit<N: Network>(
     cfg.optimizer.validate()?;
     validate_clip(cfg.clip_grad_norm)?;
     crate::schedule::validate(cfg.lr_schedule, cfg.cosine, cfg.warmup).map_err(Error::Config)?;
+    net.train();
     let mut run = match &cfg.resume {
         Some(path) => {
             let run = resume::load(path, net, train)?;
+            // One training-mode forward pass per step so far: the Dropout masks continue
+            // where the interrupted run stopped.
+            net.state_mut().set_forward_count(run.steps);
             eprintln!(
                 "resuming from {}: epoch {}, {} of {} batches done, step {}",
                 path.display(),

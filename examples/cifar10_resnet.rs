@@ -1,0 +1,162 @@
+//! ResNet-8 on CIFAR-10: torchvision's `BasicBlock`s (Conv2d + BatchNorm2d + ReLU, with
+//! identity and projection shortcuts) in a CIFAR-sized ResNet (He et al. 2016, section 4.2,
+//! with one block per stage: 1 + 3 x 2 + 1 = 8 layers with weights), written with
+//! `#[network]`. SGD with momentum, weight decay and a cosine learning-rate schedule; the
+//! test accuracy after each epoch, in eval mode (BatchNorm's running statistics).
+//!
+//! ```text
+//! cargo run --release --example cifar10_resnet -- --data /path/to/cifar-10-batches-bin
+//! ```
+//! The folder is the extracted "CIFAR-10 binary version" from
+//! <https://www.cs.toronto.edu/~kriz/cifar.html> (`data_batch_1.bin` .. `data_batch_5.bin`,
+//! `test_batch.bin`). No data augmentation. The last line is machine-readable:
+//! `test_accuracy=0.xxxx epochs=N train_samples_per_s=S kernels_per_step=K`.
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use cubenet::prelude::*;
+
+/// ResNet-8 for 3 x 32 x 32 images: a 3x3 stem, three stages of one BasicBlock each
+/// (16, 32 and 64 channels; stride 2 with a 1x1 projection between stages), global average
+/// pooling and a linear classifier.
+#[network(input = [3, 32, 32])]
+pub struct ResNet8 {
+    #[layer(padding = 1, bias = false)]
+    conv1: Conv2d<3, 16, 3>,
+    bn1: BatchNorm2d<16>,
+    relu: Relu,
+    layer1: BasicBlock<16, 16>,
+    #[layer(stride = 2, downsample = true)]
+    layer2: BasicBlock<16, 32>,
+    #[layer(stride = 2, downsample = true)]
+    layer3: BasicBlock<32, 64>,
+    avgpool: AdaptiveAvgPool2d<1>,
+    flatten: Flatten,
+    fc: Linear<64, 10>,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "Train ResNet-8 (BasicBlocks with BatchNorm) on CIFAR-10 with cubenet")]
+struct Args {
+    /// The `cifar-10-batches-bin` folder (or its parent).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Passes over the training set.
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    /// Samples per SGD step.
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+    /// Initial learning rate (annealed to 0 over the epochs with a cosine).
+    #[arg(long, default_value_t = 0.1)]
+    lr: f32,
+    /// SGD momentum.
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f32,
+    /// Weight decay (L2, on every parameter as torch.optim.SGD).
+    #[arg(long, default_value_t = 5e-4)]
+    weight_decay: f32,
+    /// Seed for the initial weights and the shuffling.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Train on the first N training images only (0: all).
+    #[arg(long, default_value_t = 0)]
+    limit: usize,
+    /// Print the network's shapes and fusion plan first.
+    #[arg(long)]
+    plan: bool,
+    /// Hide the progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn run(args: &Args, data: &std::path::Path) -> cubenet::Result<()> {
+    if args.plan {
+        println!("{}", ResNet8::SUMMARY);
+    }
+    let mut train = Dataset::cifar10(data, Split::Train)?;
+    if args.limit > 0 {
+        train = train.head(args.limit);
+    }
+    let test = Dataset::cifar10(data, Split::Test)?;
+    // Per-channel mean and standard deviation of the CIFAR-10 training pixels (byte / 255).
+    let normalize = Normalize {
+        mean: vec![0.4914, 0.4822, 0.4465],
+        std: vec![0.2470, 0.2435, 0.2616],
+    };
+    let train = DataLoader::new(
+        Arc::new(train),
+        args.batch_size,
+        true,
+        false,
+        normalize.clone(),
+        args.seed,
+    )?;
+    let test = DataLoader::new(
+        Arc::new(test),
+        args.batch_size,
+        false,
+        false,
+        normalize,
+        args.seed,
+    )?;
+    let device = cubenet::default_device();
+    println!("device: {}", cubenet::describe(&device)?);
+    let mut net = ResNet8::new(&device, args.batch_size, args.seed)?;
+    let sgd = Sgd::new(args.lr)
+        .with_momentum(args.momentum)
+        .with_weight_decay(args.weight_decay);
+    let cfg = TrainConfig {
+        progress: !args.quiet,
+        cosine: Some(CosineAnnealingLr {
+            t_max: args.epochs,
+            eta_min: 0.0,
+            per_step: false,
+        }),
+        ..TrainConfig::new(args.epochs, sgd)
+    };
+    let reports = fit(&mut net, &train, Some(&test), &cfg)?;
+    if let Some(p) = net.state().profile() {
+        let total: f64 = p.kernels.iter().map(|k| k.1).sum();
+        println!("kernel profile (CUBENET_PROFILE=1; each launch synced):");
+        for (name, secs, launches) in &p.kernels {
+            println!(
+                "  {name:<36} {:>9.3} ms/launch {:>5.1}%",
+                1e3 * secs / *launches as f64,
+                100.0 * secs / total
+            );
+        }
+    }
+    let last = reports.last().expect("at least one epoch");
+    let secs: f64 = reports.iter().map(|r| r.train_seconds).sum();
+    println!(
+        "test_accuracy={:.4} epochs={} train_samples_per_s={:.0} kernels_per_step={}",
+        last.test_accuracy.unwrap_or(0.0),
+        reports.len(),
+        (train.dataset().len() * reports.len()) as f64 / secs.max(1e-9),
+        ResNet8::KERNELS_PER_STEP
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    cubenet::quiet_vulkan_loader();
+    let args = Args::parse();
+    let Some(data) = args.data.clone() else {
+        eprintln!(
+            "error: no data folder given. Pass --data DIR, where DIR is the extracted `cifar-10-batches-bin` \
+             folder of the CIFAR-10 binary version (https://www.cs.toronto.edu/~kriz/cifar.html, \
+             file cifar-10-binary.tar.gz), holding data_batch_1.bin .. data_batch_5.bin and test_batch.bin."
+        );
+        return ExitCode::from(2);
+    };
+    match run(&args, &data) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
