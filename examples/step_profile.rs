@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use cubenet::prelude::*;
-use cubenet::zoo::{CifarLeNet, LeNet5};
+use cubenet::zoo::{CifarLeNet, FashionBn, LeNet5, ResNet8};
 use rand::{Rng, SeedableRng};
 
 #[derive(Parser)]
@@ -32,8 +32,10 @@ fn main() -> cubenet::Result<()> {
     match args.net.as_str() {
         "lenet5" => bench::<LeNet5>(&args, "lenet5"),
         "cifar" => bench::<CifarLeNet>(&args, "cifar_lenet"),
+        "bn" => bench::<FashionBn>(&args, "fashion_bn"),
+        "resnet8" => bench::<ResNet8>(&args, "resnet8"),
         other => Err(cubenet::Error::Config(format!(
-            "unknown --net `{other}`; expected `lenet5` or `cifar`"
+            "unknown --net `{other}`; expected `lenet5`, `cifar`, `bn` or `resnet8`"
         ))),
     }
 }
@@ -79,7 +81,7 @@ fn bench<N: Network>(args: &Args, name: &str) -> cubenet::Result<()> {
         let total: f64 = rows.iter().map(|r| r.1).sum();
         for (n, s) in rows {
             println!(
-                "{n:<18} {:>8.2} ms/step {:>5.1}%",
+                "{n:<36} {:>8.2} ms/step {:>5.1}%",
                 1e3 * s / args.steps as f64,
                 100.0 * s / total
             );
