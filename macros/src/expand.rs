@@ -514,42 +514,4 @@ mod tests {
             }
         }
     }
-
-    #[test]
-    fn zz_tmp_ui_messages() {
-        let mut names: Vec<_> = std::fs::read_dir("../tests/ui/fail")
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-            .collect();
-        names.sort();
-        for path in names {
-            let src = std::fs::read_to_string(&path).unwrap();
-            let Ok(file) = syn::parse_file(&src) else {
-                continue;
-            };
-            for item in file.items {
-                let mut item = item;
-                let attr = match &mut item {
-                    syn::Item::Struct(s) => {
-                        let Some(i) = s.attrs.iter().position(|a| a.path().is_ident("network"))
-                        else {
-                            continue;
-                        };
-                        let a = s.attrs.remove(i);
-                        match a.meta {
-                            syn::Meta::List(l) => l.tokens,
-                            _ => TokenStream::new(),
-                        }
-                    }
-                    _ => continue,
-                };
-                let got = match compile(attr, &item) {
-                    Ok(_) => vec![],
-                    Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
-                };
-                println!("ZZ {} => {:?}", path.display(), got);
-            }
-        }
-    }
 }

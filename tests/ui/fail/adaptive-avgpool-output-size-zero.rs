@@ -1,0 +1,14 @@
+use cubenet::prelude::*;
+
+#[network(input = [1, 28, 28])]
+pub struct Net {
+    conv1: Conv2d<1, 6, 5>,
+    relu1: Relu,
+    gap: AdaptiveAvgPool2d<0>,
+    flatten: Flatten,
+    fc1: Linear<6, 10>,
+}
+
+fn main() {
+    let _ = Net::KERNELS_PER_STEP;
+}

@@ -1,0 +1,15 @@
+use cubenet::prelude::*;
+
+#[network(input = [1, 28, 28])]
+pub struct Net {
+    conv1: Conv2d<1, 6, 5>,
+    relu1: Relu,
+    avg: AvgPool2d<2>,
+    pool: MaxPool2d<2>,
+    flatten: Flatten,
+    fc1: Linear<216, 10>,
+}
+
+fn main() {
+    let _ = Net::KERNELS_PER_STEP;
+}

@@ -1,0 +1,16 @@
+use cubenet::prelude::*;
+
+#[network(input = [1, 28, 28])]
+pub struct Net {
+    conv1: Conv2d<1, 6, 5>,
+    bn1: BatchNorm2d<6>,
+    relu1: Relu,
+    tanh1: Tanh,
+    pool1: MaxPool2d<2>,
+    flatten: Flatten,
+    fc1: Linear<864, 10>,
+}
+
+fn main() {
+    let _ = Net::KERNELS_PER_STEP;
+}
