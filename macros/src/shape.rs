@@ -381,7 +381,8 @@ fn basic_block_shape(
     let s = bb.stride.value;
     let out = |x: Option<usize>| x.map(|x| (x - 1) / s + 1);
     let (oh, ow) = (out(h), out(w));
-    let (inp, planes) = (bb.inplanes.value, bb.planes.value);
+    // The input's real channel count: a wrong `inplanes` is reported above, once.
+    let (inp, planes) = (c.unwrap_or(bb.inplanes.value), bb.planes.value);
     if !bb.downsample && (inp != planes || s != 1) {
         let name = &layer.name;
         let why = match (inp != planes, s != 1) {
