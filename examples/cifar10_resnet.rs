@@ -119,15 +119,7 @@ fn run(args: &Args, data: &std::path::Path) -> cubenet::Result<()> {
     };
     let reports = fit(&mut net, &train, Some(&test), &cfg)?;
     if let Some(p) = net.state().profile() {
-        let total: f64 = p.kernels.iter().map(|k| k.1).sum();
-        println!("kernel profile (CUBENET_PROFILE=1; each launch synced):");
-        for (name, secs, launches) in &p.kernels {
-            println!(
-                "  {name:<36} {:>9.3} ms/launch {:>5.1}%",
-                1e3 * secs / *launches as f64,
-                100.0 * secs / total
-            );
-        }
+        print!("{}", p.table());
     }
     let last = reports.last().expect("at least one epoch");
     let secs: f64 = reports.iter().map(|r| r.train_seconds).sum();

@@ -170,15 +170,7 @@ fn run<N: Network>(args: &Args) -> cubenet::Result<()> {
     };
     let reports = fit(&mut net, &train, Some(&test), &cfg)?;
     if let Some(p) = net.state().profile() {
-        let total: f64 = p.kernels.iter().map(|k| k.1).sum();
-        println!("kernel profile (CUBENET_PROFILE=1; each launch synced):");
-        for (name, secs, launches) in &p.kernels {
-            println!(
-                "  {name:<18} {:>9.3} ms/launch {:>5.1}%",
-                1e3 * secs / *launches as f64,
-                100.0 * secs / total
-            );
-        }
+        print!("{}", p.table());
     }
     if let Some(prefix) = &args.curves {
         let (csv, png) = (prefix.with_extension("csv"), prefix.with_extension("png"));

@@ -209,6 +209,24 @@ pub struct Profile {
     pub kernels: Vec<(&'static str, f64, usize)>,
 }
 
+impl Profile {
+    /// One line per kernel, in first-launch order: name, milliseconds per launch and share of
+    /// the total, under a heading.
+    pub fn table(&self) -> String {
+        let total: f64 = self.kernels.iter().map(|k| k.1).sum();
+        let width = self.kernels.iter().map(|k| k.0.len()).max().unwrap_or(0);
+        let mut out = String::from("kernel profile (CUBENET_PROFILE=1; each launch synced):\n");
+        for (name, secs, launches) in &self.kernels {
+            out.push_str(&format!(
+                "  {name:<width$} {:>9.3} ms/launch {:>5.1}%\n",
+                1e3 * secs / (*launches).max(1) as f64,
+                100.0 * secs / total.max(1e-12)
+            ));
+        }
+        out
+    }
+}
+
 fn bytes_of(v: &[f32]) -> Bytes {
     Bytes::from_bytes_vec(f32::as_bytes(v).to_vec())
 }
