@@ -183,31 +183,6 @@ pub fn inv_std(var: f32, #[comptime] cfg: NormCfg) -> f32 {
     1.0f32 / f32::sqrt(var + f32::new(comptime!(f32::from_bits(cfg.eps))))
 }
 
-/// The mean and `invstd` a forward in training (`train`) or eval mode normalises channel `ch`
-/// with: the batch statistics, or the running ones.
-#[cube]
-pub fn norm_mean_invstd(
-    acts: &mut [f32],
-    bufs: &mut [f32],
-    ch: usize,
-    #[comptime] train: bool,
-    #[comptime] cfg: NormCfg,
-    #[comptime] n: usize,
-    #[comptime] cap: usize,
-) -> (f32, f32) {
-    let mut mean = 0.0f32;
-    let mut var = 0.0f32;
-    if comptime!(train) {
-        let (m, m2) = batch_moments(acts, ch, cfg, n, cap);
-        mean = m;
-        var = m2 / f32::new(comptime!((n * cfg.hw()) as f32));
-    } else {
-        mean = bufs[cfg.rm_off + ch];
-        var = bufs[cfg.rv_off + ch];
-    }
-    (mean, inv_std(var, cfg))
-}
-
 /// Forward statistics unit: the mean and `sum((x - mean_s)^2)` of one (sample, channel)
 /// plane of the block input (two passes).
 #[cube]

@@ -404,7 +404,6 @@ pub fn plan(
                         blocks[conv1].skip_grad = Some(bn2);
                     }
                 }
-                let _ = (oc, c);
                 open_act = false;
                 open_pool = false;
             }

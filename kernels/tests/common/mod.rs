@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod blocks;
+pub mod fd;
 pub mod head;
 pub mod kernels;
 pub mod launch;
