@@ -6,7 +6,7 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, TensorView};
 
 use crate::error::{Error, Result};
-use crate::model::NamedTensor;
+use crate::state_dict::NamedTensor;
 
 pub(crate) fn ck_err(path: &Path, message: impl Into<String>) -> Error {
     Error::Checkpoint {

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::trainer::EpochReport;
+use crate::report::EpochReport;
 
 /// Where the PNG's labels find a TrueType font (Debian: `fonts-dejavu-core`). Without one
 /// the plot is drawn without text.

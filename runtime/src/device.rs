@@ -1,4 +1,4 @@
-//! Choosing the compute device.
+//! Choosing the compute device, and checking that it can run a network ([`check_loop_limit`]).
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
@@ -106,4 +106,54 @@ pub fn client(device: &Device) -> Result<Client> {
 pub fn describe(device: &Device) -> Result<String> {
     let client = client(device)?;
     Ok(format!("{} ({:?})", client.name(), device))
+}
+
+/// Refuses, on Mesa's llvmpipe / lavapipe (`adapter` names the device), a batch size at
+/// which some kernel would exceed the driver's loop limit and silently return partial
+/// results (see [`cubenet_kernels::LOOP_LIMIT`]).
+///
+/// # Errors
+/// [`Error::Device`] naming the job, its loop count, the limit and the largest batch size
+/// that fits (if any).
+pub fn check_loop_limit(
+    adapter: &str,
+    batch_size: usize,
+    max_loops: fn(usize, bool) -> (usize, &'static str),
+) -> Result<()> {
+    use cubenet_kernels::LOOP_LIMIT;
+    if !adapter.contains("llvmpipe") || batch_size == 0 {
+        return Ok(());
+    }
+    let fits = |n: usize| max_loops(n, true).0 <= LOOP_LIMIT && max_loops(n, false).0 <= LOOP_LIMIT;
+    if fits(batch_size) {
+        return Ok(());
+    }
+    let (iters, what) = [max_loops(batch_size, true), max_loops(batch_size, false)]
+        .into_iter()
+        .max_by_key(|x| x.0)
+        .expect("two candidates");
+    // The counts grow with the batch size: the largest batch that fits by bisection.
+    let (mut lo, mut hi) = (0usize, batch_size);
+    while lo + 1 < hi {
+        let mid = lo + (hi - lo) / 2;
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let advice = if lo == 0 {
+        "No batch size fits: the layer is too wide for this driver. Run on another backend \
+         (a GPU, or the `cpu` feature)."
+            .to_string()
+    } else {
+        format!(
+            "Use a batch size of at most {lo}, or another backend (a GPU, or the `cpu` feature)."
+        )
+    };
+    Err(Error::Device(format!(
+        "{adapter} cannot run this network correctly at batch size {batch_size}: {what} runs up \
+         to {iters} loop iterations in one shader invocation, and Mesa's CPU driver silently \
+         stops a shader's loops after {LOOP_LIMIT} in total. {advice}"
+    )))
 }

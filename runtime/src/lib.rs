@@ -10,18 +10,24 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod infer;
-pub mod model;
+pub mod layout;
+pub mod network;
 pub mod optim;
+pub mod profile;
+mod report;
 pub mod resume;
 pub mod schedule;
+pub mod state;
+pub mod state_dict;
 pub mod stop;
 pub mod trainer;
 
 pub use device::{default_device, describe, Device};
 pub use error::{Error, Result};
-pub use model::{
-    mean_in_order, BlockInfo, BufferInfo, Init, Layout, NamedTensor, NetState, Network, ParamInfo,
-    StepArgs,
-};
+pub use layout::{BlockInfo, BufferInfo, Init, Layout, ParamInfo};
+pub use network::Network;
+pub use optim::step::{mean_in_order, StepArgs};
 pub use optim::{Adam, Optimizer, Sgd};
+pub use state::NetState;
+pub use state_dict::NamedTensor;
 pub use stop::StopFlag;

@@ -16,8 +16,10 @@ use std::path::Path;
 use crate::checkpoint::{ck_err, load_with_metadata, save_with_metadata};
 use crate::data::DataLoader;
 use crate::error::{Error, Result};
-use crate::model::{split_named, NamedTensor, Network};
-use crate::trainer::EpochReport;
+use crate::layout::ParamInfo;
+use crate::network::Network;
+use crate::report::EpochReport;
+use crate::state_dict::{split_named, NamedTensor};
 
 /// Value of the `format` metadata key.
 pub const FORMAT: &str = "cubenet-training-checkpoint/1";
@@ -35,7 +37,7 @@ fn state_key(param: &str, suffix: &str) -> String {
 /// each missing or misshapen tensor is added to `problems`.
 fn take_state(
     tensors: &[NamedTensor],
-    params: &[crate::model::ParamInfo],
+    params: &[ParamInfo],
     num_params: usize,
     suffix: &str,
     problems: &mut Vec<String>,

@@ -8,9 +8,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::data::DataLoader;
 use crate::error::{Error, Result};
-use crate::model::step_unchecked;
-use crate::model::Network;
+use crate::network::Network;
+use crate::optim::step::step_unchecked;
 use crate::optim::{validate_clip, Optimizer};
+pub use crate::report::EpochReport;
 use crate::resume::{self, RunState};
 pub use crate::schedule::{CosineAnnealingLr, LinearLr, StepLr};
 use crate::stop::StopFlag;
@@ -79,23 +80,6 @@ impl TrainConfig {
             max_steps: None,
         }
     }
-}
-
-/// What one epoch measured.
-#[derive(Clone, Debug, PartialEq)]
-pub struct EpochReport {
-    /// Epoch number, 1-based.
-    pub epoch: usize,
-    /// Mean of the per-batch mean losses.
-    pub train_loss: f64,
-    /// Training samples per second (wall clock, data loading included).
-    pub samples_per_s: f64,
-    /// Seconds the epoch's training took.
-    pub train_seconds: f64,
-    /// Test accuracy in [0, 1], if a test loader was given.
-    pub test_accuracy: Option<f64>,
-    /// Mean test loss, if a test loader was given.
-    pub test_loss: Option<f64>,
 }
 
 /// Accuracy (fraction of rows whose argmax logit is the label) and mean loss of `net` over
@@ -243,8 +227,15 @@ pub fn fit<N: Network>(
             if let Some(w) = cfg.warmup {
                 opt = opt.with_lr(opt.lr() * w.factor(done));
             }
-            let (loss, read_grads) =
-                step_unchecked(net, &batch.images, &batch.labels, &opt, cfg.clip_grad_norm)?;
+            let (loss, read_grads) = step_unchecked(
+                net.state_mut(),
+                &N::LAYOUT,
+                N::launch_train,
+                &batch.images,
+                &batch.labels,
+                &opt,
+                cfg.clip_grad_norm,
+            )?;
             let step = net.state().steps();
             if !loss.is_finite() {
                 bar.abandon();

@@ -1,6 +1,10 @@
 //! Optimizers, exactly as `torch.optim`: [`Sgd`], [`Adam`] (and AdamW), the [`Optimizer`]
-//! choice, and gradient clipping by global norm ([`clip_coefficient`]).
+//! choice, and gradient clipping by global norm ([`clip_coefficient`]). Running a step on the
+//! device (kernel arguments, update passes) is in the `step` submodule.
+pub(crate) mod step;
+
 use crate::error::{Error, Result};
+use crate::layout::ParamInfo;
 
 /// SGD hyper-parameters (torch.optim.SGD: `lr`, `momentum`, `dampening`, `weight_decay`,
 /// `nesterov`).
@@ -326,7 +330,7 @@ pub fn validate_clip(clip_grad_norm: Option<f32>) -> Result<()> {
 /// assert!((coef - 1.0 / (5.0 + 1e-6)).abs() < 1e-7);
 /// assert_eq!(clip_coefficient(&[0.3, 0.4], &params, 1.0).1, 1.0);
 /// ```
-pub fn clip_coefficient(grads: &[f32], params: &[crate::ParamInfo], max_norm: f32) -> (f32, f32) {
+pub fn clip_coefficient(grads: &[f32], params: &[ParamInfo], max_norm: f32) -> (f32, f32) {
     let total = params
         .iter()
         .map(|p| {

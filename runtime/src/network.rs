@@ -1,0 +1,232 @@
+//! The [`Network`] trait that `#[network]` implements: the generated layout and kernel
+//! launches, and the provided methods that are the public API of a compiled network
+//! (training steps, evaluation, inference, mode, `state_dict`).
+use crate::device::{check_loop_limit, Device};
+use crate::error::Result;
+use crate::infer;
+use crate::layout::Layout;
+use crate::optim::step::{mean_in_order, step_unchecked, StepArgs};
+use crate::optim::{validate_clip, Optimizer, Sgd};
+use crate::state::NetState;
+use crate::state_dict::{self, NamedTensor};
+
+/// A network compiled by `#[network]`: its layout, its kernels, and the operations a trainer
+/// needs. The required items are generated; the provided methods are the public API.
+pub trait Network: Sized {
+    /// Where every tensor lives.
+    const LAYOUT: Layout;
+    /// Kernel launches of one training step (forward, loss, backward and update).
+    const KERNELS_PER_STEP: usize;
+    /// Kernel launches of one evaluation batch.
+    const KERNELS_PER_EVAL: usize;
+    /// Multiply-adds of one training step per sample (forward + backward).
+    const MACS_PER_SAMPLE: usize;
+    /// Human-readable shapes and fusion plan.
+    const SUMMARY: &'static str;
+
+    /// Wraps device state (generated).
+    fn from_state(state: NetState) -> Self;
+    /// The device state.
+    fn state(&self) -> &NetState;
+    /// The device state, mutably.
+    fn state_mut(&mut self) -> &mut NetState;
+    /// The names of the training step's kernels, in launch order (`forward_conv1`, …,
+    /// `backward_update`); `TRAIN_KERNELS.len() == KERNELS_PER_STEP`.
+    const TRAIN_KERNELS: &'static [&'static str];
+    /// Launches kernel `kernel` (an index into [`Network::TRAIN_KERNELS`]; others launch
+    /// nothing) of one training step on a batch of `n` already uploaded (generated). Each
+    /// kernel reads what the earlier ones wrote, so launching one alone is meaningful only after
+    /// a whole step has run (benchmarks use it to time each kernel).
+    fn launch_train_kernel(state: &NetState, n: usize, args: StepArgs, kernel: usize);
+    /// Launches the kernels of one training step on a batch of `n` already uploaded.
+    fn launch_train(state: &NetState, n: usize, args: StepArgs) {
+        for kernel in 0..Self::TRAIN_KERNELS.len() {
+            Self::launch_train_kernel(state, n, args, kernel);
+        }
+    }
+    /// Launches the kernels of the forward pass plus loss and correctness flags, without
+    /// gradients (generated).
+    fn launch_eval(state: &NetState, n: usize);
+    /// Upper bound on the loop iterations one shader invocation of the training (`train`) or
+    /// evaluation kernels runs for a batch of `n`, and which job runs them (generated; see
+    /// [`cubenet_kernels::LOOP_LIMIT`]).
+    fn max_loop_iterations(n: usize, train: bool) -> (usize, &'static str);
+
+    /// Allocates the network on `device` for batches of up to `batch_size` samples, with
+    /// PyTorch's default initialisation drawn from `seed`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for `batch_size == 0`; [`Error::Device`] when the device cannot run
+    /// the network's kernels correctly (Mesa's lavapipe and a kernel whose loops exceed
+    /// [`cubenet_kernels::LOOP_LIMIT`]: the message names the layer and the largest batch
+    /// size that fits).
+    ///
+    /// [`Error::Config`]: crate::Error::Config
+    /// [`Error::Device`]: crate::Error::Device
+    fn new(device: &Device, batch_size: usize, seed: u64) -> Result<Self> {
+        let client = crate::device::client(device)?;
+        check_loop_limit(
+            &client.properties().identity.name,
+            batch_size,
+            Self::max_loop_iterations,
+        )?;
+        Ok(Self::from_state(NetState::new(
+            client,
+            Self::LAYOUT,
+            batch_size,
+            seed,
+        )?))
+    }
+
+    /// One training step on `images` (`n x C x H x W`, normalised) and `labels` (`n`):
+    /// forward, softmax cross-entropy (mean over the `n` rows), backward, SGD update.
+    /// Returns the mean loss of the batch (before the update).
+    ///
+    /// # Errors
+    /// Shape and label errors ([`NetState::upload`]), invalid `sgd` values, kernel errors.
+    fn train_step(&mut self, images: &[f32], labels: &[u32], sgd: &Sgd) -> Result<f32> {
+        sgd.validate()?;
+        Ok(step_unchecked(
+            self.state_mut(),
+            &Self::LAYOUT,
+            Self::launch_train,
+            images,
+            labels,
+            &Optimizer::Sgd(*sgd),
+            None,
+        )?
+        .0)
+    }
+
+    /// One training step with any [`Optimizer`] and optional gradient clipping by global L2
+    /// norm (`torch.nn.utils.clip_grad_norm_(params, max_norm)` before `optimizer.step()`).
+    /// Returns the mean loss of the batch (before the update).
+    ///
+    /// SGD without clipping is [`Network::train_step`] (the update fused into the
+    /// weight-gradient kernels). Otherwise the step computes the gradients
+    /// ([`SgdFlags::NO_UPDATE`]), reads them back for the norm when clipping, and runs one
+    /// update pass over the whole parameter arena.
+    ///
+    /// # Errors
+    /// As [`Network::train_step`]; [`Error::Config`] for invalid optimizer values or a
+    /// `clip_grad_norm` that is not a finite number > 0.
+    ///
+    /// [`SgdFlags::NO_UPDATE`]: cubenet_kernels::SgdFlags::NO_UPDATE
+    /// [`Error::Config`]: crate::Error::Config
+    fn train_step_with(
+        &mut self,
+        images: &[f32],
+        labels: &[u32],
+        optimizer: &Optimizer,
+        clip_grad_norm: Option<f32>,
+    ) -> Result<f32> {
+        optimizer.validate()?;
+        validate_clip(clip_grad_norm)?;
+        Ok(step_unchecked(
+            self.state_mut(),
+            &Self::LAYOUT,
+            Self::launch_train,
+            images,
+            labels,
+            optimizer,
+            clip_grad_norm,
+        )?
+        .0)
+    }
+
+    /// Computes the gradients of the mean loss on a batch without updating the parameters
+    /// (read them with [`NetState::read_grads`]). Returns the mean loss.
+    fn compute_gradients(&mut self, images: &[f32], labels: &[u32]) -> Result<f32> {
+        self.state().require_training()?;
+        let n = self.state().upload(images, Some(labels))?;
+        self.state_mut().begin_forward(n)?;
+        Self::launch_train(self.state(), n, StepArgs::NO_UPDATE);
+        let losses = self
+            .state()
+            .read_acts(Self::LAYOUT.loss_act, 1, n, "gradient computation")?;
+        Ok(mean_in_order(&losses))
+    }
+
+    /// Evaluates a labelled batch: returns (number of rows whose argmax logit is the label,
+    /// sum of the per-row losses).
+    fn evaluate(&mut self, images: &[f32], labels: &[u32]) -> Result<(usize, f64)> {
+        let n = self.state().upload(images, Some(labels))?;
+        self.state_mut().begin_forward(n)?;
+        Self::launch_eval(self.state(), n);
+        let correct = self
+            .state()
+            .read_idx(Self::LAYOUT.correct_idx, n, "evaluation")?;
+        let losses = self
+            .state()
+            .read_acts(Self::LAYOUT.loss_act, 1, n, "evaluation")?;
+        Ok((
+            correct.iter().filter(|&&c| c == 1).count(),
+            losses.iter().map(|&l| l as f64).sum(),
+        ))
+    }
+
+    /// The logits (`n x classes`, row-major) of a batch of images, in the current mode: in
+    /// training mode (the default) BatchNorm uses the batch statistics and updates its
+    /// running ones and Dropout is on, as PyTorch's `model(x)`; call [`Network::eval`] first
+    /// for inference.
+    fn forward(&mut self, images: &[f32]) -> Result<Vec<f32>> {
+        let n = self.state().upload(images, None)?;
+        self.state_mut().begin_forward(n)?;
+        // Labels are left as they were; logits do not depend on them.
+        Self::launch_eval(self.state(), n);
+        self.state()
+            .read_acts(Self::LAYOUT.logits_act, Self::LAYOUT.classes, n, "forward")
+    }
+
+    /// Class probabilities (`n x classes`, row-major) of a batch of images: the softmax of
+    /// [`Network::forward`]'s logits ([`crate::infer::softmax`], as
+    /// `torch.softmax(model(x), dim=1)`).
+    ///
+    /// # Errors
+    /// As [`Network::forward`].
+    fn predict_proba(&mut self, images: &[f32]) -> Result<Vec<f32>> {
+        let logits = self.forward(images)?;
+        Ok(infer::softmax(&logits, Self::LAYOUT.classes))
+    }
+
+    /// The predicted class of each image of a batch (the argmax of its logits, the first on
+    /// ties).
+    ///
+    /// # Errors
+    /// As [`Network::forward`].
+    fn predict(&mut self, images: &[f32]) -> Result<Vec<usize>> {
+        let logits = self.forward(images)?;
+        Ok(infer::argmax(&logits, Self::LAYOUT.classes))
+    }
+
+    /// Switches to training mode (PyTorch's `model.train()`): BatchNorm normalises with the
+    /// batch statistics and updates its running ones, Dropout zeroes elements. A new network
+    /// is in training mode.
+    fn train(&mut self) {
+        self.state_mut().set_training(true);
+    }
+
+    /// Switches to eval mode (PyTorch's `model.eval()`): BatchNorm normalises with its running
+    /// statistics, Dropout is the identity. Training steps need training mode.
+    fn eval(&mut self) {
+        self.state_mut().set_training(false);
+    }
+
+    /// Whether the network is in training mode.
+    fn training(&self) -> bool {
+        self.state().training()
+    }
+
+    /// The `state_dict`: every parameter, then every buffer (BatchNorm `running_mean`,
+    /// `running_var`) and each BatchNorm's `num_batches_tracked` (a count, held as an f32 value
+    /// here and written as I64 by [`crate::checkpoint::save`]), with PyTorch's keys and shapes.
+    fn state_dict(&self) -> Result<Vec<NamedTensor>> {
+        state_dict::state_dict(self.state(), &Self::LAYOUT)
+    }
+
+    /// Loads parameters and buffers by `state_dict` key. Every key of the network must be
+    /// present with its exact shape; every mismatch is listed in one error.
+    fn load_state_dict(&mut self, tensors: &[NamedTensor]) -> Result<()> {
+        state_dict::load_state_dict(self.state_mut(), &Self::LAYOUT, tensors)
+    }
+}
