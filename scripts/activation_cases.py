@@ -1,4 +1,5 @@
-"""PyTorch parity cases for the fused activations (Tanh, Sigmoid, LeakyReLU, GELU both forms).
+"""PyTorch parity cases for the fused activations (Tanh, Sigmoid, LeakyReLU, GELU both forms,
+SiLU) and for grouped and depthwise convolution (MobileNet-style blocks).
 
 Produces tests/fixtures/activation_cases.safetensors for tests/parity_activations.rs. Each case
 is a small network built like the `#[network]` struct of the same name in that test (same
@@ -19,6 +20,11 @@ by an activation):
                 (overlapping) -> conv2 Conv2d(2, 3, 1) -> GELU(approximate='tanh') -> flatten
                 -> fc1 Linear(12, 4) -> GELU() -> fc2 Linear(4, 4) -> Tanh -> fc3 Linear(4, 3);
                 input 1x6x6
+  silu          conv Conv2d(2, 4, 3, padding=1) -> SiLU -> MaxPool2d(2) -> flatten
+                -> fc1 Linear(36, 6) -> SiLU -> fc2 Linear(6, 3); input 2x6x6
+  grouped       conv1 Conv2d(4, 6, 3, groups=2) -> ReLU -> dw Conv2d(6, 6, 3, padding=1,
+                groups=6) (depthwise) -> SiLU -> MaxPool2d(2) -> pw Conv2d(6, 4, 1, groups=2)
+                -> flatten -> fc Linear(36, 3); input 4x8x8
 
 Keys (float32; labels int64):
   <case>.x<k>, <case>.y<k>      batch of step k (1-based), 4 samples, x = 2 * randn
@@ -84,6 +90,18 @@ def mixed():
                ("act3", nn.GELU()), ("fc2", nn.Linear(4, 4)), ("act4", nn.Tanh()), ("fc3", nn.Linear(4, 3)))
 
 
+def silu():
+    return seq(("conv", nn.Conv2d(2, 4, 3, padding=1)), ("act1", nn.SiLU()), ("pool", nn.MaxPool2d(2)),
+               ("flatten", nn.Flatten()), ("fc1", nn.Linear(36, 6)), ("act2", nn.SiLU()),
+               ("fc2", nn.Linear(6, 3)))
+
+
+def grouped():
+    return seq(("conv1", nn.Conv2d(4, 6, 3, groups=2)), ("act1", nn.ReLU()),
+               ("dw", nn.Conv2d(6, 6, 3, padding=1, groups=6)), ("act2", nn.SiLU()), ("pool", nn.MaxPool2d(2)),
+               ("pw", nn.Conv2d(6, 4, 1, groups=2)), ("flatten", nn.Flatten()), ("fc", nn.Linear(36, 3)))
+
+
 def case(name, make, input_shape, seed):
     """Two SGD-momentum steps from PyTorch's default init (torch.manual_seed(seed))."""
     torch.manual_seed(seed)
@@ -119,6 +137,8 @@ def main():
     case("gelu", gelu, (2, 7, 7), 23)
     case("leaky", leaky, (1, 7, 7), 25)
     case("mixed", mixed, (1, 6, 6), 27)
+    case("silu", silu, (2, 6, 6), 29)
+    case("grouped", grouped, (4, 8, 8), 31)
     for k, v in T.items():
         assert v.dtype in (F32, torch.int64), k
         if v.dtype == F32:

@@ -1,6 +1,7 @@
 //! PyTorch parity of the fused activations (Tanh, Sigmoid, LeakyRelu with the default and a
-//! non-default `negative_slope`, Gelu exact and `approximate = "tanh"`) inside whole
-//! `#[network]`s: each on a conv block and on a linear block, after and before a max-pool.
+//! non-default `negative_slope`, Gelu exact and `approximate = "tanh"`, SiLU) inside whole
+//! `#[network]`s: each on a conv block and on a linear block, after and before a max-pool;
+//! and of grouped and depthwise convolution (`groups`) in a MobileNet-style block.
 //!
 //! For every case: the logits of a batch at PyTorch's initial weights, the loss and every
 //! parameter gradient, then two SGD steps (lr 0.1, momentum 0.9) with the loss before each and
@@ -156,4 +157,46 @@ pub struct Mixed {
 #[test]
 fn mixed_activations_match_pytorch() {
     check_case::<Mixed>("mixed");
+}
+
+#[network(input = [2, 6, 6])]
+pub struct SiluNet {
+    #[layer(padding = 1)]
+    conv: Conv2d<2, 4, 3>,
+    act1: SiLU,
+    pool: MaxPool2d<2>,
+    flatten: Flatten,
+    fc1: Linear<36, 6>,
+    act2: SiLU,
+    fc2: Linear<6, 3>,
+}
+
+/// conv -> SiLU -> max-pool (SiLU is not monotonic: the pool takes the maximum of the
+/// activated values, and the backward pass reads the stored pre-activation), linear -> SiLU.
+#[test]
+fn silu_matches_pytorch() {
+    check_case::<SiluNet>("silu");
+}
+
+#[network(input = [4, 8, 8])]
+pub struct Grouped {
+    #[layer(groups = 2)]
+    conv1: Conv2d<4, 6, 3>,
+    act1: Relu,
+    #[layer(padding = 1, groups = 6)]
+    dw: Conv2d<6, 6, 3>,
+    act2: SiLU,
+    pool: MaxPool2d<2>,
+    #[layer(groups = 2)]
+    pw: Conv2d<6, 4, 1>,
+    flatten: Flatten,
+    fc: Linear<36, 3>,
+}
+
+/// A MobileNet-style block: a grouped conv (2 groups), a depthwise conv (`groups =
+/// in_channels`) with SiLU and a max-pool, a grouped pointwise conv. Weights
+/// `out x in / groups x kh x kw`, as torch.nn.Conv2d's.
+#[test]
+fn grouped_and_depthwise_conv_match_pytorch() {
+    check_case::<Grouped>("grouped");
 }

@@ -33,6 +33,7 @@ pub mod conv;
 pub mod dropout;
 pub mod head;
 pub mod linear;
+pub mod max_pool;
 pub mod norm;
 pub mod reference;
 pub mod sgd;
@@ -44,6 +45,7 @@ pub use conv::ConvCfg;
 pub use dropout::DropoutCfg;
 pub use head::HeadCfg;
 pub use linear::LinearCfg;
+pub use max_pool::MaxPoolCfg;
 pub use norm::NormCfg;
 pub use sgd::SgdFlags;
 

@@ -13,30 +13,27 @@
 //! - a slice of the wrong length, or a shape PyTorch rejects, panics: these are test oracles,
 //!   not runtime code.
 
-mod act;
-mod adam;
-mod avg_pool;
-mod conv;
-mod dropout;
-mod linear;
-mod loss;
-mod norm;
-mod pool;
-mod sgd;
-
-pub use act::{activation_backward, activation_forward, erf, std_normal_cdf, Activation};
-pub use adam::{clip_grad_norm, Adam, AdamOptions};
-pub use avg_pool::{avg_pool2d_backward, avg_pool2d_forward, AvgPool2dShape, AvgPoolKind};
-pub use conv::{conv2d_backward, conv2d_forward, Conv2dGrads, Conv2dShape};
-pub use dropout::{dropout_backward, dropout_eval_forward, dropout_forward};
-pub use linear::{linear_backward, linear_forward, LinearGrads, LinearShape};
-pub use loss::{argmax, softmax_cross_entropy, CrossEntropy};
-pub use norm::{
+// Each op's reference lives in its folder (`<op>/reference.rs`); this is the one place
+// tests import them from.
+pub use crate::act::reference::{
+    activation_backward, activation_forward, erf, std_normal_cdf, Activation,
+};
+pub use crate::adam::reference::{clip_grad_norm, Adam, AdamOptions};
+pub use crate::avg_pool::reference::{
+    avg_pool2d_backward, avg_pool2d_forward, AvgPool2dShape, AvgPoolKind,
+};
+pub use crate::conv::reference::{conv2d_backward, conv2d_forward, Conv2dGrads, Conv2dShape};
+pub use crate::dropout::reference::{dropout_backward, dropout_eval_forward, dropout_forward};
+pub use crate::head::reference::{argmax, softmax_cross_entropy, CrossEntropy};
+pub use crate::linear::reference::{linear_backward, linear_forward, LinearGrads, LinearShape};
+pub use crate::max_pool::reference::{
+    max_pool2d_backward, max_pool2d_forward, MaxPool2dOutput, MaxPool2dShape,
+};
+pub use crate::norm::reference::{
     batch_norm_eval_backward, batch_norm_eval_forward, batch_norm_stats, batch_norm_train_backward,
     batch_norm_train_forward, BatchNormGrads, BatchNormShape, BatchNormTrain,
 };
-pub use pool::{max_pool2d_backward, max_pool2d_forward, MaxPool2dOutput, MaxPool2dShape};
-pub use sgd::{Sgd, SgdOptions};
+pub use crate::sgd::reference::{Sgd, SgdOptions};
 
 /// Output size of a conv or pool along one axis (torch.nn.Conv2d / torch.nn.MaxPool2d docs,
 /// `ceil_mode=False`): `floor((input + 2 * padding - dilation * (kernel - 1) - 1) / stride) + 1`.

@@ -61,6 +61,7 @@ fn conv_plain_non_square_kernel() {
         stride: (1, 1),
         pad: (0, 0),
         dil: (1, 1),
+        groups: 1,
         bias: true,
         act: Act::None,
         pool: NO_POOL,
@@ -81,6 +82,7 @@ fn conv_plain_with_first_sgd_step() {
         stride: (1, 1),
         pad: (0, 0),
         dil: (1, 1),
+        groups: 1,
         bias: true,
         act: Act::None,
         pool: NO_POOL,
@@ -108,6 +110,7 @@ fn conv_per_axis_stride_padding_dilation_relu_batch_1() {
         stride: (2, 1),
         pad: (1, 2),
         dil: (1, 2),
+        groups: 1,
         bias: true,
         act: Act::Relu,
         pool: NO_POOL,
@@ -135,6 +138,7 @@ fn conv_relu_pool_2x2_short_batch_nesterov() {
         stride: (1, 1),
         pad: (1, 1),
         dil: (1, 1),
+        groups: 1,
         bias: false,
         act: Act::Relu,
         pool: Some(((2, 2), (2, 2), (0, 0))),
@@ -170,6 +174,7 @@ fn conv_relu_overlapping_pool_3_stride_2_short_batch() {
         stride: (1, 1),
         pad: (0, 0),
         dil: (1, 1),
+        groups: 1,
         bias: true,
         act: Act::Relu,
         pool: Some(((3, 3), (2, 2), (0, 0))),
@@ -197,6 +202,7 @@ fn conv_strided_padded_pool_per_axis_without_relu() {
         stride: (2, 2),
         pad: (1, 1),
         dil: (1, 1),
+        groups: 1,
         bias: true,
         act: Act::None,
         // kernel (2,3), stride (2,1), -inf padding (1,1): windows overlap along W.
@@ -229,6 +235,7 @@ fn conv_block_with_each_activation() {
             stride: (2, 1),
             pad: (1, 1),
             dil: (1, 1),
+            groups: 1,
             bias: true,
             act,
             pool: NO_POOL,
@@ -268,6 +275,7 @@ fn conv_activation_then_pool_with_each_activation() {
             stride: (1, 1),
             pad: (1, 0),
             dil: (1, 1),
+            groups: 1,
             bias: true,
             act,
             pool: Some(((3, 2), (2, 1), (1, 0))),
@@ -299,6 +307,7 @@ fn conv_relu_ceil_mode_pool_without_padding() {
         stride: (1, 1),
         pad: (0, 0),
         dil: (1, 1),
+        groups: 1,
         bias: true,
         act: Act::Relu,
         pool: Some(((2, 2), (2, 2), (0, 0))),
@@ -306,9 +315,9 @@ fn conv_relu_ceil_mode_pool_without_padding() {
         ocb: 2,
     };
     let cfg = spec.cfg();
-    assert_eq!((cfg.h_conv, cfg.w_conv), (5, 6));
-    assert_eq!((cfg.h_out, cfg.w_out), (3, 3));
-    assert!(!cfg.pool_fits());
+    assert_eq!((cfg.conv_h, cfg.conv_w), (5, 6));
+    assert_eq!((cfg.out_h, cfg.out_w), (3, 3));
+    assert!(!cfg.pool.fits());
     let sgd = SgdArgs {
         lr: 0.05,
         momentum: 0.9,
@@ -341,6 +350,7 @@ fn conv_padded_ceil_mode_pool_stride_not_kernel() {
         stride: (1, 1),
         pad: (1, 1),
         dil: (1, 1),
+        groups: 1,
         bias: true,
         act: Act::None,
         pool: Some(((3, 2), (2, 3), (1, 1))),
@@ -348,9 +358,9 @@ fn conv_padded_ceil_mode_pool_stride_not_kernel() {
         ocb: 1,
     };
     let cfg = spec.cfg();
-    assert_eq!((cfg.h_conv, cfg.w_conv), (10, 8));
-    assert_eq!((cfg.h_out, cfg.w_out), (6, 3));
-    assert!(!cfg.pool_fits());
+    assert_eq!((cfg.conv_h, cfg.conv_w), (10, 8));
+    assert_eq!((cfg.out_h, cfg.out_w), (6, 3));
+    assert!(!cfg.pool.fits());
     conv_case(
         "3->2 k 3 p 1 + pool k (3,2) s (2,3) p (1,1) ceil_mode",
         71,
@@ -375,6 +385,7 @@ fn conv_activation_then_ceil_mode_pool_with_each_activation() {
             stride: (1, 1),
             pad: (1, 0),
             dil: (1, 1),
+            groups: 1,
             bias: true,
             act,
             pool: Some(((3, 3), (2, 3), (1, 0))),
@@ -382,8 +393,8 @@ fn conv_activation_then_ceil_mode_pool_with_each_activation() {
             ocb: 2,
         };
         let cfg = spec.cfg();
-        assert_eq!((cfg.h_conv, cfg.w_conv), (7, 7));
-        assert_eq!((cfg.h_out, cfg.w_out), (4, 3));
+        assert_eq!((cfg.conv_h, cfg.conv_w), (7, 7));
+        assert_eq!((cfg.out_h, cfg.out_w), (4, 3));
         conv_case(
             &format!("2->2 k 3 + {act:?} + pool k 3 s (2,3) p (1,0) ceil_mode, n 2 of cap 3"),
             72 + i as u64,
@@ -393,4 +404,67 @@ fn conv_activation_then_ceil_mode_pool_with_each_activation() {
             SgdArgs::NO_UPDATE,
         );
     }
+}
+
+/// Grouped convolution (`groups` = 2 of 4 -> 6 channels, strided and padded, under a pool
+/// and a SiLU) and depthwise (`groups` = `in_channels` = 3, 3 -> 6, dilated, relu), with a
+/// momentum step: output channel `o` reads only the input channels of its group, the weight
+/// is `out x in / groups x kh x kw` (torch.nn.Conv2d).
+#[test]
+fn grouped_and_depthwise_conv() {
+    let sgd = SgdArgs {
+        lr: 0.1,
+        momentum: 0.9,
+        dampening: 0.0,
+        weight_decay: 0.01,
+        flags: 0,
+    };
+    let grouped = ConvSpec {
+        c_in: 4,
+        h: 9,
+        w: 8,
+        c_out: 6,
+        k: (3, 2),
+        stride: (1, 2),
+        pad: (1, 1),
+        dil: (1, 1),
+        groups: 2,
+        bias: true,
+        act: Act::Silu,
+        pool: Some(((2, 2), (2, 2), (0, 0))),
+        ceil_mode: false,
+        ocb: 3,
+    };
+    conv_case(
+        "grouped 4->6 groups 2 + silu + pool",
+        60,
+        grouped,
+        3,
+        4,
+        sgd,
+    );
+    let depthwise = ConvSpec {
+        c_in: 3,
+        h: 7,
+        w: 7,
+        c_out: 6,
+        k: (3, 3),
+        stride: (1, 1),
+        pad: (2, 2),
+        dil: (2, 2),
+        groups: 3,
+        bias: false,
+        act: Act::Relu,
+        pool: NO_POOL,
+        ceil_mode: false,
+        ocb: 2,
+    };
+    conv_case(
+        "depthwise 3->6 groups 3, dilation 2 + relu",
+        61,
+        depthwise,
+        2,
+        2,
+        sgd,
+    );
 }

@@ -12,7 +12,7 @@ use common::launch::{Arenas, Gpu, SgdArgs};
 use common::{abs, check_u32, client, f64s, rng, uniform, Expect};
 use cubenet_kernels::dropout::mix_host;
 use cubenet_kernels::reference::{self as r, AvgPool2dShape, AvgPoolKind, BatchNormShape};
-use cubenet_kernels::{Act, AvgPoolCfg, DropoutCfg, NormCfg, SgdFlags};
+use cubenet_kernels::{Act, AvgPoolCfg, DropoutCfg, MaxPoolCfg, NormCfg, SgdFlags};
 
 // ---------------------------------------------------------------------------------------------
 // BatchNorm block
@@ -107,22 +107,28 @@ impl NormSpec {
             None => ((1, 1), (1, 1), (0, 0), self.h, self.w),
         };
         NormCfg {
-            c: self.c,
+            num_features: self.c,
             h: self.h,
             w: self.w,
             eps: self.eps.to_bits(),
             momentum: self.momentum.to_bits(),
             act: self.act,
-            pool: self.pool.is_some(),
-            pkh,
-            pkw,
-            psh,
-            psw,
-            pph,
-            ppw,
-            h_out,
-            w_out,
-            g_off: PARAM_PAD,
+            pool: MaxPoolCfg {
+                pooled: self.pool.is_some(),
+                kernel_h: pkh,
+                kernel_w: pkw,
+                stride_h: psh,
+                stride_w: psw,
+                padding_h: pph,
+                padding_w: ppw,
+                in_h: self.h,
+                in_w: self.w,
+                out_h: h_out,
+                out_w: w_out,
+            },
+            out_h: h_out,
+            out_w: w_out,
+            w_off: PARAM_PAD,
             b_off: PARAM_PAD + self.c,
             rm_off: BUF_PAD,
             rv_off: BUF_PAD + self.c,
@@ -959,17 +965,17 @@ fn avg_cfg(s: &AvgPool2dShape) -> AvgPoolCfg {
         AvgPoolKind::Adaptive { .. } => ((1, 1), (1, 1), (0, 0), true, true),
     };
     AvgPoolCfg {
-        c: s.c,
-        h_in: s.h_in,
-        w_in: s.w_in,
-        h_out: s.h_out(),
-        w_out: s.w_out(),
-        kh: kernel.0,
-        kw: kernel.1,
-        sh: stride.0,
-        sw: stride.1,
-        ph: padding.0,
-        pw: padding.1,
+        channels: s.c,
+        in_h: s.h_in,
+        in_w: s.w_in,
+        out_h: s.h_out(),
+        out_w: s.w_out(),
+        kernel_h: kernel.0,
+        kernel_w: kernel.1,
+        stride_h: stride.0,
+        stride_w: stride.1,
+        padding_h: padding.0,
+        padding_w: padding.1,
         adaptive,
         count_include_pad,
         in_act: 0,

@@ -98,8 +98,44 @@ fn conv2d_backward_matches_finite_differences() {
         stride: (2, 1),
         padding: (1, 2),
         dilation: (1, 2),
+        groups: 1,
     };
     conv_block_fd("conv per-axis stride/padding/dilation", 100, s, None, None);
+}
+
+/// Grouped (2 groups, 4 -> 6) and depthwise (3 groups, 3 -> 3) convolutions: the reference
+/// against finite differences of itself.
+#[test]
+fn grouped_conv2d_backward_matches_finite_differences() {
+    let grouped = Conv2dShape {
+        n: 2,
+        c_in: 4,
+        h_in: 6,
+        w_in: 5,
+        c_out: 6,
+        kernel: (3, 2),
+        stride: (1, 2),
+        padding: (1, 1),
+        dilation: (1, 1),
+        groups: 2,
+    };
+    conv_block_fd("grouped conv, groups 2", 150, grouped, None, None);
+    let depthwise = Conv2dShape {
+        c_in: 3,
+        c_out: 3,
+        kernel: (3, 3),
+        stride: (1, 1),
+        dilation: (2, 1),
+        groups: 3,
+        ..grouped
+    };
+    conv_block_fd(
+        "depthwise conv + silu",
+        151,
+        depthwise,
+        Some(Activation::Silu),
+        None,
+    );
 }
 
 #[test]
@@ -114,6 +150,7 @@ fn conv_relu_pool_backward_matches_finite_differences() {
         stride: (1, 1),
         padding: (1, 1),
         dilation: (1, 1),
+        groups: 1,
     };
     conv_block_fd(
         "conv + relu + pool 2/2",
@@ -152,6 +189,7 @@ fn conv_relu_ceil_mode_pool_backward_matches_finite_differences() {
         stride: (1, 1),
         padding: (1, 1),
         dilation: (1, 1),
+        groups: 1,
     };
     let shape = |kernel, stride, padding| MaxPool2dShape {
         n: 1,
@@ -228,13 +266,14 @@ fn cross_entropy_gradient_matches_finite_differences() {
 }
 
 /// Every activation, and GELU's two forms, away from the kinks of the piecewise ones.
-const ACTIVATIONS: [Activation; 6] = [
+const ACTIVATIONS: [Activation; 7] = [
     Activation::Relu,
     Activation::Tanh,
     Activation::Sigmoid,
     Activation::LeakyRelu(0.2),
     Activation::Gelu,
     Activation::GeluTanh,
+    Activation::Silu,
 ];
 
 #[test]
@@ -300,6 +339,7 @@ fn conv_activation_pool_backward_matches_finite_differences() {
         stride: (1, 1),
         padding: (1, 0),
         dilation: (1, 1),
+        groups: 1,
     };
     for (i, act) in ACTIVATIONS.into_iter().enumerate() {
         conv_block_fd(

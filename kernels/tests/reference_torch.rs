@@ -35,6 +35,7 @@ fn conv_shape(case: &serde_json::Value) -> Conv2dShape {
         stride: pair("stride"),
         padding: pair("padding"),
         dilation: pair("dilation"),
+        groups: 1,
     }
 }
 
@@ -192,6 +193,7 @@ fn relu_and_composites_match_pytorch() {
         stride: (1, 1),
         padding: (1, 1),
         dilation: (1, 1),
+        groups: 1,
     };
     let p = MaxPool2dShape {
         n: 1,

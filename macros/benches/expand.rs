@@ -3,22 +3,30 @@
 //! macros, so the macro's modules are compiled into this benchmark by path.
 //!
 //! `cargo bench -p cubenet-macros --bench expand`
-#![allow(dead_code, unused_imports, missing_docs)]
+#![allow(dead_code, unused_imports, missing_docs, clippy::result_large_err)]
 
-#[path = "../src/emit.rs"]
+#[path = "../src/emit/mod.rs"]
 mod emit;
+#[path = "../src/errors.rs"]
+mod errors;
 #[path = "../src/expand.rs"]
 mod expand;
+#[path = "../src/infer.rs"]
+mod infer;
 #[path = "../src/ir.rs"]
 mod ir;
-#[path = "../src/layer.rs"]
-mod layer;
+#[path = "../src/layers/mod.rs"]
+mod layers;
+#[path = "../src/options.rs"]
+mod options;
 #[path = "../src/order.rs"]
 mod order;
 #[path = "../src/parse.rs"]
 mod parse;
-#[path = "../src/plan.rs"]
+#[path = "../src/plan/mod.rs"]
 mod plan;
+#[path = "../src/print.rs"]
+mod print;
 #[path = "../src/shape.rs"]
 mod shape;
 #[path = "../src/suggest.rs"]

@@ -1,7 +1,8 @@
-//! Activations fused into a conv or linear block: ReLU, Tanh, Sigmoid, LeakyReLU and GELU
-//! (exact and tanh approximation), forward and backward, with PyTorch's definitions
-//! (torch.nn.ReLU / Tanh / Sigmoid / LeakyReLU / GELU docs and the derivative formulas of
-//! PyTorch's `tanh_backward`, `sigmoid_backward`, `leaky_relu_backward`, `GeluBackward`).
+//! Activations fused into a conv or linear block: ReLU, Tanh, Sigmoid, LeakyReLU, GELU
+//! (exact and tanh approximation) and SiLU, forward and backward, with PyTorch's definitions
+//! (torch.nn.ReLU / Tanh / Sigmoid / LeakyReLU / GELU / SiLU docs and the derivative formulas
+//! of PyTorch's `tanh_backward`, `sigmoid_backward`, `leaky_relu_backward`, `GeluBackward`,
+//! `silu_backward`).
 //!
 //! | act | forward | derivative, from |
 //! |---|---|---|
@@ -11,10 +12,12 @@
 //! | `LeakyRelu(s)` | `x > 0 ? x : s x` | `y > 0 ? 1 : s` (s >= 0, so `y > 0` iff `x > 0`), output `y` |
 //! | `Gelu` | `x Φ(x)`, `Φ(x) = (1 + erf(x / √2)) / 2` | `Φ(x) + x φ(x)`, pre-activation `x` |
 //! | `GeluTanh` | `x (1 + tanh(k))/2`, `k = √(2/π) (x + 0.044715 x³)` | see [`act_grad`], pre-activation `x` |
+//! | `Silu` | `x / (1 + e^-x)` (`x σ(x)`) | `σ(x) (1 + x (1 - σ(x)))`, pre-activation `x` |
 //!
-//! Every derivative but GELU's is a function of the stored block output, as PyTorch's own
-//! backward computes it (`tanh_backward(grad, y)`, `sigmoid_backward(grad, y)`). GELU's needs
-//! the pre-activation: a block with GELU stores it in an extra per-sample region of `acts`
+//! Every derivative but GELU's and SiLU's is a function of the stored block output, as
+//! PyTorch's own backward computes it (`tanh_backward(grad, y)`, `sigmoid_backward(grad, y)`).
+//! GELU's and SiLU's need the pre-activation (neither is invertible from its output): a block
+//! with one stores it in an extra per-sample region of `acts`
 //! (`pre_act` in the block config; under a max-pool, the pre-activation of the selected
 //! element), which costs one float per output and no recomputation of the conv or matmul.
 //!
@@ -24,6 +27,8 @@
 //! accurate relative to `erfc`, `Φ(x)` keeps its relative accuracy for negative `x` as well
 //! (where `1 + erf` would cancel).
 use cubecl::prelude::*;
+
+pub mod reference;
 
 /// The activation of a block (comptime). Parameters are stored as `f32` bits so that the
 /// block configs stay `Hash + Eq`.
@@ -44,6 +49,8 @@ pub enum Act {
     Gelu,
     /// GELU, tanh approximation (torch.nn.GELU(approximate='tanh')).
     GeluTanh,
+    /// SiLU (swish): `x σ(x)` (torch.nn.SiLU).
+    Silu,
 }
 
 impl Act {
@@ -61,7 +68,7 @@ impl Act {
     }
     /// Whether the backward pass needs the pre-activation (GELU) rather than the output.
     pub const fn needs_pre(self) -> bool {
-        matches!(self, Act::Gelu | Act::GeluTanh)
+        matches!(self, Act::Gelu | Act::GeluTanh | Act::Silu)
     }
     /// Whether there is an activation at all.
     pub const fn is_some(self) -> bool {
@@ -79,7 +86,9 @@ const SQRT_2_OVER_PI: f32 = 0.797_884_6;
 const GELU_KAPPA: f32 = 0.044_715;
 
 /// `erfc(z)` for `z >= 0`: Numerical Recipes' `erfcc` (§6.2, fractional error < 1.2e-7).
+/// The coefficients are written as published.
 #[cube]
+#[allow(clippy::excessive_precision)]
 pub fn erfc_nonneg(z: f32) -> f32 {
     let t = 1.0f32 / (1.0f32 + 0.5f32 * z);
     let p = -1.265_512_2f32
@@ -124,6 +133,9 @@ pub fn activate(x: f32, #[comptime] act: Act) -> f32 {
     } else if comptime!(act == Act::GeluTanh) {
         let k = SQRT_2_OVER_PI * (x + GELU_KAPPA * x * x * x);
         y = 0.5f32 * x * (1.0f32 + f32::tanh(k));
+    } else if comptime!(act == Act::Silu) {
+        // PyTorch's `x / (1 + exp(-x))`; -0 for very negative x (exp overflows to inf).
+        y = x / (1.0f32 + f32::exp(-x));
     }
     y
 }
@@ -159,6 +171,9 @@ pub fn act_grad(g: f32, v: f32, #[comptime] act: Act) -> f32 {
         let right =
             0.5f32 * v * (1.0f32 - t * t) * SQRT_2_OVER_PI * (1.0f32 + 3.0f32 * GELU_KAPPA * x2);
         d = g * (left + right);
+    } else if comptime!(act == Act::Silu) {
+        let sig = 1.0f32 / (1.0f32 + f32::exp(-v));
+        d = g * (sig * (1.0f32 + v * (1.0f32 - sig)));
     }
     d
 }

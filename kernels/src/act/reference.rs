@@ -1,5 +1,5 @@
 //! Activations in f64: forward and backward of every activation a block can fuse, from
-//! PyTorch's documented definitions (torch.nn.Tanh, Sigmoid, LeakyReLU, GELU docs).
+//! PyTorch's documented definitions (torch.nn.Tanh, Sigmoid, LeakyReLU, GELU, SiLU docs).
 
 /// An activation of the f64 reference (the f64 twin of the kernels' `Act`).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -16,6 +16,8 @@ pub enum Activation {
     Gelu,
     /// `x/2 (1 + tanh(√(2/π) (x + 0.044715 x³)))` (torch.nn.GELU, approximate='tanh').
     GeluTanh,
+    /// `x σ(x)`, `σ(x) = 1 / (1 + exp(-x))` (torch.nn.SiLU).
+    Silu,
 }
 
 /// `√(2/π)`.
@@ -67,6 +69,7 @@ impl Activation {
             Activation::GeluTanh => {
                 0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + KAPPA * x * x * x)).tanh())
             }
+            Activation::Silu => x / (1.0 + (-x).exp()),
         }
     }
 
@@ -101,6 +104,11 @@ impl Activation {
                 let t = (SQRT_2_OVER_PI * (x + KAPPA * x * x * x)).tanh();
                 0.5 * (1.0 + t)
                     + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * KAPPA * x * x)
+            }
+            // d/dx x σ(x) = σ(x) + x σ(x) (1 - σ(x)) (PyTorch's `silu_backward`).
+            Activation::Silu => {
+                let s = 1.0 / (1.0 + (-x).exp());
+                s * (1.0 + x * (1.0 - s))
             }
         }
     }
@@ -156,5 +164,10 @@ mod tests {
         assert_eq!(Activation::LeakyRelu(0.2).forward(-2.0), -0.4);
         assert_eq!(Activation::LeakyRelu(0.2).derivative(0.0), 0.2);
         assert_eq!(Activation::Sigmoid.forward(0.0), 0.5);
+        // torch.nn.functional.silu(torch.tensor([1.0, -2.0], dtype=torch.float64))
+        // = [0.7310585786300049, -0.23840584404423515]
+        assert!((Activation::Silu.forward(1.0) - 0.731_058_578_630_004_9).abs() < 1e-15);
+        assert!((Activation::Silu.forward(-2.0) + 0.238_405_844_044_235_15).abs() < 1e-15);
+        assert_eq!(Activation::Silu.forward(-800.0), -0.0);
     }
 }

@@ -28,6 +28,8 @@ use cubecl::prelude::*;
 
 use crate::sgd::sgd_update;
 
+pub mod reference;
+
 /// Bit flags of [`adam_update()`].
 pub struct AdamFlags;
 

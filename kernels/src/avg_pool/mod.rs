@@ -14,31 +14,33 @@
 #![allow(unused_assignments)]
 use cubecl::prelude::*;
 
+pub mod reference;
+
 /// Comptime description of one average pool.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub struct AvgPoolCfg {
     /// Channels.
-    pub c: usize,
+    pub channels: usize,
     /// Input height.
-    pub h_in: usize,
+    pub in_h: usize,
     /// Input width.
-    pub w_in: usize,
+    pub in_w: usize,
     /// Output height.
-    pub h_out: usize,
+    pub out_h: usize,
     /// Output width.
-    pub w_out: usize,
+    pub out_w: usize,
     /// Kernel height (`AvgPool2d`).
-    pub kh: usize,
+    pub kernel_h: usize,
     /// Kernel width.
-    pub kw: usize,
+    pub kernel_w: usize,
     /// Stride along H.
-    pub sh: usize,
+    pub stride_h: usize,
     /// Stride along W.
-    pub sw: usize,
+    pub stride_w: usize,
     /// Zero padding along H.
-    pub ph: usize,
+    pub padding_h: usize,
     /// Zero padding along W.
-    pub pw: usize,
+    pub padding_w: usize,
     /// `AdaptiveAvgPool2d` (the window fields above are unused).
     pub adaptive: bool,
     /// `count_include_pad`.
@@ -56,11 +58,11 @@ pub struct AvgPoolCfg {
 impl AvgPoolCfg {
     /// Floats per sample of the input.
     pub const fn in_len(&self) -> usize {
-        self.c * self.h_in * self.w_in
+        self.channels * self.in_h * self.in_w
     }
     /// Floats per sample of the output.
     pub const fn out_len(&self) -> usize {
-        self.c * self.h_out * self.w_out
+        self.channels * self.out_h * self.out_w
     }
     /// Units of the forward job (one per output element).
     pub const fn forward_units(&self, n: usize) -> usize {
@@ -74,11 +76,11 @@ impl AvgPoolCfg {
     const fn max_window(&self) -> (usize, usize) {
         if self.adaptive {
             (
-                self.h_in.div_ceil(self.h_out) + 1,
-                self.w_in.div_ceil(self.w_out) + 1,
+                self.in_h.div_ceil(self.out_h) + 1,
+                self.in_w.div_ceil(self.out_w) + 1,
             )
         } else {
-            (self.kh, self.kw)
+            (self.kernel_h, self.kernel_w)
         }
     }
     /// Upper bound on the loop iterations of one forward unit.
@@ -89,10 +91,10 @@ impl AvgPoolCfg {
     /// Upper bound on the loop iterations of one input-gradient unit.
     pub const fn input_grad_loop_iterations(&self) -> usize {
         if self.adaptive {
-            self.h_out * (1 + self.w_out)
+            self.out_h * (1 + self.out_w)
         } else {
-            let rows = self.kh.div_ceil(self.sh) + 1;
-            let cols = self.kw.div_ceil(self.sw) + 1;
+            let rows = self.kernel_h.div_ceil(self.stride_h) + 1;
+            let cols = self.kernel_w.div_ceil(self.stride_w) + 1;
             rows * (1 + cols)
         }
     }
@@ -142,34 +144,34 @@ pub fn avg_pool_forward_unit(
     #[comptime] cfg: AvgPoolCfg,
     #[comptime] cap: usize,
 ) {
-    let ox = unit % cfg.w_out;
-    let oy = (unit / cfg.w_out) % cfg.h_out;
-    let plane = unit / comptime!(cfg.h_out * cfg.w_out);
+    let ox = unit % cfg.out_w;
+    let oy = (unit / cfg.out_w) % cfg.out_h;
+    let plane = unit / comptime!(cfg.out_h * cfg.out_w);
     let (y0, y1, sy) = window(
         oy,
-        cfg.h_in,
-        cfg.h_out,
-        cfg.kh,
-        cfg.sh,
-        cfg.ph,
+        cfg.in_h,
+        cfg.out_h,
+        cfg.kernel_h,
+        cfg.stride_h,
+        cfg.padding_h,
         cfg.adaptive,
         cfg.count_include_pad,
     );
     let (x0, x1, sx) = window(
         ox,
-        cfg.w_in,
-        cfg.w_out,
-        cfg.kw,
-        cfg.sw,
-        cfg.pw,
+        cfg.in_w,
+        cfg.out_w,
+        cfg.kernel_w,
+        cfg.stride_w,
+        cfg.padding_w,
         cfg.adaptive,
         cfg.count_include_pad,
     );
-    let base = comptime!(cfg.in_act * cap) + plane * comptime!(cfg.h_in * cfg.w_in);
+    let base = comptime!(cfg.in_act * cap) + plane * comptime!(cfg.in_h * cfg.in_w);
     let mut sum = 0.0f32;
     for y in y0..y1 {
         for x in x0..x1 {
-            sum += acts[base + y * cfg.w_in + x];
+            sum += acts[base + y * cfg.in_w + x];
         }
     }
     let mut div = sy * sx;
@@ -188,38 +190,38 @@ pub fn avg_pool_input_grad_unit(
     #[comptime] cfg: AvgPoolCfg,
     #[comptime] cap: usize,
 ) {
-    let ix = unit % cfg.w_in;
-    let iy = (unit / cfg.w_in) % cfg.h_in;
-    let plane = unit / comptime!(cfg.h_in * cfg.w_in);
+    let ix = unit % cfg.in_w;
+    let iy = (unit / cfg.in_w) % cfg.in_h;
+    let plane = unit / comptime!(cfg.in_h * cfg.in_w);
     // Candidate output rows / columns.
     let mut oy0 = 0usize;
     let mut oy1 = 0usize;
     let mut ox0 = 0usize;
     let mut ox1 = 0usize;
     if comptime!(cfg.adaptive) {
-        oy1 = cfg.h_out;
-        ox1 = cfg.w_out;
+        oy1 = cfg.out_h;
+        ox1 = cfg.out_w;
     } else {
         // o * s - p <= i < o * s - p + k  <=>  (i + p - k) / s < o <= (i + p) / s.
-        let yp = (iy + cfg.ph) as i32;
-        let xp = (ix + cfg.pw) as i32;
-        let sh = comptime!(cfg.sh as i32);
-        let sw = comptime!(cfg.sw as i32);
-        oy0 = max((yp - comptime!(cfg.kh as i32) + sh) / sh, 0i32) as usize;
-        ox0 = max((xp - comptime!(cfg.kw as i32) + sw) / sw, 0i32) as usize;
-        oy1 = min((yp / sh + 1) as usize, cfg.h_out);
-        ox1 = min((xp / sw + 1) as usize, cfg.w_out);
+        let yp = (iy + cfg.padding_h) as i32;
+        let xp = (ix + cfg.padding_w) as i32;
+        let sh = comptime!(cfg.stride_h as i32);
+        let sw = comptime!(cfg.stride_w as i32);
+        oy0 = max((yp - comptime!(cfg.kernel_h as i32) + sh) / sh, 0i32) as usize;
+        ox0 = max((xp - comptime!(cfg.kernel_w as i32) + sw) / sw, 0i32) as usize;
+        oy1 = min((yp / sh + 1) as usize, cfg.out_h);
+        ox1 = min((xp / sw + 1) as usize, cfg.out_w);
     }
-    let g_base = comptime!(cfg.out_grad * cap) + plane * comptime!(cfg.h_out * cfg.w_out);
+    let g_base = comptime!(cfg.out_grad * cap) + plane * comptime!(cfg.out_h * cfg.out_w);
     let mut acc = 0.0f32;
     for oy in oy0..oy1 {
         let (y0, y1, sy) = window(
             oy,
-            cfg.h_in,
-            cfg.h_out,
-            cfg.kh,
-            cfg.sh,
-            cfg.ph,
+            cfg.in_h,
+            cfg.out_h,
+            cfg.kernel_h,
+            cfg.stride_h,
+            cfg.padding_h,
             cfg.adaptive,
             cfg.count_include_pad,
         );
@@ -227,11 +229,11 @@ pub fn avg_pool_input_grad_unit(
             for ox in ox0..ox1 {
                 let (x0, x1, sx) = window(
                     ox,
-                    cfg.w_in,
-                    cfg.w_out,
-                    cfg.kw,
-                    cfg.sw,
-                    cfg.pw,
+                    cfg.in_w,
+                    cfg.out_w,
+                    cfg.kernel_w,
+                    cfg.stride_w,
+                    cfg.padding_w,
                     cfg.adaptive,
                     cfg.count_include_pad,
                 );
@@ -240,7 +242,7 @@ pub fn avg_pool_input_grad_unit(
                     if comptime!(!cfg.adaptive && !cfg.count_include_pad) {
                         div = (y1 - y0) * (x1 - x0);
                     }
-                    acc += acts[g_base + oy * cfg.w_out + ox] / f32::cast_from(div as u32);
+                    acc += acts[g_base + oy * cfg.out_w + ox] / f32::cast_from(div as u32);
                 }
             }
         }

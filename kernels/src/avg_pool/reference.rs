@@ -1,5 +1,5 @@
 //! `torch.nn.functional.avg_pool2d` and `adaptive_avg_pool2d`, forward and backward.
-use super::{out_size, pool_out_size_ceil};
+use crate::reference::{out_size, pool_out_size_ceil};
 
 /// The window of a 2-D average pool (torch.nn.AvgPool2d, `divisor_override=None`), or an
 /// adaptive one (torch.nn.AdaptiveAvgPool2d). Pairs are `(along H, along W)`.

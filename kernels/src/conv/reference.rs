@@ -1,8 +1,8 @@
 //! `torch.nn.functional.conv2d` forward and backward.
-use super::out_size;
+use crate::reference::out_size;
 
-/// Sizes and options of a 2-D convolution over a batch (torch.nn.Conv2d with `groups=1`,
-/// zero padding). Pairs are `(along H, along W)`.
+/// Sizes and options of a 2-D convolution over a batch (torch.nn.Conv2d, zero padding).
+/// Pairs are `(along H, along W)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Conv2dShape {
     /// Batch size.
@@ -23,6 +23,10 @@ pub struct Conv2dShape {
     pub padding: (usize, usize),
     /// `dilation` (dh, dw).
     pub dilation: (usize, usize),
+    /// `groups`: input and output channels are split into `groups` equal groups, and output
+    /// channel `o` reads only the input channels of its group, `o / (c_out / groups)` (1: every
+    /// output reads every input; `c_in`: depthwise). Divides `c_in` and `c_out`.
+    pub groups: usize,
 }
 
 impl Conv2dShape {
@@ -54,27 +58,34 @@ impl Conv2dShape {
     pub fn output_len(&self) -> usize {
         self.n * self.c_out * self.h_out() * self.w_out()
     }
-    /// Length of the weight, `c_out x c_in x kh x kw`.
+    /// Input channels per group (`c_in / groups`): the weight's second dimension.
+    pub fn c_in_group(&self) -> usize {
+        self.c_in / self.groups
+    }
+    /// Length of the weight, `c_out x (c_in / groups) x kh x kw`.
     pub fn weight_len(&self) -> usize {
-        self.c_out * self.c_in * self.kernel.0 * self.kernel.1
+        self.c_out * self.c_in_group() * self.kernel.0 * self.kernel.1
     }
 
     /// Calls `f(out_index, in_index, weight_index)` for every product
-    /// `out[n][o][y][x] += w[o][c][ky][kx] * in[n][c][y sh + ky dh - ph][x sw + kx dw - pw]`
-    /// whose input position lies inside the input (padding is zero, so the rest contribute
-    /// nothing).
+    /// `out[n][o][y][x] += w[o][c][ky][kx] * in[n][g cg + c][y sh + ky dh - ph][x sw + kx dw - pw]`
+    /// (`cg = c_in / groups` input channels per group, `g = o / (c_out / groups)` the group of
+    /// output `o`, `c < cg`) whose input position lies inside the input (padding is zero, so
+    /// the rest contribute nothing).
     fn for_each_tap(&self, mut f: impl FnMut(usize, usize, usize)) {
         let (kh, kw) = self.kernel;
         let (sh, sw) = self.stride;
         let (ph, pw) = self.padding;
         let (dh, dw) = self.dilation;
         let (ho, wo) = (self.h_out(), self.w_out());
+        let (cg, og) = (self.c_in_group(), self.c_out / self.groups);
         for n in 0..self.n {
             for o in 0..self.c_out {
+                let first = (o / og) * cg;
                 for y in 0..ho {
                     for x in 0..wo {
                         let out_i = ((n * self.c_out + o) * ho + y) * wo + x;
-                        for c in 0..self.c_in {
+                        for c in 0..cg {
                             for ky in 0..kh {
                                 let iy = (y * sh + ky * dh).wrapping_sub(ph);
                                 if iy >= self.h_in {
@@ -85,9 +96,10 @@ impl Conv2dShape {
                                     if ix >= self.w_in {
                                         continue;
                                     }
-                                    let in_i =
-                                        ((n * self.c_in + c) * self.h_in + iy) * self.w_in + ix;
-                                    let w_i = ((o * self.c_in + c) * kh + ky) * kw + kx;
+                                    let in_i = ((n * self.c_in + first + c) * self.h_in + iy)
+                                        * self.w_in
+                                        + ix;
+                                    let w_i = ((o * cg + c) * kh + ky) * kw + kx;
                                     f(out_i, in_i, w_i);
                                 }
                             }
@@ -99,6 +111,12 @@ impl Conv2dShape {
     }
 
     fn check(&self, x: &[f64], weight: &[f64]) {
+        assert!(
+            self.groups > 0
+                && self.c_in.is_multiple_of(self.groups)
+                && self.c_out.is_multiple_of(self.groups),
+            "conv2d: groups must divide in_channels and out_channels"
+        );
         assert_eq!(x.len(), self.input_len(), "conv2d: input length");
         assert_eq!(weight.len(), self.weight_len(), "conv2d: weight length");
     }
@@ -136,7 +154,7 @@ pub fn conv2d_forward(
 pub struct Conv2dGrads {
     /// d(loss)/d(x), `n x c_in x h_in x w_in`.
     pub input: Vec<f64>,
-    /// d(loss)/d(weight), `c_out x c_in x kh x kw` (summed over the batch).
+    /// d(loss)/d(weight), `c_out x (c_in / groups) x kh x kw` (summed over the batch).
     pub weight: Vec<f64>,
     /// d(loss)/d(bias), `c_out`: `grad_out` summed over `n`, `y`, `x` (meaningful only for a
     /// conv with a bias).

@@ -11,6 +11,8 @@
 //! pass ([`launch_seed`]). `scripts/norm_cases.py` implements the same mask in Python.
 use cubecl::prelude::*;
 
+pub mod reference;
+
 /// Comptime description of one Dropout layer.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub struct DropoutCfg {

@@ -9,6 +9,8 @@ use cubecl::prelude::*;
 
 use crate::linear::LinearCfg;
 
+pub mod reference;
+
 /// Comptime description of the head.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub struct HeadCfg {
@@ -30,7 +32,7 @@ impl HeadCfg {
     /// Loop iterations of one `head_unit` invocation (the logits loop, and in training the
     /// input-gradient loop; see [`crate::LOOP_LIMIT`]).
     pub const fn loop_iterations(&self, train: bool) -> usize {
-        self.linear.in_f * if train && self.input_grad { 2 } else { 1 }
+        self.linear.in_features * if train && self.input_grad { 2 } else { 1 }
     }
 }
 
@@ -50,9 +52,9 @@ pub fn head_unit(
     #[comptime] cap: usize,
 ) {
     let lin = comptime!(cfg.linear);
-    let classes = comptime!(cfg.linear.out_f);
-    let mut z = Array::<f32>::new(comptime!(cfg.linear.out_f));
-    let x_base = comptime!(lin.in_act * cap) + s * lin.in_f;
+    let classes = comptime!(cfg.linear.out_features);
+    let mut z = Array::<f32>::new(comptime!(cfg.linear.out_features));
+    let x_base = comptime!(lin.in_act * cap) + s * lin.in_features;
     #[unroll]
     for o in 0..classes {
         let mut b = 0.0f32;
@@ -61,11 +63,11 @@ pub fn head_unit(
         }
         z[o] = b;
     }
-    for i in 0..lin.in_f {
+    for i in 0..lin.in_features {
         let xv = acts[x_base + i];
         #[unroll]
         for o in 0..classes {
-            z[o] += xv * params[lin.w_off + o * lin.in_f + i];
+            z[o] += xv * params[lin.w_off + o * lin.in_features + i];
         }
     }
     let label = idx[comptime!(cfg.label * cap) + s];
@@ -118,12 +120,12 @@ pub fn head_unit(
             acts[g_base + o] = z[o];
         }
         if comptime!(cfg.input_grad) {
-            let d_base = comptime!(lin.in_grad * cap) + s * lin.in_f;
-            for i in 0..lin.in_f {
+            let d_base = comptime!(lin.in_grad * cap) + s * lin.in_features;
+            for i in 0..lin.in_features {
                 let mut acc = 0.0f32;
                 #[unroll]
                 for o in 0..classes {
-                    acc += z[o] * params[lin.w_off + o * lin.in_f + i];
+                    acc += z[o] * params[lin.w_off + o * lin.in_features + i];
                 }
                 acts[d_base + i] = acc;
             }

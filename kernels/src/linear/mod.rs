@@ -7,6 +7,8 @@ use cubecl::prelude::*;
 use crate::act::{act_grad, activate, Act};
 use crate::sgd::sgd_update;
 
+pub mod reference;
+
 /// Samples summed into one partial sum before it is added to the total, in weight gradients.
 pub const SUM_BLOCK: usize = 32;
 
@@ -14,9 +16,9 @@ pub const SUM_BLOCK: usize = 32;
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub struct LinearCfg {
     /// `in_features`.
-    pub in_f: usize,
+    pub in_features: usize,
     /// `out_features`.
-    pub out_f: usize,
+    pub out_features: usize,
     /// The activation that follows.
     pub act: Act,
     /// Whether the layer has a bias.
@@ -47,7 +49,7 @@ pub struct LinearCfg {
 impl LinearCfg {
     /// Number of parameters (weight and bias).
     pub const fn num_params(&self) -> usize {
-        self.out_f * self.in_f + if self.bias { self.out_f } else { 0 }
+        self.out_features * self.in_features + if self.bias { self.out_features } else { 0 }
     }
     /// Per-sample offset in `acts` of the value the activation's derivative is computed
     /// from: the pre-activation for GELU, else the block output.
@@ -60,19 +62,19 @@ impl LinearCfg {
     }
     /// Units of `linear_forward_unit` for a batch of `n`.
     pub const fn forward_units(&self, n: usize) -> usize {
-        n.div_ceil(self.rb) * (self.out_f / self.ob)
+        n.div_ceil(self.rb) * (self.out_features / self.ob)
     }
     /// Units of `linear_input_grad_unit` for a batch of `n`.
     pub const fn input_grad_units(&self, n: usize) -> usize {
-        n.div_ceil(self.rb) * (self.in_f / self.ib)
+        n.div_ceil(self.rb) * (self.in_features / self.ib)
     }
     /// Loop iterations of one `linear_forward_unit` invocation (see [`crate::LOOP_LIMIT`]).
     pub const fn forward_loop_iterations(&self) -> usize {
-        self.in_f
+        self.in_features
     }
     /// Loop iterations of one `linear_input_grad_unit` invocation.
     pub const fn input_grad_loop_iterations(&self) -> usize {
-        self.out_f
+        self.out_features
     }
     /// Loop iterations of one `linear_weight_grad_unit` invocation for a batch of `n`: the
     /// samples and their blocks of [`SUM_BLOCK`].
@@ -82,7 +84,8 @@ impl LinearCfg {
     /// Units of `linear_weight_grad_unit`: one per `ob x ib` block of the weight, plus one
     /// per bias.
     pub const fn weight_grad_units(&self) -> usize {
-        (self.out_f / self.ob) * (self.in_f / self.ib) + if self.bias { self.out_f } else { 0 }
+        (self.out_features / self.ob) * (self.in_features / self.ib)
+            + if self.bias { self.out_features } else { 0 }
     }
 }
 
@@ -95,7 +98,7 @@ pub fn linear_out_grad(
     #[comptime] cfg: LinearCfg,
     #[comptime] cap: usize,
 ) -> f32 {
-    let at = s * cfg.out_f + o;
+    let at = s * cfg.out_features + o;
     let mut g = acts[comptime!(cfg.out_grad * cap) + at];
     if comptime!(cfg.act.is_some()) {
         g = act_grad(g, acts[comptime!(cfg.act_src() * cap) + at], cfg.act);
@@ -115,7 +118,7 @@ pub fn linear_forward_unit(
 ) {
     let rb = comptime!(cfg.rb);
     let ob = comptime!(cfg.ob);
-    let n_ob = comptime!(cfg.out_f / cfg.ob);
+    let n_ob = comptime!(cfg.out_features / cfg.ob);
     let o0 = (unit % n_ob) * ob;
     let r0 = (unit / n_ob) * rb;
     let mut acc = Array::<f32>::new(comptime!(cfg.rb * cfg.ob));
@@ -132,15 +135,15 @@ pub fn linear_forward_unit(
         }
     }
     let x_base = comptime!(cfg.in_act * cap);
-    for i in 0..cfg.in_f {
+    for i in 0..cfg.in_features {
         #[unroll]
         for r in 0..rb {
             let row = min(r0 + r, n - 1);
-            xs[r] = acts[x_base + row * cfg.in_f + i];
+            xs[r] = acts[x_base + row * cfg.in_features + i];
         }
         #[unroll]
         for o in 0..ob {
-            let wv = params[cfg.w_off + (o0 + o) * cfg.in_f + i];
+            let wv = params[cfg.w_off + (o0 + o) * cfg.in_features + i];
             #[unroll]
             for r in 0..rb {
                 acc[r * ob + o] += wv * xs[r];
@@ -154,7 +157,7 @@ pub fn linear_forward_unit(
             #[unroll]
             for o in 0..ob {
                 let pre = acc[r * ob + o];
-                let at = (r0 + r) * cfg.out_f + o0 + o;
+                let at = (r0 + r) * cfg.out_features + o0 + o;
                 acts[y_base + at] = activate(pre, cfg.act);
                 if comptime!(cfg.act.needs_pre()) {
                     acts[comptime!(cfg.pre_act * cap) + at] = pre;
@@ -176,7 +179,7 @@ pub fn linear_input_grad_unit(
 ) {
     let rb = comptime!(cfg.rb);
     let ib = comptime!(cfg.ib);
-    let n_ib = comptime!(cfg.in_f / cfg.ib);
+    let n_ib = comptime!(cfg.in_features / cfg.ib);
     let i0 = (unit % n_ib) * ib;
     let r0 = (unit / n_ib) * rb;
     let mut acc = Array::<f32>::new(comptime!(cfg.rb * cfg.ib));
@@ -185,7 +188,7 @@ pub fn linear_input_grad_unit(
     for k in 0..comptime!(cfg.rb * cfg.ib) {
         acc[k] = 0.0;
     }
-    for o in 0..cfg.out_f {
+    for o in 0..cfg.out_features {
         #[unroll]
         for r in 0..rb {
             let row = min(r0 + r, n - 1);
@@ -193,7 +196,7 @@ pub fn linear_input_grad_unit(
         }
         #[unroll]
         for i in 0..ib {
-            let wv = params[cfg.w_off + o * cfg.in_f + i0 + i];
+            let wv = params[cfg.w_off + o * cfg.in_features + i0 + i];
             #[unroll]
             for r in 0..rb {
                 acc[r * ib + i] += gs[r] * wv;
@@ -206,7 +209,7 @@ pub fn linear_input_grad_unit(
         if r0 + r < n {
             #[unroll]
             for i in 0..ib {
-                acts[base + (r0 + r) * cfg.in_f + i0 + i] = acc[r * ib + i];
+                acts[base + (r0 + r) * cfg.in_features + i0 + i] = acc[r * ib + i];
             }
         }
     }
@@ -233,8 +236,8 @@ pub fn linear_weight_grad_unit(
 ) {
     let ib = comptime!(cfg.ib);
     let ob = comptime!(cfg.ob);
-    let n_ib = comptime!(cfg.in_f / cfg.ib);
-    let w_units = comptime!((cfg.out_f / cfg.ob) * (cfg.in_f / cfg.ib));
+    let n_ib = comptime!(cfg.in_features / cfg.ib);
+    let w_units = comptime!((cfg.out_features / cfg.ob) * (cfg.in_features / cfg.ib));
     let x_base = comptime!(cfg.in_act * cap);
     if unit < w_units {
         let o0 = (unit / n_ib) * ob;
@@ -261,7 +264,7 @@ pub fn linear_weight_grad_unit(
                 }
                 #[unroll]
                 for i in 0..ib {
-                    let xv = acts[x_base + s * cfg.in_f + i0 + i];
+                    let xv = acts[x_base + s * cfg.in_features + i0 + i];
                     #[unroll]
                     for o in 0..ob {
                         part[o * ib + i] += gs[o] * xv;
@@ -281,7 +284,7 @@ pub fn linear_weight_grad_unit(
                     params,
                     velocity,
                     grads,
-                    cfg.w_off + (o0 + o) * cfg.in_f + i0 + i,
+                    cfg.w_off + (o0 + o) * cfg.in_features + i0 + i,
                     acc[o * ib + i],
                     lr,
                     momentum,

@@ -1,5 +1,5 @@
 //! `torch.nn.functional.max_pool2d` (with `return_indices=True`) forward and backward.
-use super::{out_size, pool_out_size_ceil};
+use crate::reference::{out_size, pool_out_size_ceil};
 
 /// Sizes and options of a 2-D max-pool over a batch (torch.nn.MaxPool2d with `dilation=1`).
 /// Pairs are `(along H, along W)`.

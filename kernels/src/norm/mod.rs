@@ -14,8 +14,7 @@
 //!   `dbeta = sum(dy)`.
 //!
 //! Then, optionally, a residual input is added (`y + skip`, ResNet's basic block), the
-//! activation applied and the max-pool taken, exactly as in a conv block
-//! ([`crate::conv`]).
+//! activation applied and the max-pool taken ([`crate::max_pool`]), as in a conv block.
 //!
 //! The batch statistics are reduced deterministically in two stages: [`norm_stats_unit`]
 //! stores each (sample, channel) plane's mean and `sum((x - mean_s)^2)`, and every consumer
@@ -29,7 +28,10 @@
 use cubecl::prelude::*;
 
 use crate::act::{act_grad, activate, Act};
+use crate::max_pool::{replaces, window_element, MaxPoolCfg};
 use crate::sgd::sgd_update;
+
+pub mod reference;
 
 /// Comptime description of one norm block: shapes, options and where its tensors live.
 ///
@@ -37,7 +39,7 @@ use crate::sgd::sgd_update;
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub struct NormCfg {
     /// `num_features` (channels).
-    pub c: usize,
+    pub num_features: usize,
     /// Plane height (1 for `BatchNorm1d`).
     pub h: usize,
     /// Plane width (1 for `BatchNorm1d`).
@@ -48,26 +50,14 @@ pub struct NormCfg {
     pub momentum: u32,
     /// The activation applied after the normalisation (and the residual addition).
     pub act: Act,
-    /// Whether a max-pool follows (the pool fields below are 1x1/1/0 otherwise).
-    pub pool: bool,
-    /// Pool kernel height.
-    pub pkh: usize,
-    /// Pool kernel width.
-    pub pkw: usize,
-    /// Pool stride along H.
-    pub psh: usize,
-    /// Pool stride along W.
-    pub psw: usize,
-    /// Pool padding along H.
-    pub pph: usize,
-    /// Pool padding along W.
-    pub ppw: usize,
+    /// The max-pool after the activation (over the `h x w` plane).
+    pub pool: MaxPoolCfg,
     /// Block output height (after the pool).
-    pub h_out: usize,
+    pub out_h: usize,
     /// Block output width.
-    pub w_out: usize,
+    pub out_w: usize,
     /// Offset of `weight` (gamma, `c`) in the parameter arenas.
-    pub g_off: usize,
+    pub w_off: usize,
     /// Offset of `bias` (beta, `c`) in the parameter arenas.
     pub b_off: usize,
     /// Offset of `running_mean` (`c`) in the buffer arena.
@@ -108,15 +98,15 @@ impl NormCfg {
     }
     /// Floats per sample of the block input (`c * h * w`).
     pub const fn in_len(&self) -> usize {
-        self.c * self.h * self.w
+        self.num_features * self.h * self.w
     }
     /// Floats per sample of the block output (`c * h_out * w_out`).
     pub const fn out_len(&self) -> usize {
-        self.c * self.h_out * self.w_out
+        self.num_features * self.out_h * self.out_w
     }
     /// Units of every norm job for a batch of `n` (one per plane).
     pub const fn units(&self, n: usize) -> usize {
-        n * self.c
+        n * self.num_features
     }
     /// Units of [`norm_forward_unit`].
     pub const fn forward_units(&self, n: usize) -> usize {
@@ -128,7 +118,7 @@ impl NormCfg {
     }
     /// Units of [`norm_weight_grad_unit`] (one per weight, one per bias).
     pub const fn weight_grad_units(&self) -> usize {
-        2 * self.c
+        2 * self.num_features
     }
     /// Upper bound on the loop iterations of one [`norm_stats_unit`].
     pub const fn stats_loop_iterations(&self) -> usize {
@@ -136,11 +126,11 @@ impl NormCfg {
     }
     /// Upper bound on the loop iterations of one [`norm_forward_unit`].
     pub const fn forward_loop_iterations(&self, n: usize, train: bool) -> usize {
-        (if train { 2 * n } else { 0 }) + self.h_out * (1 + self.w_out)
+        (if train { 2 * n } else { 0 }) + self.out_h * (1 + self.out_w)
     }
     /// Upper bound on the loop iterations of one [`norm_grad_unit`].
     pub const fn grad_loop_iterations(&self, n: usize) -> usize {
-        2 * n + 3 * self.hw() + self.h_out * (1 + self.w_out)
+        2 * n + 3 * self.hw() + self.out_h * (1 + self.out_w)
     }
     /// Upper bound on the loop iterations of one [`norm_input_grad_unit`].
     pub const fn input_grad_loop_iterations(&self, n: usize) -> usize {
@@ -163,7 +153,7 @@ pub fn batch_moments(
     #[comptime] cap: usize,
 ) -> (f32, f32) {
     let base = comptime!(cfg.stat * cap) + ch;
-    let per = comptime!(2 * cfg.c);
+    let per = comptime!(2 * cfg.num_features);
     let mut sum = 0.0f32;
     for s in 0..n {
         sum += acts[base + s * per];
@@ -172,7 +162,8 @@ pub fn batch_moments(
     let mut m2 = 0.0f32;
     for s in 0..n {
         let d = acts[base + s * per] - mean;
-        m2 += acts[base + s * per + cfg.c] + f32::new(comptime!(cfg.hw() as f32)) * d * d;
+        m2 +=
+            acts[base + s * per + cfg.num_features] + f32::new(comptime!(cfg.hw() as f32)) * d * d;
     }
     (mean, m2)
 }
@@ -192,8 +183,8 @@ pub fn norm_stats_unit(
     #[comptime] cfg: NormCfg,
     #[comptime] cap: usize,
 ) {
-    let ch = unit % cfg.c;
-    let s = unit / cfg.c;
+    let ch = unit % cfg.num_features;
+    let s = unit / cfg.num_features;
     let hw = comptime!(cfg.hw());
     let base = comptime!(cfg.in_act * cap) + s * comptime!(cfg.in_len()) + ch * hw;
     let mut sum = 0.0f32;
@@ -206,9 +197,9 @@ pub fn norm_stats_unit(
         let d = acts[base + i] - mean;
         m2 += d * d;
     }
-    let out = comptime!(cfg.stat * cap) + s * comptime!(2 * cfg.c) + ch;
+    let out = comptime!(cfg.stat * cap) + s * comptime!(2 * cfg.num_features) + ch;
     acts[out] = mean;
-    acts[out + cfg.c] = m2;
+    acts[out + cfg.num_features] = m2;
 }
 
 /// The normalised (and residual-added) value at plane position `pos` of sample `s`, channel
@@ -236,7 +227,9 @@ fn normalised(
 /// statistics, adds the residual, applies the activation and the max-pool (storing its
 /// argmax). In training, the unit of sample 0 also updates the channel's running statistics.
 #[cube]
-#[allow(clippy::too_many_arguments)]
+// `if comptime!(train)` is resolved when the kernel is expanded; it cannot merge with the
+// run-time `if s == 0`.
+#[allow(clippy::too_many_arguments, clippy::collapsible_if)]
 pub fn norm_forward_unit(
     params: &mut [f32],
     acts: &mut [f32],
@@ -248,8 +241,8 @@ pub fn norm_forward_unit(
     #[comptime] n: usize,
     #[comptime] cap: usize,
 ) {
-    let ch = unit % cfg.c;
-    let s = unit / cfg.c;
+    let ch = unit % cfg.num_features;
+    let s = unit / cfg.num_features;
     let mut mean = 0.0f32;
     let mut m2 = 0.0f32;
     let mut var = 0.0f32;
@@ -263,18 +256,18 @@ pub fn norm_forward_unit(
         var = bufs[cfg.rv_off + ch];
     }
     let invstd = inv_std(var, cfg);
-    let scale = params[cfg.g_off + ch] * invstd;
+    let scale = params[cfg.w_off + ch] * invstd;
     let shift = params[cfg.b_off + ch] - mean * scale;
 
-    let win = comptime!(cfg.pkh * cfg.pkw);
+    let win = comptime!(cfg.pool.window());
     let out_base = comptime!(cfg.out_act * cap)
         + s * comptime!(cfg.out_len())
-        + ch * comptime!(cfg.h_out * cfg.w_out);
+        + ch * comptime!(cfg.out_h * cfg.out_w);
     let am_base = comptime!(cfg.argmax * cap)
         + s * comptime!(cfg.out_len())
-        + ch * comptime!(cfg.h_out * cfg.w_out);
-    for py in 0..cfg.h_out {
-        for px in 0..cfg.w_out {
+        + ch * comptime!(cfg.out_h * cfg.out_w);
+    for py in 0..cfg.out_h {
+        for px in 0..cfg.out_w {
             // The first maximum in row-major window order; padding and positions past the
             // end are skipped (see `conv_forward_unit`).
             let mut best = 0.0f32;
@@ -282,24 +275,22 @@ pub fn norm_forward_unit(
             let mut found = false;
             #[unroll]
             for wi in 0..win {
-                let yy = py * cfg.psh + wi / comptime!(cfg.pkw);
-                let xx = px * cfg.psw + wi % comptime!(cfg.pkw);
-                if yy >= cfg.pph && xx >= cfg.ppw && yy - cfg.pph < cfg.h && xx - cfg.ppw < cfg.w {
-                    let pos = (yy - cfg.pph) * cfg.w + (xx - cfg.ppw);
+                let (inside, pos) = window_element(py, px, wi, cfg.pool);
+                if inside {
                     let v = activate(
                         normalised(acts, s, ch, pos, scale, shift, cfg, cap),
                         cfg.act,
                     );
-                    if !found || v > best {
+                    if replaces(found, v, best) {
                         best = v;
                         best_at = pos as u32;
                         found = true;
                     }
                 }
             }
-            let at = py * cfg.w_out + px;
+            let at = py * cfg.out_w + px;
             acts[out_base + at] = best;
-            if comptime!(cfg.pool) {
+            if comptime!(cfg.pool.pooled) {
                 idx[am_base + at] = best_at;
             }
         }
@@ -329,23 +320,23 @@ pub fn norm_grad_unit(
     #[comptime] n: usize,
     #[comptime] cap: usize,
 ) {
-    let ch = unit % cfg.c;
-    let s = unit / cfg.c;
+    let ch = unit % cfg.num_features;
+    let s = unit / cfg.num_features;
     let hw = comptime!(cfg.hw());
     let (mean, m2) = batch_moments(acts, ch, cfg, n, cap);
     let invstd = inv_std(m2 / f32::new(comptime!((n * cfg.hw()) as f32)), cfg);
-    let scale = params[cfg.g_off + ch] * invstd;
+    let scale = params[cfg.w_off + ch] * invstd;
     let shift = params[cfg.b_off + ch] - mean * scale;
     let plane = s * comptime!(cfg.in_len()) + ch * hw;
     let dy_base = comptime!(cfg.dy * cap) + plane;
-    let out_plane = s * comptime!(cfg.out_len()) + ch * comptime!(cfg.h_out * cfg.w_out);
+    let out_plane = s * comptime!(cfg.out_len()) + ch * comptime!(cfg.out_h * cfg.out_w);
     let g_base = comptime!(cfg.out_grad * cap) + out_plane;
-    if comptime!(cfg.pool) {
+    if comptime!(cfg.pool.pooled) {
         for i in 0..hw {
             acts[dy_base + i] = 0.0;
         }
         let a_base = comptime!(cfg.argmax * cap) + out_plane;
-        for at in 0..comptime!(cfg.h_out * cfg.w_out) {
+        for at in 0..comptime!(cfg.out_h * cfg.out_w) {
             let pos = idx[a_base + at] as usize;
             let mut g = acts[g_base + at];
             if comptime!(cfg.act.is_some()) {
@@ -380,9 +371,9 @@ pub fn norm_grad_unit(
         sum += g;
         dotp += (acts[x_base + i] - mean) * g;
     }
-    let out = comptime!(cfg.gstat * cap) + s * comptime!(2 * cfg.c) + ch;
+    let out = comptime!(cfg.gstat * cap) + s * comptime!(2 * cfg.num_features) + ch;
     acts[out] = sum;
-    acts[out + cfg.c] = dotp;
+    acts[out + cfg.num_features] = dotp;
 }
 
 /// `sum(dy)` and `dotp = sum((x - mean) * dy)` of channel `ch` over the batch, combined
@@ -396,12 +387,12 @@ pub fn grad_sums(
     #[comptime] cap: usize,
 ) -> (f32, f32) {
     let base = comptime!(cfg.gstat * cap) + ch;
-    let per = comptime!(2 * cfg.c);
+    let per = comptime!(2 * cfg.num_features);
     let mut sum = 0.0f32;
     let mut dotp = 0.0f32;
     for s in 0..n {
         sum += acts[base + s * per];
-        dotp += acts[base + s * per + cfg.c];
+        dotp += acts[base + s * per + cfg.num_features];
     }
     (sum, dotp)
 }
@@ -416,8 +407,8 @@ pub fn norm_input_grad_unit(
     #[comptime] n: usize,
     #[comptime] cap: usize,
 ) {
-    let ch = unit % cfg.c;
-    let s = unit / cfg.c;
+    let ch = unit % cfg.num_features;
+    let s = unit / cfg.num_features;
     let hw = comptime!(cfg.hw());
     let count = f32::new(comptime!((n * cfg.hw()) as f32));
     let (mean, m2) = batch_moments(acts, ch, cfg, n, cap);
@@ -425,7 +416,7 @@ pub fn norm_input_grad_unit(
     let (sum, dotp) = grad_sums(acts, ch, cfg, n, cap);
     let k = dotp * invstd * invstd / count;
     let grad_mean = sum / count;
-    let w = invstd * params[cfg.g_off + ch];
+    let w = invstd * params[cfg.w_off + ch];
     let plane = s * comptime!(cfg.in_len()) + ch * hw;
     let x_base = comptime!(cfg.in_act * cap) + plane;
     let dy_base = comptime!(cfg.dy * cap) + plane;
@@ -455,16 +446,16 @@ pub fn norm_weight_grad_unit(
     #[comptime] n: usize,
     #[comptime] cap: usize,
 ) {
-    let ch = unit % cfg.c;
+    let ch = unit % cfg.num_features;
     let (sum, dotp) = grad_sums(acts, ch, cfg, n, cap);
-    if unit < cfg.c {
+    if unit < cfg.num_features {
         let (_mean, m2) = batch_moments(acts, ch, cfg, n, cap);
         let invstd = inv_std(m2 / f32::new(comptime!((n * cfg.hw()) as f32)), cfg);
         sgd_update(
             params,
             velocity,
             grads,
-            cfg.g_off + ch,
+            cfg.w_off + ch,
             dotp * invstd,
             lr,
             momentum,

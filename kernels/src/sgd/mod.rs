@@ -6,6 +6,8 @@
 //! `g = v`; finally `p = p - lr * g`.
 use cubecl::prelude::*;
 
+pub mod reference;
+
 /// Bit flags passed at run time to every kernel that updates parameters.
 pub struct SgdFlags;
 

@@ -1,6 +1,6 @@
 //! Conv and linear blocks in the tests: their specs, arena layouts and f64 references.
 use cubenet_kernels::reference::{self as r, Activation, Conv2dShape, LinearShape, MaxPool2dShape};
-use cubenet_kernels::{Act, ConvCfg, LinearCfg};
+use cubenet_kernels::{Act, ConvCfg, LinearCfg, MaxPoolCfg};
 
 use super::abs;
 
@@ -27,17 +27,19 @@ pub fn reference_act(act: Act) -> Option<Activation> {
         Act::LeakyRelu(_) => Some(Activation::LeakyRelu(act.slope() as f64)),
         Act::Gelu => Some(Activation::Gelu),
         Act::GeluTanh => Some(Activation::GeluTanh),
+        Act::Silu => Some(Activation::Silu),
     }
 }
 
 /// Every activation a block can fuse (LeakyRelu with a non-default slope).
-pub const ACTIVATIONS: [Act; 6] = [
+pub const ACTIVATIONS: [Act; 7] = [
     Act::Relu,
     Act::Tanh,
     Act::Sigmoid,
     Act::leaky_relu(0.2),
     Act::Gelu,
     Act::GeluTanh,
+    Act::Silu,
 ];
 
 /// A conv block as the tests describe it: conv (+ bias) (+ activation) (+ max-pool).
@@ -51,6 +53,8 @@ pub struct ConvSpec {
     pub stride: (usize, usize),
     pub pad: (usize, usize),
     pub dil: (usize, usize),
+    /// `groups` (divides `c_in` and `c_out`).
+    pub groups: usize,
     pub bias: bool,
     pub act: Act,
     /// Pool (kernel, stride, padding), per axis.
@@ -73,6 +77,7 @@ impl ConvSpec {
             stride: self.stride,
             padding: self.pad,
             dilation: self.dil,
+            groups: self.groups,
         }
     }
 
@@ -101,32 +106,39 @@ impl ConvSpec {
         };
         let in_len = self.c_in * self.h * self.w;
         let out_len = self.c_out * h_out * w_out;
-        let w_len = self.c_out * self.c_in * self.k.0 * self.k.1;
+        let w_len = self.c_out * (self.c_in / self.groups) * self.k.0 * self.k.1;
         ConvCfg {
-            c_in: self.c_in,
-            h_in: self.h,
-            w_in: self.w,
-            c_out: self.c_out,
-            kh: self.k.0,
-            kw: self.k.1,
-            sh: self.stride.0,
-            sw: self.stride.1,
-            ph: self.pad.0,
-            pw: self.pad.1,
-            dh: self.dil.0,
-            dw: self.dil.1,
-            h_conv,
-            w_conv,
+            in_channels: self.c_in,
+            out_channels: self.c_out,
+            groups: self.groups,
+            in_h: self.h,
+            in_w: self.w,
+            kernel_h: self.k.0,
+            kernel_w: self.k.1,
+            stride_h: self.stride.0,
+            stride_w: self.stride.1,
+            padding_h: self.pad.0,
+            padding_w: self.pad.1,
+            dilation_h: self.dil.0,
+            dilation_w: self.dil.1,
+            conv_h: h_conv,
+            conv_w: w_conv,
             act: self.act,
-            pool: self.pool.is_some(),
-            pkh,
-            pkw,
-            psh,
-            psw,
-            pph,
-            ppw,
-            h_out,
-            w_out,
+            pool: MaxPoolCfg {
+                pooled: self.pool.is_some(),
+                kernel_h: pkh,
+                kernel_w: pkw,
+                stride_h: psh,
+                stride_w: psw,
+                padding_h: pph,
+                padding_w: ppw,
+                in_h: h_conv,
+                in_w: w_conv,
+                out_h: h_out,
+                out_w: w_out,
+            },
+            out_h: h_out,
+            out_w: w_out,
             bias: self.bias,
             w_off: PARAM_PAD,
             b_off: if self.bias { PARAM_PAD + w_len } else { 0 },
@@ -148,9 +160,9 @@ impl ConvSpec {
         Layout {
             in_len: c.in_len(),
             out_len: c.out_len(),
-            w_len: c.c_out * c.c_in * c.kh * c.kw,
-            b_len: if c.bias { c.c_out } else { 0 },
-            pooled: c.pool,
+            w_len: c.out_channels * c.in_per_group() * c.kernel_h * c.kernel_w,
+            b_len: if c.bias { c.out_channels } else { 0 },
+            pooled: c.pool.pooled,
             pre: c.act.needs_pre(),
         }
     }
@@ -173,8 +185,8 @@ impl LinearSpec {
     pub fn cfg(&self) -> LinearCfg {
         let (i, o) = (self.in_f, self.out_f);
         LinearCfg {
-            in_f: i,
-            out_f: o,
+            in_features: i,
+            out_features: o,
             act: self.act,
             bias: self.bias,
             w_off: PARAM_PAD,

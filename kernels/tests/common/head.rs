@@ -26,8 +26,8 @@ impl HeadSpec {
     pub fn cfg(&self) -> HeadCfg {
         let (i, c) = (self.in_f, self.classes);
         let linear = LinearCfg {
-            in_f: i,
-            out_f: c,
+            in_features: i,
+            out_features: c,
             act: cubenet_kernels::Act::None,
             bias: self.bias,
             w_off: PARAM_PAD,

@@ -1,98 +1,24 @@
-//! Parsing: `#[network(input = [C, H, W])]` and the struct's fields into [`NetDecl`].
+//! Parsing: `#[network(input = [C, H, W])]` and the struct's fields into [`LayerDecl`]s.
 //!
 //! The required options of a layer are the generic arguments of the field's type, in
 //! PyTorch's order: `Conv2d<1, 6, 5>` (in_channels, out_channels, kernel_size),
 //! `MaxPool2d<2>`, `Linear<400, 120>`. Other options go in a `#[layer(...)]` attribute on
 //! the field, with PyTorch's keyword names: `#[layer(padding = 2)] conv1: Conv2d<1, 6, 5>`,
-//! `#[layer(stride = (2, 1), bias = false)]`. Any option may be given by name there. Each
-//! field is parsed by [`crate::layer`].
+//! `#[layer(stride = (2, 1), bias = false)]`. Any option may be given by name there. Which
+//! options a type takes is its kind's (`crate::layers`); [`crate::options`] parses them.
 use proc_macro2::{Span, TokenStream};
-use syn::parse::{Parse, ParseStream, Parser};
+use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned as _;
-use syn::{Expr, Fields, Ident, Item, Lit, Token};
+use syn::{Expr, Fields, Ident, Item, PathArguments, Token, Type};
 
-use crate::ir::*;
+use crate::errors::Errors;
+use crate::ir::{NetAttr, Spanned};
+use crate::layers::{Invalid, LayerDecl, LayerKind, LayerType};
+use crate::options::{layer_attrs, parse_options, usize_of, AttrArg, Options};
 use crate::suggest::{did_you_mean, nearest};
 
-/// Collects errors so that every mistake is reported in one build.
-#[derive(Default)]
-pub struct Errors(Vec<syn::Error>);
-
-impl Errors {
-    pub fn push(&mut self, span: Span, msg: impl std::fmt::Display) {
-        self.0.push(syn::Error::new(span, msg));
-    }
-    /// An error spanning all of `tokens`, from the first to the last.
-    pub fn push_tokens(&mut self, tokens: &dyn quote::ToTokens, msg: impl std::fmt::Display) {
-        self.0.push(syn::Error::new_spanned(tokens, msg));
-    }
-    pub fn add(&mut self, e: syn::Error) {
-        self.0.push(e);
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-    pub fn into_error(self) -> Option<syn::Error> {
-        self.0.into_iter().reduce(|mut a, b| {
-            a.combine(b);
-            a
-        })
-    }
-}
-
 const ATTR_KEYS: &[&str] = &["input", "print"];
-
-/// One `key = value` or `key` of the attribute.
-pub struct AttrArg {
-    pub key: Ident,
-    pub value: Option<Expr>,
-}
-
-impl Parse for AttrArg {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        let key: Ident = input.parse()?;
-        let value = if input.peek(Token![=]) {
-            input.parse::<Token![=]>()?;
-            Some(input.parse()?)
-        } else {
-            None
-        };
-        Ok(AttrArg { key, value })
-    }
-}
-
-/// A non-negative integer literal.
-pub fn usize_of(expr: &Expr, what: &str, errors: &mut Errors) -> Option<Spanned<usize>> {
-    let msg = match expr {
-        Expr::Lit(l) => match &l.lit {
-            Lit::Int(i) => {
-                return match i.base10_parse::<usize>() {
-                    Ok(v) => Some(Spanned {
-                        value: v,
-                        span: i.span(),
-                    }),
-                    Err(_) => {
-                        errors.push(
-                            i.span(),
-                            format!(
-                                "{what} is too large: at most {} on this machine",
-                                usize::MAX
-                            ),
-                        );
-                        None
-                    }
-                };
-            }
-            Lit::Float(f) => format!("{what} must be a whole number, found `{f}`"),
-            _ => format!("{what} must be an integer literal, e.g. `5`"),
-        },
-        Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_)) => format!("{what} cannot be negative"),
-        _ => format!("{what} must be an integer literal, e.g. `5`"),
-    };
-    errors.push_tokens(expr, msg);
-    None
-}
 
 /// Parses the attribute's arguments. `None` when the input shape is missing or wrong (an
 /// error was pushed).
@@ -241,12 +167,90 @@ pub fn parse_item(item: &Item, errors: &mut Errors) -> Option<Vec<LayerDecl>> {
         if layers.iter().any(|l| l.name == name) {
             errors.push(name.span(), format!("a layer named `{name}` is already declared; field names are the layers' `state_dict` prefixes and must differ"));
         }
-        layers.push(crate::layer::parse_layer(
-            name,
-            &field.ty,
-            &field.attrs,
-            errors,
-        ));
+        layers.push(parse_layer(name, &field.ty, &field.attrs, errors));
     }
     Some(layers)
+}
+
+/// One field: its type (`Conv2d`) names the kind, whose options are parsed from the type's
+/// generic arguments and the field's `#[layer(...)]` attributes. A field with errors becomes
+/// a [`LayerKind::Invalid`] that keeps what parsed, so that the checks after it still run.
+fn parse_layer(name: Ident, ty: &Type, attrs: &[syn::Attribute], errors: &mut Errors) -> LayerDecl {
+    let (named, attrs_ok) = layer_attrs(attrs, errors);
+    let seg = match ty {
+        Type::Path(tp) if tp.qself.is_none() => tp.path.segments.last(),
+        _ => None,
+    };
+    let Some(seg) = seg else {
+        errors.push_tokens(
+            ty,
+            format!("expected a layer type ({})", LayerType::NAMES.join(", ")),
+        );
+        return LayerDecl {
+            name,
+            ty_span: ty.span(),
+            kind: LayerKind::Invalid(Invalid::default()),
+        };
+    };
+    let ident = &seg.ident;
+    let ty_span = ident.span();
+    let ty_name = ident.to_string();
+    let Some(lt) = LayerType::from_name(&ty_name) else {
+        errors.push(
+            ty_span,
+            format!(
+                "unknown layer type `{ty_name}` (layers: {}){}",
+                LayerType::NAMES.join(", "),
+                did_you_mean(&ty_name, LayerType::NAMES)
+            ),
+        );
+        return LayerDecl {
+            name,
+            ty_span,
+            kind: LayerKind::Invalid(Invalid::default()),
+        };
+    };
+    let specs = lt.options();
+    if specs.is_empty() {
+        // A layer without options: one error on what was written, and the layer stays valid.
+        if let Some(a) = named.first() {
+            errors.push(a.key.span(), format!("{ty_name} `{name}` takes no options"));
+        } else if !matches!(seg.arguments, PathArguments::None) {
+            errors.push_tokens(
+                &seg.arguments,
+                format!("{ty_name} `{name}` takes no options"),
+            );
+        }
+        let v = Options {
+            slots: &[],
+            defaults: true,
+            ok: true,
+            ty_span,
+        };
+        return LayerDecl {
+            name,
+            ty_span,
+            kind: lt.build(&v),
+        };
+    }
+    let (slots, ok) = parse_options(
+        &name,
+        &ty_name,
+        &seg.arguments,
+        &named,
+        specs,
+        attrs_ok,
+        errors,
+    );
+    let v = Options {
+        slots: &slots,
+        defaults: attrs_ok,
+        ok,
+        ty_span,
+    };
+    LayerDecl {
+        name,
+        ty_span,
+        kind: lt.build(&v),
+    }
 }

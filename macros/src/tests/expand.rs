@@ -1,0 +1,349 @@
+//! The whole expansion: what a valid network expands to, and the errors of wrong ones.
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::expand::{compile, network};
+use crate::print::pretty;
+
+/// The messages of every error `#[network(attr)] item` reports, in order.
+fn errors(attr: TokenStream, item: TokenStream) -> Vec<String> {
+    let item: syn::Item = syn::parse2(item.clone()).unwrap_or_else(|e| panic!("{item}: {e}"));
+    match compile(attr, &item) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+fn lenet5() -> TokenStream {
+    quote! {
+        pub struct LeNet5 {
+            #[layer(padding = 2)]
+            conv1: Conv2d<1, 6, 5>,
+            relu1: Relu,
+            pool1: MaxPool2d<2>,
+            conv2: Conv2d<6, 16, 5>,
+            relu2: Relu,
+            pool2: MaxPool2d<2>,
+            flatten: Flatten,
+            fc1: Linear<400, 120>,
+            relu3: Relu,
+            fc2: Linear<120, 84>,
+            relu4: Relu,
+            fc3: Linear<84, 10>,
+        }
+    }
+}
+
+#[test]
+fn lenet5_expands_to_nine_launches_per_step() {
+    let item: syn::Item = syn::parse2(lenet5()).unwrap();
+    let out = compile(quote!(input = [1, 28, 28]), &item).unwrap();
+    let code = pretty(&out);
+    assert!(
+        code.contains("const KERNELS_PER_STEP: usize = 9usize;"),
+        "{code}"
+    );
+    assert!(code.contains("pub fn forward_conv1("), "{code}");
+    // The output is Rust that `syn` parses back, and the fallback is never used.
+    assert!(!code.contains("compile_error"));
+    // Readable: formatted over many lines, not one.
+    assert!(code.lines().count() > 200);
+}
+
+#[test]
+fn print_shows_shapes_plan_and_code() {
+    // `cargo test -p cubenet-macros print_ -- --nocapture` shows the printout.
+    let item: syn::Item = syn::parse2(lenet5()).unwrap();
+    let out = compile(quote!(input = [1, 28, 28], print), &item).unwrap();
+    assert!(out.to_string().contains("9 kernel launches"));
+}
+
+#[test]
+fn one_mistake_is_one_error() {
+    let cases: &[(TokenStream, TokenStream, &str)] = &[
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { #[layer(kernal_size = 3)] conv: Conv2d<1, 6, 5>, flatten: Flatten, fc: Linear<3456, 10> }),
+            "unknown option `kernal_size` for Conv2d `conv` (options: in_channels, out_channels, kernel_size, stride, padding, dilation, bias, groups); did you mean `kernel_size`?",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { conv: Conv2D<1, 6, 5>, relu: Relu, flatten: Flatten, fc: Linear<3456, 10> }),
+            "unknown layer type `Conv2D` (layers: Conv2d, MaxPool2d, Linear, Relu, Tanh, Sigmoid, LeakyRelu, Gelu, SiLU, Flatten, BatchNorm2d, BatchNorm1d, Dropout, AvgPool2d, AdaptiveAvgPool2d, BasicBlock); did you mean `Conv2d`?",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { #[layer(padding = 1, padding = 2)] conv: Conv2d<1, 6, 5>, flatten: Flatten, fc: Linear<3456, 10> }),
+            "`padding` of Conv2d `conv` is given twice; remove this one",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { conv: Conv2d<1, 6>, flatten: Flatten, fc: Linear<3456, 10> }),
+            "Conv2d `conv` is missing `kernel_size`; expected `Conv2d<in_channels, out_channels, kernel_size>` with optional `#[layer(stride = .., padding = .., dilation = .., bias = .., groups = ..)]`",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { #[layer(stride = 0)] conv: Conv2d<1, 6, 5>, flatten: Flatten, fc: Linear<3456, 10> }),
+            "`stride` of Conv2d `conv` must be at least 1, found 0: the window moves by at least one pixel",
+        ),
+        (
+            quote!(inptu = [1, 28, 28]),
+            quote!(struct Net { flatten: Flatten, fc: Linear<784, 10> }),
+            "unknown `#[network]` argument `inptu` (arguments: `input = [C, H, W]`, `print`); did you mean `input`?",
+        ),
+        (
+            quote!(input = [3, 32]),
+            quote!(struct Net { flatten: Flatten, fc: Linear<784, 10> }),
+            "expected 3 dimensions [C, H, W] (channels, height, width), found 2; e.g. `input = [1, 28, 28]` for 28 x 28 grayscale images",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { conv: Conv2d<1, 6, 5>, relu1: Relu, relu2: Relu, flatten: Flatten, fc: Linear<3456, 10> }),
+            "`conv` already has a Relu (`relu1`), and relu(relu(x)) = relu(x): remove `relu2`",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { conv: Conv2d<1, 6, 5>, pool: MaxPool2d<2>, gelu: Gelu, flatten: Flatten, fc: Linear<864, 10> }),
+            "Gelu `gelu` must come before the MaxPool2d `pool`: cubenet applies the activation before the pool, which gives the same result only for monotonic activations, and GELU is not monotonic",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { flatten: Flatten, fc: Linear<784, 10>, t: Tanh, s: Sigmoid, out: Linear<10, 2> }),
+            "`fc` already has an activation (the Tanh `t`); cubenet fuses one activation into each Conv2d, Linear or BatchNorm layer: remove `s`, or put a layer with weights between them",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { flatten: Flatten, fc: Linear<784, 10>, #[layer(negative_slope = -0.1)] a: LeakyRelu, out: Linear<10, 2> }),
+            "`negative_slope` of LeakyRelu `a` cannot be negative: cubenet takes the activation's gradient from the sign of its output, which needs a slope >= 0",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { flatten: Flatten, fc: Linear<784, 10>, #[layer(approximate = "tanhh")] a: Gelu, out: Linear<10, 2> }),
+            "`approximate` of Gelu `a` must be \"none\" or \"tanh\", found \"tanhh\"; did you mean `tanh`?",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { pool: MaxPool2d<2>, flatten: Flatten, fc: Linear<196, 10> }),
+            "MaxPool2d `pool` must follow a Conv2d or BatchNorm2d (optionally with an activation between; cubenet fuses the pool into that layer's kernel), but it follows the input",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { flatten: Flatten, fc: Linear<784, 10>, relu: Relu }),
+            "the last layer must be the Linear giving the class scores (training applies softmax cross-entropy to them): remove `relu` after `fc`",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { flatten: Flatten, relu: Relu }),
+            "the network has no Conv2d or Linear layer, so nothing to train: end it with a Linear layer giving the class scores",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { conv: Conv2d<1, 6, 5>, fc: Linear<3456, 10> }),
+            "Linear `fc` needs flat features, but `conv` gives 6 x 24 x 24: add a `Flatten` layer before it (it would give 3456 features)",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { conv: Conv2d<1, 6, 5>, #[layer(padding = 2)] pool: MaxPool2d<3>, flatten: Flatten, fc: Linear<123, 10> }),
+            "MaxPool2d `pool`: padding 2 x 2 is more than half its 3 x 3 kernel (at most 1 x 1): a window could cover only padding",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { #[layers(padding = 2)] conv: Conv2d<1, 6, 5>, flatten: Flatten, fc: Linear<4704, 10> }),
+            "unknown attribute `#[layers]` on a layer; options go in `#[layer(name = value, ..)]`; did you mean `layer`?",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { conv: Conv2d<1, 6, 5>, flatten: Flatten, conv2: Conv2d<6, 16, 1>, fc: Linear<3456, 10> }),
+            "Conv2d `conv2` needs a C x H x W input, but `flatten` gives 3456 flat features; a Conv2d must come before the Flatten",
+        ),
+        // BatchNorm2d on flat features: no follow-on error on the Linear after it, which
+        // gets the features the Flatten gives.
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { conv: Conv2d<1, 6, 5>, flatten: Flatten, bn: BatchNorm2d<6>, fc: Linear<3456, 10> }),
+            "BatchNorm2d `bn` needs a C x H x W input, but `flatten` gives 3456 flat features: use `BatchNorm1d<3456>` on features, or put it before the Flatten",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { conv: Conv2d<1, 6, 5>, bn: BatchNorm1d<6>, flatten: Flatten, fc: Linear<3456, 10> }),
+            "BatchNorm1d `bn` needs flat features, but `conv` gives 6 x 24 x 24: use `BatchNorm2d<6>` on channels, or put it after a `Flatten`",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { conv: Conv2d<1, 6, 5>, #[layer(eps = -1e-5)] bn: BatchNorm2d<6>, flatten: Flatten, fc: Linear<3456, 10> }),
+            "`eps` of BatchNorm2d `bn` cannot be negative: it must be > 0",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { flatten: Flatten, fc: Linear<784, 10>, #[layer(rate = 0.5)] drop: Dropout, out: Linear<10, 2> }),
+            "unknown option `rate` for Dropout `drop` (options: p); did you mean `p`? (cubenet uses PyTorch's option names)",
+        ),
+        (
+            quote!(input = [1, 8, 8]),
+            quote!(struct Net { conv: Conv2d<1, 6, 5>, avg: AvgPool2d<5>, flatten: Flatten, fc: Linear<6, 10> }),
+            "AvgPool2d `avg`: its 5 x 5 window is larger than its input (`conv` gives 6 x 4 x 4): the output would be empty",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { conv: Conv2d<1, 6, 5>, flatten: Flatten, gap: AdaptiveAvgPool2d<1>, fc: Linear<6, 10> }),
+            "AdaptiveAvgPool2d `gap` needs a C x H x W input, but `flatten` gives 3456 flat features; an AdaptiveAvgPool2d must come before the Flatten",
+        ),
+    ];
+    for (attr, item, expected) in cases {
+        let got = errors(attr.clone(), item.clone());
+        assert_eq!(got.len(), 1, "{item}: {got:#?}");
+        assert!(
+            got[0].starts_with(expected),
+            "{item}:\n  got      {}\n  expected {expected}",
+            got[0]
+        );
+    }
+}
+
+#[test]
+fn two_independent_mistakes_are_both_reported() {
+    let got = errors(
+        quote!(input = [1, 28, 28]),
+        quote! {
+            struct Net {
+                #[layer(padding = 2)]
+                conv1: Conv2d<1, 6, 5>,
+                relu1: Relu,
+                pool1: MaxPool2d<2>,
+                conv2: Conv2d<8, 16, 5>,
+                relu2: Relu,
+                pool2: MaxPool2d<2>,
+                flatten: Flatten,
+                fc1: Linear<400, 120>,
+                relu3: Relu,
+                fc2: Linear<100, 10>,
+            }
+        },
+    );
+    assert_eq!(
+        got,
+        [
+            "expected 6 input channels (`pool1` gives 6 x 14 x 14), found 8",
+            "expected 120 input features (the out_features of `fc1`), found 100",
+        ]
+    );
+    // A parse error and a shape error, and an attribute error with a layer error.
+    let got = errors(
+        quote!(input = [1, 28, 28], prnt),
+        quote!(
+            struct Net {
+                #[layer(bias = 1)]
+                conv: Conv2d<1, 6, 5>,
+                flatten: Flatten,
+                fc: Linear<3455, 10>,
+            }
+        ),
+    );
+    assert_eq!(got.len(), 3, "{got:#?}");
+    assert!(got[0].starts_with("unknown `#[network]` argument `prnt`"));
+    assert_eq!(got[1], "`bias` of Conv2d `conv` must be `true` or `false`");
+    assert_eq!(
+        got[2],
+        "expected 3456 input features (6 x 24 x 24 from `conv`), found 3455"
+    );
+}
+
+#[test]
+fn hostile_input_never_panics() {
+    let max = usize::MAX;
+    let items = [
+        quote!(
+            struct Net {
+                #[layer(padding = 18446744073709551615)]
+                conv: Conv2d<1, 1, 1>,
+                flatten: Flatten,
+                fc: Linear<1, 1>,
+            }
+        ),
+        quote!(struct Net { #[layer(dilation = #max, stride = #max)] conv: Conv2d<1, 1, #max>, flatten: Flatten, fc: Linear<1, 1> }),
+        quote!(struct Net { conv: Conv2d<#max, #max, #max>, pool: MaxPool2d<#max>, flatten: Flatten, fc: Linear<#max, #max> }),
+        quote!(
+            struct Net {
+                conv: Conv2d<1, 99999999999999999999999, 1>,
+                fc: Linear<-1, 2.5>,
+            }
+        ),
+        quote!(
+            struct Net {
+                conv: Conv2d<1, 1, { (1, 2, 3) }>,
+                pool: MaxPool2d<{ (0, 0) }>,
+                fc: Linear<1, 1, 1>,
+            }
+        ),
+        quote!(
+            struct Net {
+                #[layer(stride)]
+                #[layer(= 3)]
+                conv: fn(u8),
+                c2: <u8 as X>::Conv2d,
+                fc: Linear<in_features = 1>,
+                x: [u8; 3],
+                y: Vec<u8>,
+            }
+        ),
+        quote!(
+            struct Net {
+                #[layer(kernel_size = 3)]
+                pool: MaxPool2d<2>,
+                r: Relu<1>,
+                #[layer(x = 1)]
+                f: Flatten,
+            }
+        ),
+        quote!(
+            struct Net {}
+        ),
+        quote!(
+            struct Net;
+        ),
+        quote!(
+            struct Net(Conv2d<1, 1, 1>);
+        ),
+        quote!(
+            enum Net {
+                A,
+            }
+        ),
+        quote!(union Net { a: u8 }),
+        quote!(
+            fn net() {}
+        ),
+        quote!(
+            struct Net<T> {
+                t: T,
+            }
+        ),
+        quote!(
+            struct Net {
+                conv1: Conv2d<1, 6, 5>,
+                conv1: Conv2d<6, 6, 5>,
+                flatten: Flatten,
+                fc: Linear<2400, 10>,
+            }
+        ),
+    ];
+    let attrs = [
+        quote!(input = [1, 28, 28]),
+        quote!(input = [0, 0, 0]),
+        quote!(input = [#max, #max, #max]),
+        quote!(input = [1, 28]),
+        quote!(input = (1, 28, 28)),
+        quote!(input),
+        quote!(input = [1, 28, 28], input = [1, 28, 28], print = 1),
+        quote!(),
+        quote!(= =),
+    ];
+    for item in &items {
+        for attr in &attrs {
+            let got = errors(attr.clone(), item.clone());
+            assert!(!got.is_empty(), "#[network({attr})] {item} compiled");
+            // The public entry point too, fallback included.
+            let _ = network(attr.clone(), item.clone());
+        }
+    }
+}

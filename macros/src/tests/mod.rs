@@ -1,0 +1,4 @@
+//! Unit tests of the macro's phases, on `proc_macro2` token streams.
+mod expand;
+mod shape;
+mod snapshots;
