@@ -17,7 +17,7 @@ mod infer;
 mod ir;
 #[path = "../src/layers/mod.rs"]
 mod layers;
-#[path = "../src/options.rs"]
+#[path = "../src/options/mod.rs"]
 mod options;
 #[path = "../src/order.rs"]
 mod order;
