@@ -12,27 +12,17 @@
 //! `test_batch.bin`).
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::Parser;
 use cubenet::prelude::*;
+// The PyTorch CIFAR-10 tutorial's network, for 3 x 32 x 32 images; its `#[network]`
+// definition is in `src/zoo.rs`.
+use cubenet::zoo::CifarLeNet;
 
-/// The PyTorch CIFAR-10 tutorial's network, for 3 x 32 x 32 images.
-#[network(input = [3, 32, 32])]
-pub struct Net {
-    conv1: Conv2d<3, 6, 5>,
-    relu1: Relu,
-    pool1: MaxPool2d<2>,
-    conv2: Conv2d<6, 16, 5>,
-    relu2: Relu,
-    pool2: MaxPool2d<2>,
-    flatten: Flatten,
-    fc1: Linear<400, 120>,
-    relu3: Relu,
-    fc2: Linear<120, 84>,
-    relu4: Relu,
-    fc3: Linear<84, 10>,
-}
+#[path = "shared/cifar.rs"]
+mod cifar;
+#[path = "shared/common.rs"]
+mod common;
 
 #[derive(Parser, Debug)]
 #[command(about = "Train the PyTorch tutorial's LeNet on CIFAR-10 with cubenet")]
@@ -64,31 +54,14 @@ struct Args {
 }
 
 fn run(args: &Args, data: &std::path::Path) -> cubenet::Result<()> {
-    let train = Dataset::cifar10(data, Split::Train)?;
-    let test = Dataset::cifar10(data, Split::Test)?;
     let normalize = Normalize {
         mean: vec![0.5; 3],
         std: vec![0.5; 3],
     };
-    let train = DataLoader::new(
-        Arc::new(train),
-        args.batch_size,
-        true,
-        false,
-        normalize.clone(),
-        args.seed,
-    )?;
-    let test = DataLoader::new(
-        Arc::new(test),
-        args.batch_size,
-        false,
-        false,
-        normalize,
-        args.seed,
-    )?;
+    let (train, test) = cifar::loaders(data, 0, args.batch_size, normalize, args.seed)?;
     let device = cubenet::default_device();
     println!("device: {}", cubenet::describe(&device)?);
-    let mut net = Net::new(&device, args.batch_size, args.seed)?;
+    let mut net = CifarLeNet::new(&device, args.batch_size, args.seed)?;
     let sgd = Sgd::new(args.lr).with_momentum(args.momentum);
     let cfg = TrainConfig {
         progress: !args.quiet,
@@ -103,32 +76,10 @@ fn run(args: &Args, data: &std::path::Path) -> cubenet::Result<()> {
         test.dataset().len(),
         100.0 * accuracy
     );
-    let secs: f64 = reports.iter().map(|r| r.train_seconds).sum();
-    println!(
-        "test_accuracy={accuracy:.4} epochs={} train_samples_per_s={:.0} kernels_per_step={}",
-        reports.len(),
-        (train.dataset().len() * reports.len()) as f64 / secs.max(1e-9),
-        Net::KERNELS_PER_STEP
-    );
+    common::print_last_line(&reports, Some(accuracy), CifarLeNet::KERNELS_PER_STEP);
     Ok(())
 }
 
 fn main() -> ExitCode {
-    cubenet::quiet_vulkan_loader();
-    let args = Args::parse();
-    let Some(data) = args.data.clone() else {
-        eprintln!(
-            "error: no data folder given. Pass --data DIR, where DIR is the extracted `cifar-10-batches-bin` \
-             folder of the CIFAR-10 binary version (https://www.cs.toronto.edu/~kriz/cifar.html, \
-             file cifar-10-binary.tar.gz), holding data_batch_1.bin .. data_batch_5.bin and test_batch.bin."
-        );
-        return ExitCode::from(2);
-    };
-    match run(&args, &data) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    cifar::main(|args: &Args| args.data.as_deref(), run)
 }

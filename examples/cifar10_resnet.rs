@@ -13,29 +13,18 @@
 //! `test_accuracy=0.xxxx epochs=N train_samples_per_s=S kernels_per_step=K`.
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::Parser;
 use cubenet::prelude::*;
+// ResNet-8 for 3 x 32 x 32 images: a 3x3 stem, three stages of one BasicBlock each (16, 32
+// and 64 channels; stride 2 with a 1x1 projection between stages), global average pooling
+// and a linear classifier; its `#[network]` definition is in `src/zoo.rs`.
+use cubenet::zoo::ResNet8;
 
-/// ResNet-8 for 3 x 32 x 32 images: a 3x3 stem, three stages of one BasicBlock each
-/// (16, 32 and 64 channels; stride 2 with a 1x1 projection between stages), global average
-/// pooling and a linear classifier.
-#[network(input = [3, 32, 32])]
-pub struct ResNet8 {
-    #[layer(padding = 1, bias = false)]
-    conv1: Conv2d<3, 16, 3>,
-    bn1: BatchNorm2d<16>,
-    relu: Relu,
-    layer1: BasicBlock<16, 16>,
-    #[layer(stride = 2, downsample = true)]
-    layer2: BasicBlock<16, 32>,
-    #[layer(stride = 2, downsample = true)]
-    layer3: BasicBlock<32, 64>,
-    avgpool: AdaptiveAvgPool2d<1>,
-    flatten: Flatten,
-    fc: Linear<64, 10>,
-}
+#[path = "shared/cifar.rs"]
+mod cifar;
+#[path = "shared/common.rs"]
+mod common;
 
 #[derive(Parser, Debug)]
 #[command(about = "Train ResNet-8 (BasicBlocks with BatchNorm) on CIFAR-10 with cubenet")]
@@ -76,32 +65,12 @@ fn run(args: &Args, data: &std::path::Path) -> cubenet::Result<()> {
     if args.plan {
         println!("{}", ResNet8::SUMMARY);
     }
-    let mut train = Dataset::cifar10(data, Split::Train)?;
-    if args.limit > 0 {
-        train = train.head(args.limit);
-    }
-    let test = Dataset::cifar10(data, Split::Test)?;
     // Per-channel mean and standard deviation of the CIFAR-10 training pixels (byte / 255).
     let normalize = Normalize {
         mean: vec![0.4914, 0.4822, 0.4465],
         std: vec![0.2470, 0.2435, 0.2616],
     };
-    let train = DataLoader::new(
-        Arc::new(train),
-        args.batch_size,
-        true,
-        false,
-        normalize.clone(),
-        args.seed,
-    )?;
-    let test = DataLoader::new(
-        Arc::new(test),
-        args.batch_size,
-        false,
-        false,
-        normalize,
-        args.seed,
-    )?;
+    let (train, test) = cifar::loaders(data, args.limit, args.batch_size, normalize, args.seed)?;
     let device = cubenet::default_device();
     println!("device: {}", cubenet::describe(&device)?);
     let mut net = ResNet8::new(&device, args.batch_size, args.seed)?;
@@ -121,34 +90,10 @@ fn run(args: &Args, data: &std::path::Path) -> cubenet::Result<()> {
     if let Some(p) = net.state().profile() {
         print!("{}", p.table());
     }
-    let last = reports.last().expect("at least one epoch");
-    let secs: f64 = reports.iter().map(|r| r.train_seconds).sum();
-    println!(
-        "test_accuracy={:.4} epochs={} train_samples_per_s={:.0} kernels_per_step={}",
-        last.test_accuracy.unwrap_or(0.0),
-        reports.len(),
-        (train.dataset().len() * reports.len()) as f64 / secs.max(1e-9),
-        ResNet8::KERNELS_PER_STEP
-    );
+    common::print_last_line(&reports, None, ResNet8::KERNELS_PER_STEP);
     Ok(())
 }
 
 fn main() -> ExitCode {
-    cubenet::quiet_vulkan_loader();
-    let args = Args::parse();
-    let Some(data) = args.data.clone() else {
-        eprintln!(
-            "error: no data folder given. Pass --data DIR, where DIR is the extracted `cifar-10-batches-bin` \
-             folder of the CIFAR-10 binary version (https://www.cs.toronto.edu/~kriz/cifar.html, \
-             file cifar-10-binary.tar.gz), holding data_batch_1.bin .. data_batch_5.bin and test_batch.bin."
-        );
-        return ExitCode::from(2);
-    };
-    match run(&args, &data) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    cifar::main(|args: &Args| args.data.as_deref(), run)
 }

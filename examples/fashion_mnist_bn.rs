@@ -12,33 +12,18 @@
 //! accuracy as CSV and PNG.
 use std::process::ExitCode;
 
-use cubenet::prelude::*;
+// Two conv + BatchNorm2d + ReLU + max-pool stages (16 and 32 channels, 5x5 kernels) and a
+// hidden linear layer with BatchNorm1d, for 1 x 28 x 28 images; its `#[network]` definition
+// is in `src/zoo.rs`.
+use cubenet::zoo::FashionBn;
 
+#[path = "shared/common.rs"]
+mod common;
 #[path = "shared/fashion.rs"]
 mod fashion;
 
-/// Two conv + BatchNorm2d + ReLU + max-pool stages (16 and 32 channels, 5x5 kernels) and a
-/// hidden linear layer with BatchNorm1d, for 1 x 28 x 28 images.
-#[network(input = [1, 28, 28])]
-pub struct BnNet {
-    #[layer(padding = 2)]
-    conv1: Conv2d<1, 16, 5>,
-    bn1: BatchNorm2d<16>,
-    relu1: Relu,
-    pool1: MaxPool2d<2>,
-    conv2: Conv2d<16, 32, 5>,
-    bn2: BatchNorm2d<32>,
-    relu2: Relu,
-    pool2: MaxPool2d<2>,
-    flatten: Flatten,
-    fc1: Linear<800, 128>,
-    bn3: BatchNorm1d<128>,
-    relu3: Relu,
-    fc2: Linear<128, 10>,
-}
-
 fn main() -> ExitCode {
-    fashion::main::<BnNet>(&fashion::Defaults {
+    fashion::main::<FashionBn>(&fashion::Defaults {
         name: "fashion_mnist_bn",
         about: "Train a conv net with BatchNorm on Fashion-MNIST with cubenet",
         epochs: "10",

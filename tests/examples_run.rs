@@ -1,4 +1,5 @@
 //! Runs the example programs as a user would, on small generated data.
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -51,17 +52,70 @@ fn write_cifar(path: &Path, n: usize, seed: u64) {
     std::fs::write(path, out).unwrap();
 }
 
-#[test]
-fn cifar10_example_trains_on_cifar_format_files() {
-    let dir = std::env::temp_dir().join(format!("cubenet-cifar-{}", std::process::id()));
+/// A folder of CIFAR-10 files under the temp folder, named after `tag`: five training files
+/// of `per_file` records and a test file of 200. Returns the folder to remove and the
+/// `cifar-10-batches-bin` folder in it.
+fn cifar_folder(tag: &str, per_file: usize) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("cubenet-{tag}-{}", std::process::id()));
     let data = dir.join("cifar-10-batches-bin");
     std::fs::create_dir_all(&data).unwrap();
     for i in 1..=5 {
-        write_cifar(&data.join(format!("data_batch_{i}.bin")), 200, i);
+        write_cifar(&data.join(format!("data_batch_{i}.bin")), per_file, i);
     }
     write_cifar(&data.join("test_batch.bin"), 200, 99);
-    let out = Command::new(example("cifar10"))
-        .args([
+    (dir, data)
+}
+
+/// What an example that succeeded printed.
+struct Printed {
+    stdout: String,
+    stderr: String,
+}
+
+impl Printed {
+    /// Runs example `name` with `args` (and a private `XDG_RUNTIME_DIR`); it must succeed.
+    fn run<S: AsRef<OsStr>>(name: &str, args: impl IntoIterator<Item = S>) -> Printed {
+        let out = Command::new(example(name))
+            .args(args)
+            .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+            .output()
+            .unwrap();
+        let printed = Printed {
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert!(out.status.success(), "{name} failed:\n{printed}");
+        printed
+    }
+
+    /// The machine-readable last line.
+    fn last(&self) -> &str {
+        self.stdout.lines().last().unwrap()
+    }
+
+    /// The `test_accuracy=` value of the last line.
+    fn test_accuracy(&self) -> f64 {
+        self.last()
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix("test_accuracy="))
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+}
+
+impl std::fmt::Display for Printed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+#[test]
+fn cifar10_example_trains_on_cifar_format_files() {
+    let (dir, data) = cifar_folder("cifar", 200);
+    let out = Printed::run(
+        "cifar10",
+        [
             "--data",
             data.to_str().unwrap(),
             "--epochs",
@@ -73,31 +127,22 @@ fn cifar10_example_trains_on_cifar_format_files() {
             "--quiet",
             "--log-every",
             "25",
-        ])
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "cifar10 failed:\n{stdout}\n{stderr}");
+        ],
+    );
     assert!(
-        stdout.contains("Accuracy of the network on the 200 test images"),
-        "{stdout}"
+        out.stdout
+            .contains("Accuracy of the network on the 200 test images"),
+        "{out}"
     );
     // The tutorial's running-loss lines, `[epoch, step] loss: x`.
-    assert!(stdout.contains("[1,    25] loss:"), "{stdout}");
-    let last = stdout.lines().last().unwrap();
-    let acc: f64 = last
-        .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("test_accuracy="))
-        .unwrap()
-        .parse()
-        .unwrap();
+    assert!(out.stdout.contains("[1,    25] loss:"), "{out}");
     // The class is the red level: far above the 0.1 of chance after 150 steps (measured 0.44).
+    let acc = out.test_accuracy();
     assert!(
         acc >= 0.3,
-        "accuracy {acc} on learnable synthetic data\n{stdout}\n{stderr}"
+        "accuracy {acc} on learnable synthetic data\n{out}"
     );
+    let last = out.last();
     assert!(
         last.contains("epochs=3") && last.contains("kernels_per_step=9"),
         "{last}"
@@ -145,34 +190,21 @@ fn fashion_mnist_example_learns_on_a_real_subset() {
         return;
     }
     let ckpt = std::env::temp_dir().join(format!("cubenet-fm-{}.safetensors", std::process::id()));
-    let out = Command::new(example("fashion_mnist"))
-        .args([
-            "--epochs",
-            "1",
-            "--limit",
-            "6400",
-            "--quiet",
-            "--checkpoint",
-        ])
-        .arg(&ckpt)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .output()
-        .unwrap();
-    std::fs::remove_file(&ckpt).ok();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let args = [
+        "--epochs",
+        "1",
+        "--limit",
+        "6400",
+        "--quiet",
+        "--checkpoint",
+    ];
+    let out = Printed::run(
+        "fashion_mnist",
+        args.iter().map(OsStr::new).chain([ckpt.as_os_str()]),
     );
-    let last = stdout.lines().last().unwrap();
-    let acc: f64 = last
-        .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("test_accuracy="))
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(acc >= 0.65, "{last}");
+    std::fs::remove_file(&ckpt).ok();
+    let last = out.last();
+    assert!(out.test_accuracy() >= 0.65, "{last}");
     assert!(last.contains("kernels_per_step=9"), "{last}");
 }
 
@@ -201,26 +233,14 @@ fn fashion_mnist_example_saves_on_ctrl_c_and_resumes() {
         "0",
     ];
     let run = |extra: &[&str], path: &Path| {
-        Command::new(example("fashion_mnist"))
-            .args(base)
-            .arg("--checkpoint")
-            .arg(path)
-            .args(extra)
-            .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-            .output()
-            .unwrap()
-    };
-    let last_line = |out: &std::process::Output| {
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .to_string()
+        let mut args: Vec<&OsStr> = base.iter().map(OsStr::new).collect();
+        args.extend([OsStr::new("--checkpoint"), path.as_os_str()]);
+        args.extend(extra.iter().map(OsStr::new));
+        Printed::run("fashion_mnist", args)
     };
     let started = std::time::Instant::now();
     let whole = run(&[], &tmp.join("whole.safetensors"));
     let whole_time = started.elapsed();
-    assert!(whole.status.success());
 
     let mut child = Command::new(example("fashion_mnist"))
         .args(base)
@@ -261,18 +281,7 @@ fn fashion_mnist_example_saves_on_ctrl_c_and_resumes() {
     assert!(ckpt.exists());
 
     let resumed = run(&["--resume", ckpt.to_str().unwrap()], &ckpt);
-    assert!(
-        resumed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&resumed.stderr)
-    );
-    let acc = |line: &str| {
-        line.split_whitespace()
-            .find(|kv| kv.starts_with("test_accuracy="))
-            .map(str::to_string)
-    };
-    assert_eq!(acc(&last_line(&resumed)), acc(&last_line(&whole)));
-    assert!(acc(&last_line(&whole)).is_some());
+    assert_eq!(resumed.test_accuracy(), whole.test_accuracy());
     std::fs::remove_dir_all(&tmp).ok();
 }
 
@@ -286,15 +295,10 @@ fn fashion_mnist_example_saves_on_ctrl_c_and_resumes() {
     ignore = "slow on lavapipe; CI runs it with --no-default-features --features cpu"
 )]
 fn cifar10_resnet_example_trains_on_cifar_format_files() {
-    let dir = std::env::temp_dir().join(format!("cubenet-cifar-resnet-{}", std::process::id()));
-    let data = dir.join("cifar-10-batches-bin");
-    std::fs::create_dir_all(&data).unwrap();
-    for i in 1..=5 {
-        write_cifar(&data.join(format!("data_batch_{i}.bin")), 40, i);
-    }
-    write_cifar(&data.join("test_batch.bin"), 200, 99);
-    let out = Command::new(example("cifar10_resnet"))
-        .args([
+    let (dir, data) = cifar_folder("cifar-resnet", 40);
+    let out = Printed::run(
+        "cifar10_resnet",
+        [
             "--data",
             data.to_str().unwrap(),
             "--epochs",
@@ -306,28 +310,14 @@ fn cifar10_resnet_example_trains_on_cifar_format_files() {
             "--batch-size",
             "20",
             "--quiet",
-        ])
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "cifar10_resnet failed:\n{stdout}\n{stderr}"
+        ],
     );
-    let last = stdout.lines().last().unwrap();
-    let acc: f64 = last
-        .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("test_accuracy="))
-        .unwrap()
-        .parse()
-        .unwrap();
     // The class is the red level; 15 steps (measured 0.455 with the cpu runtime).
+    let acc = out.test_accuracy();
     assert!(
         acc >= 0.3,
-        "accuracy {acc} on learnable synthetic data\n{stdout}\n{stderr}"
+        "accuracy {acc} on learnable synthetic data\n{out}"
     );
-    assert!(last.contains("epochs=3"), "{last}");
+    assert!(out.last().contains("epochs=3"), "{}", out.last());
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -15,67 +15,14 @@ use cubenet::prelude::*;
 
 const TOL: f32 = 1e-4;
 
-fn fixture() -> Fixture {
-    Fixture::load("activation_cases.safetensors")
-}
-
-/// Loads `<case>.init.*`; checks the logits, loss and gradients of batch 1, then two
-/// `train_step`s (loss before, parameters after each) against PyTorch.
+/// The logits, loss and gradients of batch 1, then two SGD steps (lr 0.1, momentum 0.9),
+/// against PyTorch (see `common::parity`).
 fn check_case<N: Network>(case: &str) {
-    let fx = fixture();
-    let mut net = N::new(&device(), 4, 0).unwrap();
-    net.load_state_dict(&fx.state(&format!("{case}.init.")))
-        .unwrap();
-    let batch = |k: usize| {
-        (
-            fx.f32(&format!("{case}.x{k}")),
-            fx.labels(&format!("{case}.y{k}")),
-        )
-    };
-    let (x, y) = batch(1);
-    let logits = net.forward(&x).unwrap();
-    assert_close(
-        &format!("{case}: logits"),
-        &logits,
-        &fx.f32(&format!("{case}.logits")),
-        TOL,
-    );
-    let loss = net.compute_gradients(&x, &y).unwrap();
-    assert_close(
-        &format!("{case}: loss"),
-        &[loss],
-        &fx.f32(&format!("{case}.loss1")),
-        TOL,
-    );
-    let g = grads(&net);
-    assert_eq!(g.len(), N::LAYOUT.params.len());
-    for (name, got) in &g {
-        let want = fx.f32(&format!("{case}.grad.{name}"));
-        assert!(
-            want.iter().any(|&v| v != 0.0),
-            "{case}: PyTorch's gradient of {name} is zero: the case tests nothing there"
-        );
-        assert_close(&format!("{case}: grad {name}"), got, &want, TOL);
-    }
-    let sgd = Sgd::new(0.1).with_momentum(0.9);
-    for k in 1..=2 {
-        let (x, y) = batch(k);
-        let loss = net.train_step(&x, &y, &sgd).unwrap();
-        assert_close(
-            &format!("{case} step {k}: loss"),
-            &[loss],
-            &fx.f32(&format!("{case}.loss{k}")),
-            TOL,
-        );
-        for (name, got) in params(&net) {
-            assert_close(
-                &format!("{case} step {k}: {name}"),
-                &got,
-                &fx.f32(&format!("{case}.step{k}.{name}")),
-                TOL,
-            );
-        }
-    }
+    Parity::<N>::new(&Fixture::load("activation_cases.safetensors"), case, TOL)
+        .logits("logits")
+        .gradients("loss1")
+        .steps([Sgd::new(0.1).with_momentum(0.9); 2])
+        .run();
 }
 
 #[network(input = [1, 6, 6])]

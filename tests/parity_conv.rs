@@ -54,46 +54,15 @@ fn half64(v: &[f64]) -> Vec<f32> {
     v.iter().map(|&x| (0.5 * x) as f32).collect()
 }
 
-/// Every gradient of the network against PyTorch's for the same network (`<case>.grad.*`).
-fn check_all_grads<N: Network>(case: &str, fx: &Fixture, net: &N) {
-    let g = grads(net);
-    assert_eq!(g.len(), N::LAYOUT.params.len());
-    for (name, got) in &g {
-        assert_close(
-            &format!("{case}: grad {name}"),
-            got,
-            &fx.f32(&format!("{case}.grad.{name}")),
-            TOL,
-        );
-    }
-}
-
-/// Loads `<case>.init.*`, runs `compute_gradients` on `<case>.x`/`.y` and checks the loss,
-/// the logits and every gradient against PyTorch.
+/// Loads `<case>.init.*`, runs `forward` and `compute_gradients` on `<case>.x`/`.y` and checks
+/// the logits, the loss and every gradient against PyTorch (see `common::parity`).
 fn run_case<N: Network>(case: &str, fx: &Fixture, cap: usize) -> N {
-    let mut net = N::new(&device(), cap, 0).unwrap();
-    net.load_state_dict(&fx.state(&format!("{case}.init.")))
-        .unwrap();
-    let (x, y) = (
-        fx.f32(&format!("{case}.x")),
-        fx.labels(&format!("{case}.y")),
-    );
-    let logits = net.forward(&x).unwrap();
-    assert_close(
-        &format!("{case}: logits"),
-        &logits,
-        &fx.f32(&format!("{case}.logits")),
-        TOL,
-    );
-    let loss = net.compute_gradients(&x, &y).unwrap();
-    assert_close(
-        &format!("{case}: loss"),
-        &[loss],
-        &fx.f32(&format!("{case}.loss")),
-        TOL,
-    );
-    check_all_grads(case, fx, &net);
-    net
+    Parity::new(fx, case, TOL)
+        .capacity(cap)
+        .same_batch()
+        .logits("logits")
+        .gradients("loss")
+        .run()
 }
 
 /// A probe case (see the module docs): logits (0, 0), loss ln 2, and half the op-level PyTorch
@@ -463,29 +432,8 @@ pub struct CeilNet {
 fn ceil_mode_pool_network_gradients_and_sgd_steps() {
     let fx = fixture();
     let _: CeilNet = run_case("ceil_net", &fx, 4);
-    let mut net = CeilNet::new(&device(), 4, 0).unwrap();
-    net.load_state_dict(&fx.state("ceil_net.momentum.init."))
-        .unwrap();
-    let sgd = Sgd::new(0.1).with_momentum(0.9);
-    for k in 1..=2 {
-        let (x, y) = (
-            fx.f32(&format!("ceil_net.x{k}")),
-            fx.labels(&format!("ceil_net.y{k}")),
-        );
-        let loss = net.train_step(&x, &y, &sgd).unwrap();
-        assert_close(
-            &format!("step {k}: loss"),
-            &[loss],
-            &fx.f32(&format!("ceil_net.momentum.loss{k}")),
-            TOL,
-        );
-        for (name, got) in params(&net) {
-            assert_close(
-                &format!("step {k}: {name}"),
-                &got,
-                &fx.f32(&format!("ceil_net.momentum.step{k}.{name}")),
-                TOL,
-            );
-        }
-    }
+    Parity::<CeilNet>::new(&fx, "ceil_net.momentum", TOL)
+        .batches("ceil_net")
+        .steps([Sgd::new(0.1).with_momentum(0.9); 2])
+        .run();
 }

@@ -310,54 +310,30 @@ fn p4_sgd_momentum_dampening_nesterov() {
         ),
     ];
     for (variant, sgd, issue) in variants {
-        let mut net = P4Bias::new(&device(), 4, 0).unwrap();
-        net.load_state_dict(&fx.state(&format!("p4_bias.{variant}.init.")))
-            .unwrap();
-        assert_eq!(params(&net)["fc.bias"][0], 1.0);
-        for k in 1..=3 {
-            let (x, y) = (
-                fx.f32(&format!("p4_bias.x{k}")),
-                fx.labels(&format!("p4_bias.y{k}")),
-            );
-            net.compute_gradients(&x, &y).unwrap();
-            assert_close(
-                &format!("{variant} step {k}: gradient"),
-                &grads(&net)["fc.bias"][..1],
-                &grads_b0[k - 1..k],
-                TOL,
-            );
-            let loss = net
-                .train_step(
-                    &x,
-                    &y,
-                    &Sgd {
-                        lr: lrs[k - 1],
-                        ..sgd
-                    },
-                )
-                .unwrap();
-            assert_close(
-                &format!("{variant} step {k}: loss"),
-                &[loss],
-                &fx.f32(&format!("p4_bias.{variant}.loss{k}")),
-                TOL,
-            );
-            let p = params(&net);
-            assert_close(
-                &format!("{variant} step {k}: p"),
-                &p["fc.bias"][..1],
-                &issue[k - 1..k],
-                TOL,
-            );
-            for (name, got) in &p {
+        let net = Parity::<P4Bias>::new(&fx, &format!("p4_bias.{variant}"), TOL)
+            .batches("p4_bias")
+            .steps(lrs.map(|lr| Sgd { lr, ..sgd }))
+            .before_step(|_, k, net, x, y| {
+                if k == 1 {
+                    assert_eq!(params(net)["fc.bias"][0], 1.0);
+                }
+                net.compute_gradients(x, y).unwrap();
                 assert_close(
-                    &format!("{variant} step {k}: {name}"),
-                    got,
-                    &fx.f32(&format!("p4_bias.{variant}.step{k}.{name}")),
+                    &format!("{variant} step {k}: gradient"),
+                    &grads(net)["fc.bias"][..1],
+                    &grads_b0[k - 1..k],
                     TOL,
                 );
-            }
-        }
+            })
+            .after_step(|_, k, net| {
+                assert_close(
+                    &format!("{variant} step {k}: p"),
+                    &params(net)["fc.bias"][..1],
+                    &issue[k - 1..k],
+                    TOL,
+                );
+            })
+            .run();
         assert_eq!(net.state().steps(), 3);
     }
 }
@@ -404,39 +380,10 @@ fn p4b_sgd_weight_decay_on_a_conv_network() {
         ),
     ];
     for (variant, sgd) in variants {
-        let mut net = SgdNet::new(&device(), 4, 0).unwrap();
-        net.load_state_dict(&fx.state(&format!("p4_net.{variant}.init.")))
-            .unwrap();
-        for k in 1..=3 {
-            let (x, y) = (
-                fx.f32(&format!("p4_net.x{k}")),
-                fx.labels(&format!("p4_net.y{k}")),
-            );
-            let loss = net
-                .train_step(
-                    &x,
-                    &y,
-                    &Sgd {
-                        lr: lrs[k - 1],
-                        ..sgd
-                    },
-                )
-                .unwrap();
-            assert_close(
-                &format!("{variant} step {k}: loss"),
-                &[loss],
-                &fx.f32(&format!("p4_net.{variant}.loss{k}")),
-                TOL,
-            );
-            for (name, got) in params(&net) {
-                assert_close(
-                    &format!("{variant} step {k}: {name}"),
-                    &got,
-                    &fx.f32(&format!("p4_net.{variant}.step{k}.{name}")),
-                    TOL,
-                );
-            }
-        }
+        Parity::<SgdNet>::new(&fx, &format!("p4_net.{variant}"), TOL)
+            .batches("p4_net")
+            .steps(lrs.map(|lr| Sgd { lr, ..sgd }))
+            .run();
     }
 }
 
@@ -527,20 +474,12 @@ pub struct P7Net {
 #[test]
 fn p7_short_batch_divides_by_its_own_size() {
     let fx = fixture();
-    let mut net = P7Net::new(&device(), 4, 0).unwrap();
-    net.load_state_dict(&fx.state("p7.init.")).unwrap();
     // A full batch first, so that stale rows 2 and 3 would show if the short batch read them.
-    let (xf, yf) = (fx.f32("p7_full.x"), fx.labels("p7_full.y"));
-    let loss = net.compute_gradients(&xf, &yf).unwrap();
-    assert_close("full batch loss", &[loss], &fx.f32("p7_full.loss"), TOL);
-    for (name, got) in grads(&net) {
-        assert_close(
-            &format!("full batch {name}"),
-            &got,
-            &fx.f32(&format!("p7_full.grad.{name}")),
-            TOL,
-        );
-    }
+    let mut net = Parity::<P7Net>::new(&fx, "p7_full", TOL)
+        .init("p7")
+        .same_batch()
+        .gradients("loss")
+        .run();
 
     let x = [2., 0., 0., 1., 0., 0., 1., 0., 0., 1.];
     assert_eq!(fx.f32("p7.x"), x);
@@ -559,14 +498,7 @@ fn p7_short_batch_divides_by_its_own_size() {
     }
     let col_sum: Vec<f32> = (0..3).map(|o| issue[0][o] + issue[1][o]).collect();
     assert_close("P7 bias gradient", &g["fc.bias"], &col_sum, TOL);
-    for (name, got) in &g {
-        assert_close(
-            &format!("P7 {name}"),
-            got,
-            &fx.f32(&format!("p7.grad.{name}")),
-            TOL,
-        );
-    }
+    Expected::new(&fx, "p7", TOL).grads("short batch", &net, "grad.");
     let (correct, sum) = net.evaluate(&x, &y).unwrap();
     assert_eq!(correct, 1, "row 0 is right, row 1 predicts class 1");
     assert_close("P7 loss sum", &[sum as f32], &[2.0 * 0.895495], TOL);
@@ -609,50 +541,29 @@ fn p7b_short_last_batch_of_three_through_the_loader() {
         std: vec![0.25],
     };
     let sgd = Sgd::new(0.1).with_momentum(0.9);
-    let init = fx.state("p7_loader.momentum.init.");
+    let parity = Parity::<LoaderNet>::new(&fx, "p7_loader.momentum", TOL)
+        .batches("p7_loader")
+        .steps([sgd; 3]);
+    let want = &parity.want;
 
+    // The loader's batches are PyTorch's (bitwise), so the steps on them are the fixture's.
     let loader = DataLoader::new(Arc::clone(&ds), 4, false, false, norm.clone(), 0).unwrap();
     assert_eq!(loader.num_batches(), 3);
-    let mut net = LoaderNet::new(&device(), 4, 0).unwrap();
-    net.load_state_dict(&init).unwrap();
-    let mut lens = Vec::new();
-    for (k, batch) in (1..).zip(loader.epoch(0)) {
-        lens.push(batch.len);
-        assert_eq!(
-            batch.images,
-            fx.f32(&format!("p7_loader.x{k}")),
-            "batch {k} images"
-        );
-        assert_eq!(
-            batch.labels,
-            fx.labels(&format!("p7_loader.y{k}")),
-            "batch {k} labels"
-        );
-        let loss = net.train_step(&batch.images, &batch.labels, &sgd).unwrap();
-        assert_close(
-            &format!("step {k}: loss"),
-            &[loss],
-            &fx.f32(&format!("p7_loader.momentum.loss{k}")),
-            TOL,
-        );
-        for (name, got) in params(&net) {
-            assert_close(
-                &format!("step {k}: {name}"),
-                &got,
-                &fx.f32(&format!("p7_loader.momentum.step{k}.{name}")),
-                TOL,
-            );
-        }
+    let batches: Vec<Batch> = loader.epoch(0).collect();
+    assert_eq!(batches.iter().map(|b| b.len).collect::<Vec<_>>(), [4, 4, 3]);
+    for (k, batch) in (1..).zip(&batches) {
+        let (x, y) = parity.batch(k);
+        assert_eq!(batch.images, x, "batch {k} images");
+        assert_eq!(batch.labels, y, "batch {k} labels");
     }
-    assert_eq!(lens, [4, 4, 3]);
+    parity.run();
 
     // trainer::fit over the same epoch (no shuffling) takes the same three steps.
-    let mut net = LoaderNet::new(&device(), 4, 0).unwrap();
-    net.load_state_dict(&init).unwrap();
+    let mut net = parity.network();
     let cfg = TrainConfig::new(1, sgd);
     let report = fit(&mut net, &loader, None, &cfg).unwrap();
     let mean: f64 = (1..=3)
-        .map(|k| fx.f32(&format!("p7_loader.momentum.loss{k}"))[0] as f64)
+        .map(|k| want.f32(&format!("loss{k}"))[0] as f64)
         .sum::<f64>()
         / 3.0;
     assert_close_f64(
@@ -661,28 +572,13 @@ fn p7b_short_last_batch_of_three_through_the_loader() {
         &[mean],
         1e-5,
     );
-    for (name, got) in params(&net) {
-        assert_close(
-            &format!("fit: {name}"),
-            &got,
-            &fx.f32(&format!("p7_loader.momentum.step3.{name}")),
-            TOL,
-        );
-    }
+    want.state("fit", &net, "step3.");
 
     // drop_last: batches of 4 and 4; two steps, as the first two above.
     let dropping = DataLoader::new(ds, 4, false, true, norm, 0).unwrap();
     assert_eq!(dropping.epoch(0).map(|b| b.len).collect::<Vec<_>>(), [4, 4]);
-    let mut net = LoaderNet::new(&device(), 4, 0).unwrap();
-    net.load_state_dict(&init).unwrap();
+    let mut net = parity.network();
     fit(&mut net, &dropping, None, &cfg).unwrap();
     assert_eq!(net.state().steps(), 2);
-    for (name, got) in params(&net) {
-        assert_close(
-            &format!("drop_last: {name}"),
-            &got,
-            &fx.f32(&format!("p7_loader.momentum.step2.{name}")),
-            TOL,
-        );
-    }
+    want.state("drop_last", &net, "step2.");
 }

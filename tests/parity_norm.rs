@@ -21,8 +21,7 @@
 //! sequence and the dropout mask). Tolerance `1e-4 * max(1, |expected|)`.
 mod common;
 
-use std::collections::HashSet;
-
+use common::parity::BUFFERS;
 use common::*;
 use cubenet::prelude::*;
 use cubenet::NamedTensor;
@@ -33,118 +32,26 @@ fn fixture() -> Fixture {
     Fixture::load("norm_cases.safetensors")
 }
 
-/// The buffers of a BatchNorm, by `state_dict` key suffix.
-const BUFFERS: [&str; 3] = [".running_mean", ".running_var", ".num_batches_tracked"];
-
-fn is_buffer(key: &str) -> bool {
-    BUFFERS.iter().any(|b| key.ends_with(b))
-}
-
-/// Checks the whole `state_dict` of `net` (parameters and buffers) against `<prefix><key>`.
-fn check_state<N: Network>(what: &str, net: &N, fx: &Fixture, prefix: &str) {
-    let got = params(net);
-    let want = fx.state(prefix);
-    let want_keys: HashSet<&str> = want.iter().map(|t| t.name.as_str()).collect();
-    let got_keys: HashSet<&str> = got.keys().map(String::as_str).collect();
-    assert_eq!(
-        got_keys, want_keys,
-        "{what}: state_dict keys (left: cubenet, right: PyTorch)"
-    );
-    for t in &want {
-        assert_close(&format!("{what}: {}", t.name), &got[&t.name], &t.data, TOL);
-    }
-}
-
 /// Loads `<case>.init.*`; checks, in training mode, the logits of batch 1, the loss and
-/// gradients of batch 1, then two `train_step`s (loss of, and state after, each); then in eval
-/// mode the logits of batch 2, against PyTorch.
+/// gradients of batch 1, then two `train_step`s (loss of, and state after, each; see
+/// `common::parity`); then in eval mode the logits of batch 2, against PyTorch.
 fn check_case<N: Network>(case: &str) {
     let fx = fixture();
-    let mut net = N::new(&device(), 4, 0).unwrap();
-    assert!(net.training(), "{case}: a new network is in training mode");
-    net.load_state_dict(&fx.state(&format!("{case}.init.")))
-        .unwrap();
-    assert!(net.training(), "{case}: load_state_dict keeps the mode");
-    check_state(&format!("{case} init"), &net, &fx, &format!("{case}.init."));
-    let batch = |k: usize| {
-        (
-            fx.f32(&format!("{case}.x{k}")),
-            fx.labels(&format!("{case}.y{k}")),
-        )
-    };
-
-    // Pass 1 (dropout counter 0): forward in training mode.
-    let (x, y) = batch(1);
-    let logits = net.forward(&x).unwrap();
-    assert_close(
-        &format!("{case}: logits"),
-        &logits,
-        &fx.f32(&format!("{case}.logits")),
-        TOL,
-    );
-
-    // Pass 2 (counter 1): loss and gradients.
-    let loss = net.compute_gradients(&x, &y).unwrap();
-    assert_close(
-        &format!("{case}: gradient pass loss"),
-        &[loss],
-        &fx.f32(&format!("{case}.grad_loss")),
-        TOL,
-    );
-    let g = grads(&net);
-    let want_grads = fx.state(&format!("{case}.grad."));
-    assert!(!want_grads.is_empty());
-    for want in &want_grads {
-        let name = &want.name;
-        assert!(
-            want.data.iter().any(|&v| v != 0.0),
-            "{case}: PyTorch's gradient of {name} is zero: the case tests nothing there"
-        );
-        let got = g
-            .get(name)
-            .unwrap_or_else(|| panic!("{case}: no gradient of {name}"));
-        assert_close(&format!("{case}: grad {name}"), got, &want.data, TOL);
-    }
-    let want_names: HashSet<&str> = want_grads.iter().map(|t| t.name.as_str()).collect();
-    for name in g.keys() {
-        assert!(
-            want_names.contains(name.as_str()) || is_buffer(name),
-            "{case}: cubenet has a gradient of {name}, which PyTorch does not train"
-        );
-    }
-
-    // Passes 3 and 4 (counters 2 and 3): two SGD steps.
-    let sgd = Sgd::new(0.1).with_momentum(0.9);
-    for k in 1..=2 {
-        let (x, y) = batch(k);
-        let loss = net.train_step(&x, &y, &sgd).unwrap();
-        assert_close(
-            &format!("{case} step {k}: loss"),
-            &[loss],
-            &fx.f32(&format!("{case}.loss{k}")),
-            TOL,
-        );
-        check_state(
-            &format!("{case} step {k}"),
-            &net,
-            &fx,
-            &format!("{case}.step{k}."),
-        );
-    }
+    // Passes 1 to 4 (dropout counters 0 to 3): forward, gradients, two SGD steps.
+    let parity = Parity::<N>::new(&fx, case, TOL)
+        .logits("logits")
+        .gradients("grad_loss")
+        .steps([Sgd::new(0.1).with_momentum(0.9); 2]);
+    let mut net = parity.run();
+    let want = &parity.want;
 
     // Eval mode: running statistics, no dropout, and no state change.
     net.eval();
     assert!(!net.training(), "{case}: eval() leaves training mode");
-    let (x2, _) = batch(2);
-    let want = fx.f32(&format!("{case}.eval_logits"));
+    let (x2, _) = parity.batch(2);
     let logits = net.forward(&x2).unwrap();
-    assert_close(&format!("{case}: eval logits"), &logits, &want, TOL);
-    check_state(
-        &format!("{case} after the eval forward"),
-        &net,
-        &fx,
-        &format!("{case}.step2."),
-    );
+    want.values("eval logits", &logits, "eval_logits");
+    want.state("after the eval forward", &net, "step2.");
     let again = net.forward(&x2).unwrap();
     assert_eq!(logits, again, "{case}: eval forward is deterministic");
     net.train();

@@ -32,89 +32,42 @@ pub struct OptNet {
     fc2: Linear<8, 3>,
 }
 
-/// Runs case `case` with `optimizer` and `clip`, checking everything the fixture holds.
-/// Returns the largest relative error seen on the parameters after step 2.
-fn check_case(case: &str, optimizer: Optimizer, clip: Option<f32>) -> f64 {
+/// Runs case `case` with `optimizer` and `clip` (see `common::parity`): the logits, loss and
+/// gradients of batch 1, then two steps, each changing every parameter in PyTorch; with `clip`,
+/// before each step, the total norm `clip_grad_norm_` returns (and it must clip); with Adam,
+/// the moments after step 2. Prints the largest relative error of the parameters after step 2.
+fn check_case(case: &str, optimizer: Optimizer, clip: Option<f32>) {
     let fx = fixture();
-    let mut net = OptNet::new(&device(), 4, 0).unwrap();
-    net.load_state_dict(&fx.state(&format!("{case}.init.")))
-        .unwrap();
-    let batch = |k: usize| {
-        (
-            fx.f32(&format!("{case}.x{k}")),
-            fx.labels(&format!("{case}.y{k}")),
-        )
-    };
-    let (x, y) = batch(1);
-    assert_close(
-        &format!("{case}: logits"),
-        &net.forward(&x).unwrap(),
-        &fx.f32(&format!("{case}.logits")),
-        TOL,
-    );
-    let loss = net.compute_gradients(&x, &y).unwrap();
-    assert_close(
-        &format!("{case}: loss"),
-        &[loss],
-        &fx.f32(&format!("{case}.loss1")),
-        TOL,
-    );
-    let g = grads(&net);
-    for (name, got) in &g {
-        assert_close(
-            &format!("{case}: grad {name}"),
-            got,
-            &fx.f32(&format!("{case}.grad.{name}")),
-            TOL,
-        );
-    }
-    let mut worst = 0f64;
-    for k in 1..=2 {
-        let (x, y) = batch(k);
-        if let Some(max_norm) = clip {
-            // The norm the step will clip by, from the unclipped gradients of this batch.
-            net.compute_gradients(&x, &y).unwrap();
-            let flat = net.state().read_grads().unwrap();
-            let (total, coef) = clip_coefficient(&flat, OptNet::LAYOUT.params, max_norm);
-            assert_close(
-                &format!("{case} step {k}: total norm"),
-                &[total],
-                &fx.f32(&format!("{case}.total_norm{k}")),
-                TOL,
-            );
-            assert!(
-                coef < 1.0,
-                "{case} step {k}: the case must clip (coef {coef})"
-            );
-        }
-        let loss = net.train_step_with(&x, &y, &optimizer, clip).unwrap();
-        assert_close(
-            &format!("{case} step {k}: loss"),
-            &[loss],
-            &fx.f32(&format!("{case}.loss{k}")),
-            TOL,
-        );
-        for (name, got) in params(&net) {
-            let want = fx.f32(&format!("{case}.step{k}.{name}"));
-            let init = fx.f32(&format!("{case}.init.{name}"));
-            assert!(
-                want != init,
-                "{case}: PyTorch left {name} unchanged: the case tests nothing there"
-            );
-            assert_close(&format!("{case} step {k}: {name}"), &got, &want, TOL);
-            if k == 2 {
-                for (a, b) in got.iter().zip(&want) {
-                    worst = worst.max((a - b).abs() as f64 / (b.abs() as f64).max(1.0));
-                }
+    let parity = Parity::<OptNet>::new(&fx, case, TOL)
+        .logits("logits")
+        .gradients("loss1")
+        .steps([optimizer; 2])
+        .clip(clip)
+        .every_param_moves()
+        .before_step(move |want, k, net, x, y| {
+            if let Some(max_norm) = clip {
+                // The norm the step will clip by, from the unclipped gradients of this batch.
+                net.compute_gradients(x, y).unwrap();
+                let flat = net.state().read_grads().unwrap();
+                let (total, coef) = clip_coefficient(&flat, OptNet::LAYOUT.params, max_norm);
+                want.values(
+                    &format!("step {k}: total norm"),
+                    &[total],
+                    &format!("total_norm{k}"),
+                );
+                assert!(
+                    coef < 1.0,
+                    "{case} step {k}: the case must clip (coef {coef})"
+                );
             }
-        }
-    }
+        });
+    let net = parity.run();
     if let Optimizer::Adam(_) = optimizer {
         let (m, v, step) = net.state().read_adam_state().unwrap().expect("Adam state");
         assert_eq!(step, 2);
         for (what, flat) in [("exp_avg", m), ("exp_avg_sq", v)] {
             for p in OptNet::LAYOUT.params {
-                let want = fx.f32(&format!("{case}.{what}.{}", p.name));
+                let want = parity.want.f32(&format!("{what}.{}", p.name));
                 // Moments are small numbers (v ~ g^2): judged against the tensor's largest.
                 let scale = want.iter().fold(0f32, |a, &b| a.max(b.abs()));
                 let got: Vec<f32> = flat[p.offset..p.offset + p.numel()]
@@ -126,8 +79,13 @@ fn check_case(case: &str, optimizer: Optimizer, clip: Option<f32>) -> f64 {
             }
         }
     }
+    let mut worst = 0f64;
+    for (name, got) in params(&net) {
+        for (a, b) in got.iter().zip(&parity.want.f32(&format!("step2.{name}"))) {
+            worst = worst.max((a - b).abs() as f64 / (b.abs() as f64).max(1.0));
+        }
+    }
     eprintln!("{case}: largest relative parameter error after step 2: {worst:.2e}");
-    worst
 }
 
 #[test]

@@ -2,43 +2,21 @@
 //! tests/fixtures/softmax_cases.safetensors (from `venv/bin/python scripts/softmax_fixture.py`:
 //! `torch.softmax(logits, dim=1)`, PyTorch 2.15 CPU, float32), and `Network::predict_proba` /
 //! `Network::predict` on a LeNet-5 against the softmax and argmax of its own logits.
+mod common;
+
+use common::Fixture;
 use cubenet::prelude::*;
 use cubenet::zoo::LeNet5;
 use rand::{Rng, SeedableRng};
 
-fn fixture() -> Vec<(String, Vec<usize>, Vec<f32>)> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/softmax_cases.safetensors"
-    );
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let st = safetensors::SafeTensors::deserialize(&bytes).expect("valid safetensors");
-    st.tensors()
-        .into_iter()
-        .map(|(k, v)| {
-            let data = v
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            (k, v.shape().to_vec(), data)
-        })
-        .collect()
-}
-
 #[test]
 fn softmax_matches_torch_softmax_including_extreme_logits() {
-    let tensors = fixture();
-    let get = |key: &str| {
-        tensors
-            .iter()
-            .find(|t| t.0 == key)
-            .unwrap_or_else(|| panic!("fixture has no {key}"))
-    };
+    let fx = Fixture::load("softmax_cases.safetensors");
     for case in ["a", "b", "c"] {
-        let (_, shape, logits) = get(&format!("{case}.logits"));
-        let (_, _, want) = get(&format!("{case}.probs"));
-        let got = cubenet::infer::softmax(logits, shape[1]);
+        let key = format!("{case}.logits");
+        let shape = fx.shape(&key);
+        let want = fx.f32(&format!("{case}.probs"));
+        let got = cubenet::infer::softmax(&fx.f32(&key), shape[1]);
         assert_eq!(got.len(), want.len(), "case {case}");
         for (i, (g, w)) in got.iter().zip(want).enumerate() {
             assert!(g.is_finite(), "case {case}[{i}]: {g}");

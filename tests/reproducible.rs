@@ -5,40 +5,14 @@ use std::sync::Arc;
 
 use cubenet::prelude::*;
 
-#[network(input = [1, 12, 12])]
-pub struct Small {
-    #[layer(padding = 1)]
-    conv1: Conv2d<1, 4, 3>,
-    relu1: Relu,
-    pool1: MaxPool2d<2>,
-    flatten: Flatten,
-    fc1: Linear<144, 16>,
-    relu2: Relu,
-    fc2: Linear<16, 3>,
-}
+#[path = "common/stripes.rs"]
+mod stripes;
 
-/// 40 images of 12 x 12 whose class (0..3) sets the brightness of a stripe.
-fn dataset() -> Dataset {
-    let mut images = Vec::new();
-    let mut labels = Vec::new();
-    for i in 0..40u32 {
-        let label = (i * 7 % 3) as u8;
-        labels.push(label);
-        for p in 0..144u32 {
-            let stripe = (p / 12) as u8 / 4 == label;
-            images.push(if stripe {
-                200
-            } else {
-                ((i * 31 + p * 17) % 50) as u8
-            });
-        }
-    }
-    Dataset::from_raw(images, labels, [1, 12, 12], 3).unwrap()
-}
+use stripes::{stripes, Small};
 
 fn train(seed: u64, dir: &std::path::Path) -> (Vec<f32>, Vec<u8>) {
     let loader = DataLoader::new(
-        Arc::new(dataset()),
+        Arc::new(stripes(40)),
         8,
         true,
         false,

@@ -7,38 +7,16 @@ use std::sync::Arc;
 use cubenet::prelude::*;
 use cubenet::Error;
 
-#[network(input = [1, 12, 12])]
-pub struct Small {
-    #[layer(padding = 1)]
-    conv1: Conv2d<1, 4, 3>,
-    relu1: Relu,
-    pool1: MaxPool2d<2>,
-    flatten: Flatten,
-    fc1: Linear<144, 16>,
-    relu2: Relu,
-    fc2: Linear<16, 3>,
-}
+#[path = "common/stripes.rs"]
+mod stripes;
+
+use stripes::{stripes, Small};
 
 /// 44 images of 12 x 12 whose class (0..3) sets the brightness of a stripe: 6 batches of 8
 /// per epoch, the last one short.
 fn loader(batch_size: usize) -> DataLoader {
-    let mut images = Vec::new();
-    let mut labels = Vec::new();
-    for i in 0..44u32 {
-        let label = (i * 7 % 3) as u8;
-        labels.push(label);
-        for p in 0..144u32 {
-            let stripe = (p / 12) as u8 / 4 == label;
-            images.push(if stripe {
-                200
-            } else {
-                ((i * 31 + p * 17) % 50) as u8
-            });
-        }
-    }
-    let ds = Dataset::from_raw(images, labels, [1, 12, 12], 3).unwrap();
     DataLoader::new(
-        Arc::new(ds),
+        Arc::new(stripes(44)),
         batch_size,
         true,
         false,
@@ -81,6 +59,35 @@ fn adam_config(checkpoint: &Path) -> TrainConfig {
             ..config(checkpoint)
         }
     }
+}
+
+/// A `Small` (capacity 8, seed 1) trained with `cfg` until `max_steps` stops it after `steps`
+/// steps (writing the checkpoint).
+fn stopped_after(steps: u64, cfg: TrainConfig) -> Small {
+    let mut net = Small::new(&cubenet::default_device(), 8, 1).unwrap();
+    let cfg = TrainConfig {
+        max_steps: Some(steps),
+        ..cfg
+    };
+    let stop = fit(&mut net, &loader(8), None, &cfg).map(|_| ());
+    assert!(
+        matches!(stop, Err(Error::Interrupted { step, .. }) if step == steps),
+        "{stop:?}"
+    );
+    net
+}
+
+/// What resuming checkpoint `from` with `cfg` says, in a new `Small` of capacity `batch` on
+/// batches of `batch`.
+fn resume_error(from: &Path, cfg: TrainConfig, batch: usize) -> String {
+    let mut net = Small::new(&cubenet::default_device(), batch, 1).unwrap();
+    let cfg = TrainConfig {
+        resume: Some(from.to_path_buf()),
+        ..cfg
+    };
+    fit(&mut net, &loader(batch), None, &cfg)
+        .unwrap_err()
+        .to_string()
 }
 
 type Bits = (Vec<u32>, Vec<u32>, Option<(Vec<u32>, Vec<u32>, u64)>);
@@ -206,17 +213,8 @@ fn resuming_an_adamw_run_with_clipping_and_schedules_gives_bitwise_the_uninterru
 /// Adam step; resuming it with SGD, or an SGD checkpoint with Adam, is an error.
 #[test]
 fn adam_checkpoints_hold_the_moments_and_resume_only_with_adam() {
-    let device = cubenet::default_device();
     let path = tmp("adam-keys.safetensors");
-    let mut net = Small::new(&device, 8, 1).unwrap();
-    let cfg = TrainConfig {
-        max_steps: Some(4),
-        ..adam_config(&path)
-    };
-    assert!(matches!(
-        fit(&mut net, &loader(8), None, &cfg),
-        Err(Error::Interrupted { step: 4, .. })
-    ));
+    let net = stopped_after(4, adam_config(&path));
     let (saved, meta) = cubenet::checkpoint::load_with_metadata(&path).unwrap();
     assert_eq!(meta.get("optimizer.step").map(String::as_str), Some("4"));
     let (m, v, t) = net.state().read_adam_state().unwrap().unwrap();
@@ -237,58 +235,27 @@ fn adam_checkpoints_hold_the_moments_and_resume_only_with_adam() {
     );
     assert!(v.iter().all(|&x| x >= 0.0) && v.iter().any(|&x| x > 0.0));
 
-    let mut other = Small::new(&device, 8, 1).unwrap();
-    let cfg = TrainConfig {
-        resume: Some(path.clone()),
-        ..config(&tmp("adam-as-sgd.safetensors"))
-    };
-    let text = fit(&mut other, &loader(8), None, &cfg)
-        .unwrap_err()
-        .to_string();
+    let text = resume_error(&path, config(&tmp("adam-as-sgd.safetensors")), 8);
     assert!(
         text.contains("Adam state") && text.contains("SGD"),
         "{text}"
     );
 
     let sgd_path = tmp("sgd-as-adam.safetensors");
-    let mut net = Small::new(&device, 8, 1).unwrap();
-    let cfg = TrainConfig {
-        max_steps: Some(2),
-        ..config(&sgd_path)
-    };
-    assert!(fit(&mut net, &loader(8), None, &cfg).is_err());
-    let mut other = Small::new(&device, 8, 1).unwrap();
-    let cfg = TrainConfig {
-        resume: Some(sgd_path),
-        ..adam_config(&tmp("sgd-as-adam-out.safetensors"))
-    };
-    let text = fit(&mut other, &loader(8), None, &cfg)
-        .unwrap_err()
-        .to_string();
+    stopped_after(2, config(&sgd_path));
+    let text = resume_error(
+        &sgd_path,
+        adam_config(&tmp("sgd-as-adam-out.safetensors")),
+        8,
+    );
     assert!(text.contains("no Adam state"), "{text}");
 }
 
 #[test]
 fn resuming_with_other_loader_settings_lists_each_difference() {
-    let device = cubenet::default_device();
     let path = tmp("settings.safetensors");
-    let mut net = Small::new(&device, 8, 1).unwrap();
-    let cfg = TrainConfig {
-        max_steps: Some(2),
-        ..config(&path)
-    };
-    assert!(matches!(
-        fit(&mut net, &loader(8), None, &cfg),
-        Err(Error::Interrupted { .. })
-    ));
-    let mut other = Small::new(&device, 16, 1).unwrap();
-    let cfg = TrainConfig {
-        resume: Some(path.clone()),
-        ..config(&path)
-    };
-    let text = fit(&mut other, &loader(16), None, &cfg)
-        .unwrap_err()
-        .to_string();
+    let net = stopped_after(2, config(&path));
+    let text = resume_error(&path, config(&path), 16);
     assert!(
         text.contains("data.batch_size: checkpoint 8, loader 16")
             && text.contains("settings.safetensors"),
@@ -297,13 +264,7 @@ fn resuming_with_other_loader_settings_lists_each_difference() {
     // A weights-only file is not a training checkpoint.
     let weights = tmp("weights-only.safetensors");
     cubenet::checkpoint::save(&weights, &net.state_dict().unwrap()).unwrap();
-    let cfg = TrainConfig {
-        resume: Some(weights),
-        ..config(&path)
-    };
-    let text = fit(&mut net, &loader(8), None, &cfg)
-        .unwrap_err()
-        .to_string();
+    let text = resume_error(&weights, config(&path), 8);
     assert!(text.contains("not a training checkpoint"), "{text}");
 }
 
@@ -315,16 +276,13 @@ fn an_injected_nan_stops_training_and_the_last_checkpoint_is_finite() {
     let device = cubenet::default_device();
     let path = tmp("nan.safetensors");
     let train = loader(8);
-    let mut net = Small::new(&device, 8, 1).unwrap();
-    let cfg = TrainConfig {
-        checkpoint_every: 1,
-        max_steps: Some(3),
-        ..config(&path)
-    };
-    assert!(matches!(
-        fit(&mut net, &train, None, &cfg),
-        Err(Error::Interrupted { step: 3, .. })
-    ));
+    let mut net = stopped_after(
+        3,
+        TrainConfig {
+            checkpoint_every: 1,
+            ..config(&path)
+        },
+    );
     let good = net.state().read_params().unwrap();
 
     let mut poisoned = good.clone();

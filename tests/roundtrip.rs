@@ -44,20 +44,66 @@ fn assert_logits_close(what: &str, got: &[f32], want: &[f32]) {
     );
 }
 
+/// PyTorch's network `name` (scripts/roundtrip.py): its `state_dict`
+/// (`torch_<name>_state_dict.safetensors`) loaded into a new `N` of capacity 8, the state dict,
+/// and the batch `x` and PyTorch's logits on it (`torch_<name>_logits.safetensors`).
+fn from_pytorch<N: Network>(name: &str) -> (N, Vec<NamedTensor>, NamedTensor, Vec<f32>) {
+    let state =
+        checkpoint::load(&fixture(&format!("torch_{name}_state_dict.safetensors"))).unwrap();
+    let io = checkpoint::load(&fixture(&format!("torch_{name}_logits.safetensors"))).unwrap();
+    let mut net = N::new(&cubenet::default_device(), 8, 0).unwrap();
+    net.load_state_dict(&state).unwrap();
+    let (x, logits) = (tensor(&io, "x").clone(), tensor(&io, "logits").data.clone());
+    (net, state, x, logits)
+}
+
+/// Five SGD steps (lr 0.05, momentum 0.9) on `x` with labels `3i mod 10`.
+fn train_five_steps<N: Network>(net: &mut N, x: &[f32]) {
+    let labels: Vec<u32> = (0..8).map(|i| (i * 3 % 10) as u32).collect();
+    let sgd = Sgd::new(0.05).with_momentum(0.9);
+    for _ in 0..5 {
+        net.train_step(x, &labels, &sgd).unwrap();
+    }
+}
+
+/// Writes `out` (what cubenet trained) with the batch `x` and cubenet's `logits` on it
+/// (`check.x`, `check.logits`) to target/tmp/roundtrip/cubenet_<name>.safetensors, for
+/// `scripts/roundtrip.py check`; returns what it wrote and the file read back.
+fn write_for_pytorch(
+    name: &str,
+    mut out: Vec<NamedTensor>,
+    x: &NamedTensor,
+    logits: Vec<f32>,
+) -> (std::path::PathBuf, Vec<NamedTensor>, Vec<NamedTensor>) {
+    out.push(NamedTensor {
+        name: "check.x".into(),
+        ..x.clone()
+    });
+    out.push(NamedTensor {
+        name: "check.logits".into(),
+        shape: vec![8, 10],
+        data: logits,
+    });
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("roundtrip");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("cubenet_{name}.safetensors"));
+    checkpoint::save(&path, &out).unwrap();
+    eprintln!(
+        "wrote {} (check with: venv/bin/python scripts/roundtrip.py check {})",
+        path.display(),
+        path.display()
+    );
+    let again = checkpoint::load(&path).unwrap();
+    (path, out, again)
+}
+
 /// `safetensors.torch.save_file(model.state_dict())` from PyTorch loads into cubenet as is,
 /// and gives PyTorch's logits.
 #[test]
 fn pytorch_weights_load_into_cubenet_with_the_same_logits() {
-    let state = checkpoint::load(&fixture("torch_lenet5_state_dict.safetensors")).unwrap();
-    let io = checkpoint::load(&fixture("torch_lenet5_logits.safetensors")).unwrap();
-    let mut net = LeNet5::new(&cubenet::default_device(), 8, 0).unwrap();
-    net.load_state_dict(&state).unwrap();
-    let logits = net.forward(&tensor(&io, "x").data).unwrap();
-    assert_logits_close(
-        "PyTorch LeNet-5 in cubenet",
-        &logits,
-        &tensor(&io, "logits").data,
-    );
+    let (mut net, state, x, want) = from_pytorch::<LeNet5>("lenet5");
+    let logits = net.forward(&x.data).unwrap();
+    assert_logits_close("PyTorch LeNet-5 in cubenet", &logits, &want);
     // And it reads back bit for bit.
     let back = net.state_dict().unwrap();
     for t in &state {
@@ -69,44 +115,17 @@ fn pytorch_weights_load_into_cubenet_with_the_same_logits() {
 /// cubenet's logits, for `scripts/roundtrip.py check` (target/tmp/roundtrip/).
 #[test]
 fn cubenet_weights_are_written_for_pytorch() {
-    let state = checkpoint::load(&fixture("torch_lenet5_state_dict.safetensors")).unwrap();
-    let io = checkpoint::load(&fixture("torch_lenet5_logits.safetensors")).unwrap();
-    let x = &tensor(&io, "x").data;
-    let mut net = LeNet5::new(&cubenet::default_device(), 8, 0).unwrap();
-    net.load_state_dict(&state).unwrap();
-    let labels: Vec<u32> = (0..8).map(|i| (i * 3 % 10) as u32).collect();
-    let sgd = Sgd::new(0.05).with_momentum(0.9);
-    for _ in 0..5 {
-        net.train_step(x, &labels, &sgd).unwrap();
-    }
-    let logits = net.forward(x).unwrap();
-    let mut out = net.state_dict().unwrap();
+    let (mut net, state, x, _) = from_pytorch::<LeNet5>("lenet5");
+    train_five_steps(&mut net, &x.data);
+    let logits = net.forward(&x.data).unwrap();
+    let out = net.state_dict().unwrap();
     assert_ne!(
         tensor(&out, "fc3.bias").data,
         tensor(&state, "fc3.bias").data
     );
-    out.push(NamedTensor {
-        name: "check.x".into(),
-        shape: vec![8, 1, 28, 28],
-        data: x.clone(),
-    });
-    out.push(NamedTensor {
-        name: "check.logits".into(),
-        shape: vec![8, 10],
-        data: logits,
-    });
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("roundtrip");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("cubenet_lenet5.safetensors");
-    checkpoint::save(&path, &out).unwrap();
     // The file reads back as written.
-    let again = checkpoint::load(&path).unwrap();
+    let (_, _, again) = write_for_pytorch("lenet5", out, &x, logits);
     assert_eq!(again.len(), 12);
-    eprintln!(
-        "wrote {} (check with: venv/bin/python scripts/roundtrip.py check {})",
-        path.display(),
-        path.display()
-    );
 }
 
 /// scripts/roundtrip.py `resnet()`: torchvision BasicBlocks (identity and stride-2 projection
@@ -142,8 +161,8 @@ const BN_PREFIXES: [&str; 6] = [
 /// buffers included, reads back bit for bit.
 #[test]
 fn pytorch_resnet_with_batchnorm_buffers_loads_into_cubenet_with_the_same_eval_logits() {
-    let state = checkpoint::load(&fixture("torch_resnet_state_dict.safetensors")).unwrap();
-    let io = checkpoint::load(&fixture("torch_resnet_logits.safetensors")).unwrap();
+    let (mut net, state, x, want) = from_pytorch::<SmallResNet>("resnet");
+    let x = &x.data;
     for bn in BN_PREFIXES {
         assert_eq!(
             tensor(&state, &format!("{bn}.num_batches_tracked")).data,
@@ -154,16 +173,9 @@ fn pytorch_resnet_with_batchnorm_buffers_loads_into_cubenet_with_the_same_eval_l
             .iter()
             .all(|&v| v != 0.0));
     }
-    let x = &tensor(&io, "x").data;
-    let mut net = SmallResNet::new(&cubenet::default_device(), 8, 0).unwrap();
-    net.load_state_dict(&state).unwrap();
     net.eval();
     let logits = net.forward(x).unwrap();
-    assert_logits_close(
-        "PyTorch ResNet in cubenet (eval)",
-        &logits,
-        &tensor(&io, "logits").data,
-    );
+    assert_logits_close("PyTorch ResNet in cubenet (eval)", &logits, &want);
     assert_eq!(
         net.forward(x).unwrap(),
         logits,
@@ -185,20 +197,12 @@ fn pytorch_resnet_with_batchnorm_buffers_loads_into_cubenet_with_the_same_eval_l
 /// `scripts/roundtrip.py check` (target/tmp/roundtrip/cubenet_resnet.safetensors).
 #[test]
 fn cubenet_resnet_weights_and_buffers_are_written_for_pytorch() {
-    let state = checkpoint::load(&fixture("torch_resnet_state_dict.safetensors")).unwrap();
-    let io = checkpoint::load(&fixture("torch_resnet_logits.safetensors")).unwrap();
-    let x = &tensor(&io, "x").data;
-    let mut net = SmallResNet::new(&cubenet::default_device(), 8, 0).unwrap();
-    net.load_state_dict(&state).unwrap();
+    let (mut net, state, x, _) = from_pytorch::<SmallResNet>("resnet");
     assert!(net.training());
-    let labels: Vec<u32> = (0..8).map(|i| (i * 3 % 10) as u32).collect();
-    let sgd = Sgd::new(0.05).with_momentum(0.9);
-    for _ in 0..5 {
-        net.train_step(x, &labels, &sgd).unwrap();
-    }
+    train_five_steps(&mut net, &x.data);
     net.eval();
-    let logits = net.forward(x).unwrap();
-    let mut out = net.state_dict().unwrap();
+    let logits = net.forward(&x.data).unwrap();
+    let out = net.state_dict().unwrap();
     assert_eq!(out.len(), state.len());
     assert_ne!(tensor(&out, "fc.bias").data, tensor(&state, "fc.bias").data);
     for bn in BN_PREFIXES {
@@ -213,20 +217,7 @@ fn cubenet_resnet_weights_and_buffers_are_written_for_pytorch() {
             tensor(&out, &key).data
         );
     }
-    out.push(NamedTensor {
-        name: "check.x".into(),
-        shape: vec![8, 3, 16, 16],
-        data: x.clone(),
-    });
-    out.push(NamedTensor {
-        name: "check.logits".into(),
-        shape: vec![8, 10],
-        data: logits,
-    });
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("roundtrip");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("cubenet_resnet.safetensors");
-    checkpoint::save(&path, &out).unwrap();
+    let (path, out, again) = write_for_pytorch("resnet", out, &x, logits);
     // PyTorch's dtypes: int64 batch counts, f32 for the rest.
     let bytes = std::fs::read(&path).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
@@ -240,14 +231,8 @@ fn cubenet_resnet_weights_and_buffers_are_written_for_pytorch() {
         assert_eq!(dtype, want, "{}", t.name);
     }
     // The file reads back as written.
-    let again = checkpoint::load(&path).unwrap();
     assert_eq!(again.len(), out.len());
     for t in &out {
         assert_eq!(tensor(&again, &t.name).data, t.data, "{}", t.name);
     }
-    eprintln!(
-        "wrote {} (check with: venv/bin/python scripts/roundtrip.py check {})",
-        path.display(),
-        path.display()
-    );
 }

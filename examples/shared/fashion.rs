@@ -10,10 +10,11 @@
 //! `test_accuracy=0.xxxx epochs=N train_samples_per_s=S kernels_per_step=K`.
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use cubenet::prelude::*;
+
+use super::common;
 
 #[derive(Parser, Debug)]
 pub struct Args {
@@ -107,19 +108,11 @@ fn run<N: Network>(args: &Args) -> cubenet::Result<()> {
         mean: vec![0.2860],
         std: vec![0.3530],
     };
-    let train = DataLoader::new(
-        Arc::new(train),
+    let (train, test) = common::loaders(
+        train,
+        test,
         args.batch_size,
-        true,
-        false,
-        normalize.clone(),
-        args.seed,
-    )?;
-    let test = DataLoader::new(
-        Arc::new(test),
         args.batch_size.max(100),
-        false,
-        false,
         normalize,
         args.seed,
     )?;
@@ -178,20 +171,12 @@ fn run<N: Network>(args: &Args) -> cubenet::Result<()> {
         cubenet::curves::write_png(&png, &reports)?;
         println!("curves: {} {}", csv.display(), png.display());
     }
-    let last = reports.last().expect("at least one epoch");
-    let secs: f64 = reports.iter().map(|r| r.train_seconds).sum();
-    let samples: f64 = reports
-        .iter()
-        .map(|r| r.samples_per_s * r.train_seconds)
-        .sum();
-    println!(
-        "test_accuracy={:.4} epochs={} train_samples_per_s={:.0} kernels_per_step={}",
-        last.test_accuracy.unwrap_or(0.0),
-        reports.len(),
-        samples / secs.max(1e-9),
+    common::print_last_line(
+        &reports,
+        None,
         // Adam, or SGD with clipping, adds one update pass over the parameters.
         N::KERNELS_PER_STEP
-            + usize::from(args.optimizer != Opt::Sgd || args.clip_grad_norm.is_some())
+            + usize::from(args.optimizer != Opt::Sgd || args.clip_grad_norm.is_some()),
     );
     Ok(())
 }

@@ -1,10 +1,14 @@
-//! Helpers shared by the parity tests: the PyTorch fixture reader, tolerances, and the probe
-//! input described in `scripts/network_cases.py`.
+//! Helpers shared by the parity tests: the PyTorch fixture reader, tolerances, the parity
+//! sequence ([`parity`]), and the probe input described in `scripts/network_cases.py`.
 #![allow(dead_code)]
+
+pub mod parity;
 
 use std::collections::HashMap;
 
 use cubenet::{NamedTensor, Network};
+#[allow(unused_imports)] // not every test binary uses them
+pub use parity::{Expected, Parity};
 
 /// A safetensors fixture in `tests/fixtures/`.
 pub struct Fixture {
@@ -13,9 +17,12 @@ pub struct Fixture {
 }
 
 impl Fixture {
-    /// Loads `tests/fixtures/<name>`.
+    /// Loads `tests/fixtures/<name>`, or `$CUBENET_FIXTURES/<name>` where that is set (for a
+    /// test binary copied to another machine: bench/gpu/run.sh).
     pub fn load(name: &str) -> Fixture {
-        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        let dir = std::env::var("CUBENET_FIXTURES")
+            .unwrap_or_else(|_| format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR")));
+        let path = format!("{dir}/{name}");
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let st = safetensors::SafeTensors::deserialize(&bytes).expect("valid safetensors");
         let tensors = st
@@ -40,6 +47,11 @@ impl Fixture {
             .unwrap_or_else(|| panic!("{} has no tensor `{key}`", self.name));
         assert_eq!(t.2, dtype, "{key}");
         t
+    }
+
+    /// A float32 tensor's shape.
+    pub fn shape(&self, key: &str) -> Vec<usize> {
+        self.get(key, safetensors::Dtype::F32).0.clone()
     }
 
     /// A float32 tensor, flat.
