@@ -1,6 +1,6 @@
 """PyTorch side of bench/side_by_side.sh: times the training step of the same network as
-cubenet's examples/step_profile.rs (forward, cross-entropy, backward, SGD lr 0.01 momentum
-0.9), fp32, on random data, with a given number of threads; eager by default, or
+cubenet's examples/step_profile.rs (cubenet::zoo's LeNet5, CifarLeNet, FashionBn, ResNet8;
+forward, cross-entropy, backward, SGD lr 0.01 momentum 0.9; training mode), fp32, on random data, with a given number of threads; eager by default, or
 `--compile` (torch.compile of the model), on the CPU or `--device cuda`.
 
     venv/bin/python bench/pytorch_step.py --net lenet5 --batch-size 100 --steps 20 --threads 2
@@ -14,6 +14,68 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+
+class FashionBn(nn.Module):
+    """cubenet::zoo::FashionBn: conv-BN-relu-pool x2, linear-BN1d-relu, linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 5, padding=2)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.conv2 = nn.Conv2d(16, 32, 5)
+        self.bn2 = nn.BatchNorm2d(32)
+        self.fc1 = nn.Linear(800, 128)
+        self.bn3 = nn.BatchNorm1d(128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
+        x = F.max_pool2d(F.relu(self.bn2(self.conv2(x))), 2)
+        x = torch.flatten(x, 1)
+        x = F.relu(self.bn3(self.fc1(x)))
+        return self.fc2(x)
+
+
+class BasicBlock(nn.Module):
+    """torchvision's ResNet BasicBlock."""
+
+    def __init__(self, inplanes, planes, stride=1, downsample=False):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = (
+            nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
+            if downsample
+            else None
+        )
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + identity)
+
+
+class ResNet8(nn.Module):
+    """cubenet::zoo::ResNet8: 3x3 stem with BN, BasicBlocks 16/32/64, global average pool."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.layer1 = BasicBlock(16, 16)
+        self.layer2 = BasicBlock(16, 32, 2, True)
+        self.layer3 = BasicBlock(32, 64, 2, True)
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        return self.fc(x)
 
 
 class LeNet(nn.Module):
@@ -36,7 +98,7 @@ class LeNet(nn.Module):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--net", default="lenet5", choices=["lenet5", "cifar"])
+    p.add_argument("--net", default="lenet5", choices=["lenet5", "cifar", "bn", "resnet8"])
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--threads", type=int, default=2)
@@ -47,8 +109,12 @@ def main():
     torch.manual_seed(0)
     if a.net == "lenet5":
         model, shape, name = LeNet(1, 2), (1, 28, 28), "lenet5"
-    else:
+    elif a.net == "cifar":
         model, shape, name = LeNet(3, 0), (3, 32, 32), "cifar_lenet"
+    elif a.net == "bn":
+        model, shape, name = FashionBn(), (1, 28, 28), "fashion_bn"
+    else:
+        model, shape, name = ResNet8(), (3, 32, 32), "resnet8"
     x = (torch.rand(a.batch_size, *shape) * 2 - 1).to(a.device)
     y = torch.randint(0, 10, (a.batch_size,)).to(a.device)
     model = model.to(a.device)

@@ -265,20 +265,18 @@ fn conv_blocks_write_every_output() {
     gradients_do_not_accumulate::<Convs>(5);
 }
 
+/// The conv weight gradients are reduced in fixed chunks (a few conv rows of one sample), so
+/// no LeNet-5 loop grows with more than a small multiple of the batch: the batch of 333 that
+/// lavapipe's loop limit refused when one unit summed a weight over the whole batch runs now.
 #[test]
-fn lenet5_batch_limit_on_lavapipe_is_332() {
-    assert_eq!(LeNet5::max_loop_iterations(332, true).0, 332 * 197);
-    assert!(LeNet5::max_loop_iterations(332, true).0 <= cubenet::__private::kernels::LOOP_LIMIT);
-    assert!(LeNet5::max_loop_iterations(333, true).0 > cubenet::__private::kernels::LOOP_LIMIT);
+fn lenet5_loops_stay_short_and_batch_333_runs_on_lavapipe() {
+    let gpu = cubenet::Target::Gpu as usize;
+    let (loops, what) = LeNet5::max_loop_iterations(332, true, gpu);
+    assert!(loops <= 4096, "{what}: {loops}");
+    assert!(
+        LeNet5::max_loop_iterations(333, true, gpu).0 <= cubenet::__private::kernels::LOOP_LIMIT
+    );
     if on_lavapipe() {
-        let text = LeNet5::new(&cubenet::default_device(), 333, 0)
-            .err()
-            .expect("refused")
-            .to_string();
-        assert!(
-            text.contains("the weight gradient of `conv1`") && text.contains("at most 332"),
-            "{text}"
-        );
-        assert!(LeNet5::new(&cubenet::default_device(), 332, 0).is_ok());
+        assert!(LeNet5::new(&cubenet::default_device(), 333, 0).is_ok());
     }
 }

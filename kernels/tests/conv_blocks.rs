@@ -1,5 +1,7 @@
-//! The conv building blocks (`conv_forward_unit`, `conv_input_grad_unit`,
-//! `conv_weight_grad_unit`) against the f64 reference on seeded random inputs.
+//! The conv building blocks (`conv_forward_tiled_unit` / `conv_forward_unit`,
+//! `conv_out_grad_unit`, `conv_input_grad_unit`, `conv_weight_partial_unit` +
+//! `conv_weight_final_unit`) against the f64 reference on seeded random inputs, each with
+//! single-element (GPU) tiles and with wide (CPU) tiles.
 //!
 //! Each case runs forward, input gradient and weight gradient on the device and checks every
 //! arena (see `common::blocks::check_block`): outputs, pool argmax, d(input), parameter
@@ -16,27 +18,31 @@ use cubenet_kernels::{Act, SgdFlags};
 fn conv_case(what: &str, seed: u64, spec: ConvSpec, n: usize, cap: usize, sgd: SgdArgs) {
     let client = client();
     let mut rng = rng(seed);
-    let (lay, cfg) = (spec.layout(), spec.cfg());
+    let lay = spec.layout();
     let x = uniform(&mut rng, n * lay.in_len, -1.0, 1.0);
     let w = uniform(&mut rng, lay.w_len, -0.5, 0.5);
     let b = spec.bias.then(|| uniform(&mut rng, lay.b_len, -0.3, 0.3));
     let g = uniform(&mut rng, n * lay.out_len, -1.0, 1.0);
-    let run = run_block(
-        &client,
-        &lay,
-        n,
-        cap,
-        &x,
-        &w,
-        b.as_deref(),
-        &g,
-        |gpu| gpu.conv_forward(cfg, n, cap),
-        |gpu| {
-            // d(input) reads the weights, so it runs before the update.
-            gpu.conv_input_grad(cfg, n, cap);
-            gpu.conv_weight_grad(cfg, n, cap, sgd);
-        },
-    );
+    let runs = [false, true].map(|wide| {
+        let cfg = spec.cfg_tiled(wide);
+        run_block(
+            &client,
+            &lay,
+            n,
+            cap,
+            &x,
+            &w,
+            b.as_deref(),
+            &g,
+            |gpu| gpu.conv_forward(cfg, n, cap),
+            |gpu| {
+                // d(input) reads the weights, so it runs before the update.
+                gpu.conv_out_grad(cfg, n, cap);
+                gpu.conv_input_grad(cfg, n, cap);
+                gpu.conv_weight_grad(cfg, n, cap, sgd);
+            },
+        )
+    });
     let b64 = b.as_deref().map(f64s);
     let r = conv_block_ref(&spec, n, &f64s(&x), &f64s(&w), b64.as_deref(), &f64s(&g));
     if spec.act.is_some() && spec.pool.is_none() {
@@ -47,7 +53,23 @@ fn conv_case(what: &str, seed: u64, spec: ConvSpec, n: usize, cap: usize, sgd: S
             "{what}: the pre-activations should have both signs"
         );
     }
-    check_block(what, &lay, &run, n, cap, &r, sgd);
+    for (run, wide) in runs.iter().zip([false, true]) {
+        check_block(
+            &format!("{what} (wide tiles: {wide})"),
+            &lay,
+            run,
+            n,
+            cap,
+            &r,
+            sgd,
+        );
+    }
+    // Tiles split the work, never the sums: both runs agree bitwise.
+    assert_eq!(
+        (&runs[0].bwd.acts, &runs[0].bwd.params, &runs[0].bwd.grads),
+        (&runs[1].bwd.acts, &runs[1].bwd.params, &runs[1].bwd.grads),
+        "{what}: wide and single-element tiles differ"
+    );
 }
 
 #[test]

@@ -305,6 +305,7 @@ fn sgd_update_matches_reference_over_steps() {
             grads: vec![7.0; len],
             acts: vec![0.0],
             idx: vec![0],
+            part: vec![0.0],
         };
         let gpu = Gpu::new(&client, &init);
         let opts = SgdOptions {

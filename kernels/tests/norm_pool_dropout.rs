@@ -390,6 +390,7 @@ fn run_norm(
         params,
         acts,
         idx: vec![IDX_SENTINEL; (1 + l.out_len) * cap],
+        part: vec![0.0],
     };
     let gpu = Gpu::new(&client(), &init);
     let b = gpu.upload(&bufs);
@@ -783,6 +784,7 @@ fn run_dropout(
         grads: vec![SENTINEL],
         acts,
         idx: vec![IDX_SENTINEL],
+        part: vec![0.0],
     };
     let gpu = Gpu::new(&client(), &init);
     gpu.dropout_forward(cfg, seed, train, n, cap);
@@ -1018,6 +1020,7 @@ fn avg_pool_case(
         grads: vec![SENTINEL],
         acts,
         idx: vec![IDX_SENTINEL],
+        part: vec![0.0],
     };
     let gpu = Gpu::new(&client(), &init);
     gpu.avg_pool_forward(cfg, n, cap);

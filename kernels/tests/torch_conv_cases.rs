@@ -60,25 +60,38 @@ fn torch_conv_case(name: &str, spec: ConvSpec, w: Option<Vec<f64>>, cap: usize) 
         );
     }
 
-    let (lay, cfg) = (spec.layout(), spec.cfg());
+    let lay = spec.layout();
     let client = client();
     let bf = b.as_deref().map(f32s);
-    let run = run_block(
-        &client,
-        &lay,
-        n,
-        cap,
-        &f32s(&x),
-        &f32s(&w),
-        bf.as_deref(),
-        &f32s(&up),
-        |gpu| gpu.conv_forward(cfg, n, cap),
-        |gpu| {
-            gpu.conv_input_grad(cfg, n, cap);
-            gpu.conv_weight_grad(cfg, n, cap, SgdArgs::NO_UPDATE);
-        },
-    );
-    check_block(name, &lay, &run, n, cap, &r, SgdArgs::NO_UPDATE);
+    // Single-element (GPU) tiles and wide (CPU) tiles must both give PyTorch's values.
+    for wide in [false, true] {
+        let cfg = spec.cfg_tiled(wide);
+        let run = run_block(
+            &client,
+            &lay,
+            n,
+            cap,
+            &f32s(&x),
+            &f32s(&w),
+            bf.as_deref(),
+            &f32s(&up),
+            |gpu| gpu.conv_forward(cfg, n, cap),
+            |gpu| {
+                gpu.conv_out_grad(cfg, n, cap);
+                gpu.conv_input_grad(cfg, n, cap);
+                gpu.conv_weight_grad(cfg, n, cap, SgdArgs::NO_UPDATE);
+            },
+        );
+        check_block(
+            &format!("{name} (wide tiles: {wide})"),
+            &lay,
+            &run,
+            n,
+            cap,
+            &r,
+            SgdArgs::NO_UPDATE,
+        );
+    }
 }
 
 /// A 1x1 conv `c -> c` with the identity weight and no bias, followed by a max-pool.

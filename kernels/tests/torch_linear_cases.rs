@@ -133,6 +133,7 @@ fn sgd_case(name: &str) {
             grads: vec![0.0; p0.len()],
             acts: vec![0.0],
             idx: vec![0],
+            part: vec![0.0],
         };
         let gpu = Gpu::new(&client, &init);
         for (step, lr) in lrs.iter().enumerate() {

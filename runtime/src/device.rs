@@ -99,6 +99,34 @@ pub fn client(device: &Device) -> Result<Client> {
     })
 }
 
+/// The class of device a network's kernels are configured for: each block has one row of
+/// tile sizes per target (`#[network]` emits both), and [`target`] picks the row.
+/// Tiles decide how work is split into units, never a result: reductions use the same
+/// chunks and order on every target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Few large units sized to the cores, explicit 16-wide vectors: cubecl's cpu runtime.
+    Cpu = 0,
+    /// Many small units in 256-unit cubes: CUDA, wgpu (a GPU adapter, or lavapipe).
+    Gpu = 1,
+}
+
+/// The target of `client`: [`Target::Cpu`] for cubecl's cpu runtime, [`Target::Gpu`] for
+/// everything else (CUDA, wgpu; a software Vulkan driver such as Mesa's lavapipe, which runs
+/// WGSL shaders, takes the GPU row too: the CPU row uses 16-wide vectors WGSL lacks).
+/// `CUBENET_TARGET=gpu` runs the GPU row on the cpu runtime (both rows compute the same
+/// numbers; the override exists to run, test and time either row anywhere WGSL is not the
+/// language).
+pub fn target(client: &Client) -> Target {
+    let cpu_runtime = client.name().starts_with("cpu");
+    match std::env::var("CUBENET_TARGET").as_deref() {
+        Ok("gpu") => Target::Gpu,
+        Ok("cpu") if cpu_runtime => Target::Cpu,
+        _ if cpu_runtime => Target::Cpu,
+        _ => Target::Gpu,
+    }
+}
+
 /// A one-line description of the runtime and adapter behind `device`, e.g. `wgpu<wgsl>`.
 ///
 /// # Errors
@@ -118,20 +146,26 @@ pub fn describe(device: &Device) -> Result<String> {
 pub fn check_loop_limit(
     adapter: &str,
     batch_size: usize,
-    max_loops: fn(usize, bool) -> (usize, &'static str),
+    target: Target,
+    max_loops: fn(usize, bool, usize) -> (usize, &'static str),
 ) -> Result<()> {
     use cubenet_kernels::LOOP_LIMIT;
     if !adapter.contains("llvmpipe") || batch_size == 0 {
         return Ok(());
     }
-    let fits = |n: usize| max_loops(n, true).0 <= LOOP_LIMIT && max_loops(n, false).0 <= LOOP_LIMIT;
+    let t = target as usize;
+    let fits =
+        |n: usize| max_loops(n, true, t).0 <= LOOP_LIMIT && max_loops(n, false, t).0 <= LOOP_LIMIT;
     if fits(batch_size) {
         return Ok(());
     }
-    let (iters, what) = [max_loops(batch_size, true), max_loops(batch_size, false)]
-        .into_iter()
-        .max_by_key(|x| x.0)
-        .expect("two candidates");
+    let (iters, what) = [
+        max_loops(batch_size, true, t),
+        max_loops(batch_size, false, t),
+    ]
+    .into_iter()
+    .max_by_key(|x| x.0)
+    .expect("two candidates");
     // The counts grow with the batch size: the largest batch that fits by bisection.
     let (mut lo, mut hi) = (0usize, batch_size);
     while lo + 1 < hi {

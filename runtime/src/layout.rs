@@ -112,6 +112,11 @@ pub struct Layout {
     /// single value per channel and sample (BatchNorm1d, or a 1x1 plane), as PyTorch
     /// requires more than one value per channel to compute a variance.
     pub min_train_batch: usize,
+    /// Floats of the `part` arena (the weight gradients' per-chunk partial sums) per sample
+    /// of batch capacity: the arena holds `part_a * cap + part_b`.
+    pub part_a: usize,
+    /// See `part_a`.
+    pub part_b: usize,
 }
 
 impl Layout {

@@ -22,7 +22,7 @@ pub mod state_dict;
 pub mod stop;
 pub mod trainer;
 
-pub use device::{default_device, describe, Device};
+pub use device::{default_device, describe, Device, Target};
 pub use error::{Error, Result};
 pub use layout::{BlockInfo, BufferInfo, Init, Layout, ParamInfo};
 pub use network::Network;

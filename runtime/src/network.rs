@@ -48,9 +48,10 @@ pub trait Network: Sized {
     /// gradients (generated).
     fn launch_eval(state: &NetState, n: usize);
     /// Upper bound on the loop iterations one shader invocation of the training (`train`) or
-    /// evaluation kernels runs for a batch of `n`, and which job runs them (generated; see
+    /// evaluation kernels runs for a batch of `n` on target `target` (a
+    /// [`Target`](crate::device::Target) as `usize`), and which job runs them (generated; see
     /// [`cubenet_kernels::LOOP_LIMIT`]).
-    fn max_loop_iterations(n: usize, train: bool) -> (usize, &'static str);
+    fn max_loop_iterations(n: usize, train: bool, target: usize) -> (usize, &'static str);
 
     /// Allocates the network on `device` for batches of up to `batch_size` samples, with
     /// PyTorch's default initialisation drawn from `seed`.
@@ -68,6 +69,7 @@ pub trait Network: Sized {
         check_loop_limit(
             &client.properties().identity.name,
             batch_size,
+            crate::device::target(&client),
             Self::max_loop_iterations,
         )?;
         Ok(Self::from_state(NetState::new(

@@ -1,12 +1,166 @@
 //! The conv block's forward pass: conv + bias, activation, max-pool (storing its argmax).
+//!
+//! [`conv_forward_tiled_unit`] computes a tile of output channels x block-output rows x
+//! columns, when the pool's windows tile the conv plane (or there is no pool);
+//! [`conv_forward_unit`] computes one block output for any pool (overlapping, padded, ceil
+//! mode). Both sum each conv output over (input channel, kernel row, kernel column) in that
+//! order with `fma`; the tiled pass skips kernel rows in the padding and multiplies the zero
+//! padding of a row, the general pass multiplies all padding.
 use cubecl::prelude::*;
 
 use super::ConvCfg;
 use crate::act::activate;
 use crate::max_pool::{replaces, window_element};
 
-/// Forward unit `unit`: conv + bias (+ activation) (+ max-pool, storing its argmax) for one sample,
-/// one output position and `cfg.ocb` output channels (of one group).
+/// Forward unit `unit` of the tiled pass: `tiles.oc` output channels x `tiles.rows` x
+/// `tiles.cols` block outputs of one sample (their conv rows and columns held in registers),
+/// then the bias, activation and pool.
+#[cube]
+pub fn conv_forward_tiled_unit(
+    params: &mut [f32],
+    acts: &mut [f32],
+    idx: &mut [u32],
+    unit: usize,
+    #[comptime] cfg: ConvCfg,
+    #[comptime] cap: usize,
+) {
+    let t = comptime!(cfg.tiles);
+    let (ph, pw) = comptime!((cfg.pool.kernel_h, cfg.pool.kernel_w));
+    // Conv rows and columns of a tile.
+    let cr = comptime!(t.rows * cfg.pool.kernel_h);
+    let cc = comptime!(t.cols * cfg.pool.kernel_w);
+    let n_ct = comptime!(cfg.out_w / t.cols);
+    let n_rt = comptime!(cfg.out_h / t.rows);
+    let n_ot = comptime!(cfg.out_channels / t.oc);
+    let ct = unit % n_ct;
+    let rt = (unit / n_ct) % n_rt;
+    let ot = (unit / (n_ct * n_rt)) % n_ot;
+    let s = unit / (n_ct * n_rt * n_ot);
+    let oc0 = ot * comptime!(t.oc);
+    let y0 = rt * cr;
+    let x0 = ct * cc;
+    let c0 = (oc0 / comptime!(cfg.out_per_group())) * comptime!(cfg.in_per_group());
+    let plane_in = comptime!(cfg.in_h * cfg.in_w);
+    let x_base = comptime!(cfg.in_act * cap) + s * comptime!(cfg.in_len());
+    let per_oc = comptime!(cfg.weights_per_oc());
+
+    let mut acc = Array::<f32>::new(comptime!(t.oc * t.rows * cfg.pool.kernel_h * cc));
+    #[unroll]
+    for o in 0..comptime!(t.oc) {
+        let mut b = 0.0f32;
+        if comptime!(cfg.bias) {
+            b = params[cfg.b_off + oc0 + o];
+        }
+        #[unroll]
+        for i in 0..comptime!(t.rows * cfg.pool.kernel_h * cc) {
+            acc[o * comptime!(cr * cc) + i] = b;
+        }
+    }
+    // One input row's taps, zero in the padding, split by column phase modulo the stride:
+    // xs[p * len + j] is input column `x0 * stride_w - padding_w + j * stride_w + p`, so tap
+    // `kx` of conv column `x` is xs[p * len + x + q] with `kx * dilation_w = q * stride_w + p`
+    // (contiguous in `x`); the multiply-adds below read registers without conditions.
+    let len = comptime!(cc + (cfg.kernel_w - 1) * cfg.dilation_w / cfg.stride_w);
+    let mut xs = Array::<f32>::new(comptime!(
+        cfg.stride_w * (cc + (cfg.kernel_w - 1) * cfg.dilation_w / cfg.stride_w)
+    ));
+    let mut w = Array::<f32>::new(comptime!(t.oc * cfg.kernel_w));
+    for c in 0..comptime!(cfg.in_per_group()) {
+        let plane = x_base + (c0 + c) * plane_in;
+        for ky in 0..cfg.kernel_h {
+            let w_row = cfg.w_off + oc0 * per_oc + (c * cfg.kernel_h + ky) * cfg.kernel_w;
+            #[unroll]
+            for o in 0..comptime!(t.oc) {
+                #[unroll]
+                for kx in 0..comptime!(cfg.kernel_w) {
+                    w[comptime!(o * cfg.kernel_w + kx)] = params[w_row + o * per_oc + kx];
+                }
+            }
+            #[unroll]
+            for r in 0..cr {
+                let iy = ((y0 + r) * cfg.stride_h + ky * cfg.dilation_h) as i32
+                    - comptime!(cfg.padding_h as i32);
+                if iy >= 0 && iy < comptime!(cfg.in_h as i32) {
+                    let row = plane + iy as usize * cfg.in_w;
+                    #[unroll]
+                    for p in 0..comptime!(cfg.stride_w) {
+                        #[unroll]
+                        for j in 0..len {
+                            let ix = (x0 * cfg.stride_w + comptime!(j * cfg.stride_w + p)) as i32
+                                - comptime!(cfg.padding_w as i32);
+                            let mut v = 0.0f32;
+                            if ix >= 0 && ix < comptime!(cfg.in_w as i32) {
+                                // Clamped: a tap known (at compile time) to lie in the padding must not
+                                // become a negative index in the dead branch (WGSL rejects it).
+                                v = acts[row + max(ix, 0i32) as usize];
+                            }
+                            xs[comptime!(p * len + j)] = v;
+                        }
+                    }
+                    #[unroll]
+                    for kx in 0..comptime!(cfg.kernel_w) {
+                        #[unroll]
+                        for x in 0..cc {
+                            let tap = comptime!(kx * cfg.dilation_w);
+                            let v =
+                                xs[comptime!((tap % cfg.stride_w) * len + x + tap / cfg.stride_w)];
+                            #[unroll]
+                            for o in 0..comptime!(t.oc) {
+                                let a = comptime!(o * cr * cc + r * cc + x);
+                                acc[a] = fma(w[comptime!(o * cfg.kernel_w + kx)], v, acc[a]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    let out_base = comptime!(cfg.out_act * cap) + s * comptime!(cfg.out_len());
+    let pre_base = comptime!(cfg.pre_act * cap) + s * comptime!(cfg.out_len());
+    let am_base = comptime!(cfg.argmax * cap) + s * comptime!(cfg.out_len());
+    let plane_out = comptime!(cfg.out_h * cfg.out_w);
+    #[unroll]
+    for o in 0..comptime!(t.oc) {
+        #[unroll]
+        for pr in 0..comptime!(t.rows) {
+            #[unroll]
+            for pc in 0..comptime!(t.cols) {
+                // The first maximum in row-major window order, as PyTorch's index.
+                let mut best = 0.0f32;
+                let mut best_pre = 0.0f32;
+                let mut best_at = 0u32;
+                #[unroll]
+                for wi in 0..comptime!(ph * pw) {
+                    let r = comptime!(pr * ph + wi / pw);
+                    let x = comptime!(pc * pw + wi % pw);
+                    let pre = acc[comptime!(o * cr * cc + r * cc + x)];
+                    let v = activate(pre, cfg.act);
+                    if comptime!(wi == 0) || v > best {
+                        best = v;
+                        best_pre = pre;
+                        best_at = ((y0 + r) * cfg.conv_w + x0 + x) as u32;
+                    }
+                }
+                let at = (oc0 + o) * plane_out
+                    + (rt * comptime!(t.rows) + pr) * cfg.out_w
+                    + ct * comptime!(t.cols)
+                    + pc;
+                acts[out_base + at] = best;
+                if comptime!(cfg.act.needs_pre()) {
+                    acts[pre_base + at] = best_pre;
+                }
+                if comptime!(cfg.pool.pooled) {
+                    idx[am_base + at] = best_at;
+                }
+            }
+        }
+    }
+}
+
+/// Forward unit `unit` of the general pass: conv + bias (+ activation) (+ max-pool, storing
+/// its argmax) for one sample, one block output and `tiles.oc` output channels (of one
+/// group), for any pool.
 #[cube]
 pub fn conv_forward_unit(
     params: &mut [f32],
@@ -17,8 +171,8 @@ pub fn conv_forward_unit(
     #[comptime] cap: usize,
 ) {
     let win = comptime!(cfg.pool.window());
-    let ocb = comptime!(cfg.ocb);
-    let n_ob = comptime!(cfg.out_channels / cfg.ocb);
+    let ocb = comptime!(cfg.tiles.oc);
+    let n_ob = comptime!(cfg.out_channels / cfg.tiles.oc);
     let px = unit % cfg.out_w;
     let py = (unit / cfg.out_w) % cfg.out_h;
     let ob = (unit / (cfg.out_w * cfg.out_h)) % n_ob;
@@ -32,7 +186,7 @@ pub fn conv_forward_unit(
     // `out_per_group`, so a unit's channels share a group).
     let c0 = (oc0 / comptime!(cfg.out_per_group())) * comptime!(cfg.in_per_group());
 
-    let mut acc = Array::<f32>::new(comptime!(cfg.ocb * cfg.pool.window()));
+    let mut acc = Array::<f32>::new(comptime!(cfg.tiles.oc * cfg.pool.window()));
     let mut xs = Array::<f32>::new(comptime!(cfg.pool.window()));
     #[unroll]
     for o in 0..ocb {
@@ -92,7 +246,7 @@ pub fn conv_forward_unit(
                     let wv = params[w_base + o * wstride_o];
                     #[unroll]
                     for wi in 0..win {
-                        acc[o * win + wi] += wv * xs[wi];
+                        acc[o * win + wi] = fma(wv, xs[wi], acc[o * win + wi]);
                     }
                 }
             }

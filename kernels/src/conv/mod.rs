@@ -1,25 +1,69 @@
-//! A conv block: `Conv2d` (+ bias) (+ activation) (+ `MaxPool2d`), forward
-//! ([`forward`]) and backward ([`backward`]).
+//! A conv block: `Conv2d` (+ bias) (+ activation) (+ `MaxPool2d`), forward ([`forward`]),
+//! the gradient with respect to the conv's output ([`out_grad`]), input ([`input_grad`]) and
+//! weights ([`weight_grad`]).
 //!
-//! Semantics are PyTorch's: NCHW, weights OIHW, cross-correlation, output size
-//! `floor((in + 2p - d(k-1) - 1)/s) + 1` (torch.nn.Conv2d docs); relu'(0) = 0. The activation
-//! ([`Act`]) is applied before the max-pool ([`crate::max_pool`]; pool(act(x)) = act(pool(x))
-//! for the monotonic ones).
+//! Semantics are PyTorch's: NCHW, weights OIHW (`out_channels x in_channels / groups x kh x
+//! kw`), cross-correlation, output size `floor((in + 2p - d(k-1) - 1)/s) + 1` (torch.nn.Conv2d
+//! docs); relu'(0) = 0. The activation ([`Act`]) is applied before the max-pool
+//! ([`crate::max_pool`]; pool(act(x)) = act(pool(x)) for the monotonic ones).
+//!
+//! # Tiles and summation order
+//! Each unit computes a register tile whose inner axis is contiguous in memory (a run of
+//! output columns, of input columns, of reduction lanes), so that the CPU's compiler
+//! vectorises it and a GPU gets many small units. The tile sizes come per target from the
+//! macro ([`ConvTiles`]); they never change a result: every output element is summed in the
+//! same order whatever the tile (forward: input channel, kernel row, kernel column; input
+//! gradient: output channel, kernel row, kernel column; weight gradient: the fixed chunks and
+//! lanes of [`weight_grad`]), with `fma`.
 use crate::act::Act;
 use crate::max_pool::MaxPoolCfg;
 
-pub mod backward;
 pub mod forward;
+pub mod input_grad;
+pub mod out_grad;
 pub mod reference;
+pub mod weight_grad;
 
-pub use backward::{conv_input_grad_unit, conv_weight_grad_unit};
-pub use forward::conv_forward_unit;
+pub use forward::{conv_forward_tiled_unit, conv_forward_unit};
+pub use input_grad::conv_input_grad_unit;
+pub use out_grad::conv_out_grad_unit;
+pub use weight_grad::{conv_weight_final_unit, conv_weight_partial_unit};
 
-/// Comptime description of one conv block: shapes, options (PyTorch's names, per axis) and
-/// where its tensors live.
+/// Lanes of every fixed-order reduction over positions or samples: element `i` of a chunk
+/// is added to lane `i % LANES`, and the lanes are summed in order at the end of the chunk.
+/// The same on every target, so results do not depend on the device.
+pub const LANES: usize = 16;
+
+/// The register tiles of one target (see the module docs): they change how work is split
+/// into units, never a result.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct ConvTiles {
+    /// Forward: output channels per unit (divides `out_channels / groups`).
+    pub oc: usize,
+    /// Forward: block-output rows per unit (divides `out_h`; 1 without the fast path).
+    pub rows: usize,
+    /// Forward: block-output columns per unit (divides `out_w`; 1 without the fast path).
+    pub cols: usize,
+    /// Input gradient: input channels per unit (divides `in_channels / groups`).
+    pub in_c: usize,
+    /// Input gradient: input rows per unit (divides `in_h`).
+    pub in_rows: usize,
+    /// Input gradient: input columns per unit (divides `in_w`).
+    pub in_cols: usize,
+    /// Weight gradient: output channels per unit (divides `out_channels`).
+    pub wg_oc: usize,
+    /// Weight gradient: kernel columns per unit (`kernel_w` or 1).
+    pub wg_kx: usize,
+    /// Weight gradient: keep the [`LANES`] lanes in one explicit 16-wide vector (cubecl's
+    /// cpu runtime; WGSL and CUDA have no such vector) rather than 16 scalars.
+    pub vector: bool,
+}
+
+/// Comptime description of one conv block: shapes, options (PyTorch's names, per axis),
+/// where its tensors live, and the tiles of the target it was compiled for.
 ///
-/// Per-sample offsets (`*_act`, `argmax`) are multiplied by the batch capacity `cap` to
-/// get the offset in the `acts` / `idx` arena (see the crate docs).
+/// Per-sample offsets (`*_act`, `*_grad`, `dconv`, `argmax`) are multiplied by the batch
+/// capacity `cap` to get the offset in the `acts` / `idx` arena (see the crate docs).
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub struct ConvCfg {
     /// `in_channels`.
@@ -81,8 +125,21 @@ pub struct ConvCfg {
     pub pre_act: usize,
     /// Per-sample offset of the pool argmax (conv-plane index `y * conv_w + x`) in `idx`.
     pub argmax: usize,
-    /// Output channels computed by one forward unit (divides `out_channels`).
-    pub ocb: usize,
+    /// Per-sample offset in `acts` of d(loss)/d(conv output) (`out_channels x conv_h x
+    /// conv_w`, dense), written by [`conv_out_grad_unit`] when the block has an activation or
+    /// a pool; otherwise the same as `out_grad`.
+    pub dconv: usize,
+    /// The forward pass is the tiled one ([`conv_forward_tiled_unit`]): no pool, or a pool
+    /// whose windows tile the plane (stride = kernel, no padding, none past the end).
+    pub fast_forward: bool,
+    /// Conv rows per weight-gradient chunk (divides `conv_h`): a chunk is this many rows of
+    /// one sample.
+    pub chunk_rows: usize,
+    /// Offset of this block's weight-gradient partial sums in the `part` arena (`chunks x
+    /// num_params`, chunk-major): `part_a * cap + part_b`.
+    pub part_a: usize,
+    /// See `part_a`.
+    pub part_b: usize,
     /// The input gradient is added to what `in_grad` holds (a second consumer of the same
     /// input, e.g. a residual block's projection shortcut) instead of overwriting it.
     pub accumulate: bool,
@@ -91,6 +148,8 @@ pub struct ConvCfg {
     pub add_skip_grad: bool,
     /// Per-sample offset in `acts` of that tensor.
     pub skip_grad: usize,
+    /// The target's tiles.
+    pub tiles: ConvTiles,
 }
 
 impl ConvCfg {
@@ -110,48 +169,25 @@ impl ConvCfg {
     pub const fn out_len(&self) -> usize {
         self.out_channels * self.out_h * self.out_w
     }
+    /// Floats per sample of the conv output (`out_channels * conv_h * conv_w`).
+    pub const fn conv_len(&self) -> usize {
+        self.out_channels * self.conv_h * self.conv_w
+    }
+    /// Weights per output channel (`in_channels / groups * kernel_h * kernel_w`).
+    pub const fn weights_per_oc(&self) -> usize {
+        self.in_per_group() * self.kernel_h * self.kernel_w
+    }
     /// Number of parameters (weight and bias).
     pub const fn num_params(&self) -> usize {
-        self.out_channels * self.in_per_group() * self.kernel_h * self.kernel_w
-            + if self.bias { self.out_channels } else { 0 }
+        self.out_channels * self.weights_per_oc() + if self.bias { self.out_channels } else { 0 }
     }
-    /// Units of `conv_forward_unit` for a batch of `n`.
-    pub const fn forward_units(&self, n: usize) -> usize {
-        n * (self.out_channels / self.ocb) * self.out_h * self.out_w
-    }
-    /// Units of `conv_input_grad_unit` for a batch of `n`: one per (sample, group, input
-    /// position).
-    pub const fn input_grad_units(&self, n: usize) -> usize {
-        n * self.groups * self.in_h * self.in_w
-    }
-    /// Units of `conv_weight_grad_unit`: one per (out channel, in channel of its group,
-    /// kernel row), plus one per bias.
-    pub const fn weight_grad_units(&self) -> usize {
-        self.out_channels * self.in_per_group() * self.kernel_h
-            + if self.bias { self.out_channels } else { 0 }
-    }
-    /// Upper bound on the loop iterations one `conv_forward_unit` invocation runs (every
-    /// iteration of every runtime loop, nested ones included; see [`crate::LOOP_LIMIT`]).
-    pub const fn forward_loop_iterations(&self) -> usize {
-        self.in_per_group() * (1 + self.kernel_h * (1 + self.kernel_w))
-    }
-    /// Upper bound on the loop iterations of one `conv_input_grad_unit` invocation: per
-    /// output channel, the pooled rows x columns whose windows reach the input pixel.
-    pub const fn input_grad_loop_iterations(&self) -> usize {
-        let ext_h = (self.kernel_h - 1) * self.dilation_h + 1;
-        let ext_w = (self.kernel_w - 1) * self.dilation_w + 1;
-        let (rows, cols) = self
-            .pool
-            .outputs_per_span(ext_h.div_ceil(self.stride_h), ext_w.div_ceil(self.stride_w));
-        self.out_per_group() * (1 + rows * (1 + cols))
-    }
-    /// Upper bound on the loop iterations of one `conv_weight_grad_unit` invocation for a
-    /// batch of `n` (the batch loop and, inside it, the loop over output positions).
-    pub const fn weight_grad_loop_iterations(&self, n: usize) -> usize {
-        n * (1 + self.out_h * self.out_w)
+    /// Whether the block has an activation or a pool, so that d(conv output) is a tensor of
+    /// its own (`dconv`).
+    pub const fn has_dconv(&self) -> bool {
+        self.act.is_some() || self.pool.pooled
     }
     /// Per-sample offset in `acts` of the value the activation's derivative is computed
-    /// from: the pre-activation for GELU, else the block output.
+    /// from: the pre-activation for GELU and SiLU, else the block output.
     pub const fn act_src(&self) -> usize {
         if self.act.needs_pre() {
             self.pre_act
@@ -161,11 +197,119 @@ impl ConvCfg {
     }
     /// Multiply-adds of the forward pass per sample (conv only).
     pub const fn forward_macs(&self) -> usize {
-        self.out_channels
-            * self.conv_h
-            * self.conv_w
-            * self.in_per_group()
-            * self.kernel_h
-            * self.kernel_w
+        self.conv_len() * self.weights_per_oc()
+    }
+
+    // ---- forward ----
+
+    /// Units of the forward pass for a batch of `n`.
+    pub const fn forward_units(&self, n: usize) -> usize {
+        let t = self.tiles;
+        n * (self.out_channels / t.oc) * (self.out_h / t.rows) * (self.out_w / t.cols)
+    }
+    /// Upper bound on the loop iterations one forward unit runs (every iteration of every
+    /// runtime loop, nested ones included; see [`crate::LOOP_LIMIT`]).
+    pub const fn forward_loop_iterations(&self) -> usize {
+        if self.fast_forward {
+            self.in_per_group() * (1 + self.kernel_h)
+        } else {
+            self.in_per_group() * (1 + self.kernel_h * (1 + self.kernel_w))
+        }
+    }
+
+    // ---- d(conv output) ----
+
+    /// Units of [`conv_out_grad_unit`] (one per (sample, channel, conv row)).
+    pub const fn out_grad_units(&self, n: usize) -> usize {
+        n * self.out_channels * self.conv_h
+    }
+    /// Loop iterations of one [`conv_out_grad_unit`]: per column, the pool windows that
+    /// cover it.
+    pub const fn out_grad_loop_iterations(&self) -> usize {
+        let (rows, cols) = self.pool.outputs_per_span(1, 1);
+        self.conv_w * (1 + rows * (1 + cols))
+    }
+
+    // ---- input gradient ----
+
+    /// Units of [`conv_input_grad_unit`] for a batch of `n`.
+    pub const fn input_grad_units(&self, n: usize) -> usize {
+        let t = self.tiles;
+        n * self.groups
+            * (self.in_per_group() / t.in_c)
+            * (self.in_h / t.in_rows)
+            * (self.in_w / t.in_cols)
+    }
+    /// Loop iterations of one [`conv_input_grad_unit`]: per output channel of the group,
+    /// the kernel rows.
+    pub const fn input_grad_loop_iterations(&self) -> usize {
+        self.out_per_group() * (1 + self.kernel_h)
+    }
+
+    // ---- weight gradient ----
+
+    /// Conv rows side by side in one group of [`LANES`] weight-gradient lanes: for a plane
+    /// narrower than `LANES`, the largest divisor of `chunk_rows` whose rows fit `LANES`
+    /// lanes, else 1.
+    pub const fn rows_per_lane_group(&self) -> usize {
+        if self.conv_w >= LANES {
+            return 1;
+        }
+        let mut r = LANES / self.conv_w;
+        while self.chunk_rows % r != 0 {
+            r -= 1;
+        }
+        r
+    }
+    /// Groups of [`LANES`] lanes one row group spans.
+    pub const fn lane_groups(&self) -> usize {
+        (self.rows_per_lane_group() * self.conv_w).div_ceil(LANES)
+    }
+    /// The lane of column `x` of row `r` of a row group.
+    pub const fn lane(&self, r: usize, x: usize) -> usize {
+        (r * self.conv_w + x) % LANES
+    }
+    /// The (row, column) of lane `l` of lane group `g` of a row group; the row is
+    /// `rows_per_lane_group()` (past the end) for a lane no position maps to.
+    pub const fn lane_position(&self, g: usize, l: usize) -> (usize, usize) {
+        let p = g * LANES + l;
+        if p >= self.rows_per_lane_group() * self.conv_w {
+            (self.rows_per_lane_group(), 0)
+        } else {
+            (p / self.conv_w, p % self.conv_w)
+        }
+    }
+    /// Weight-gradient chunks of a batch of `n`: `chunk_rows` conv rows of one sample each.
+    pub const fn chunks(&self, n: usize) -> usize {
+        n * (self.conv_h / self.chunk_rows)
+    }
+    /// Units of [`conv_weight_partial_unit`]: per chunk, one per (output-channel tile, input
+    /// channel of the group, kernel row, kernel-column tile), then one per bias tile.
+    pub const fn weight_partial_units(&self, n: usize) -> usize {
+        let t = self.tiles;
+        let tiles = self.out_channels / t.wg_oc;
+        let bias = if self.bias { tiles } else { 0 };
+        self.chunks(n)
+            * (tiles * self.in_per_group() * self.kernel_h * (self.kernel_w / t.wg_kx) + bias)
+    }
+    /// Loop iterations of one [`conv_weight_partial_unit`] (the chunk's row groups).
+    pub const fn weight_partial_loop_iterations(&self) -> usize {
+        self.chunk_rows / self.rows_per_lane_group()
+    }
+    /// Units of [`conv_weight_final_unit`] (one per parameter).
+    pub const fn weight_final_units(&self) -> usize {
+        self.num_params()
+    }
+    /// Loop iterations of one [`conv_weight_final_unit`] (the chunks).
+    pub const fn weight_final_loop_iterations(&self, n: usize) -> usize {
+        self.chunks(n)
+    }
+    /// Floats of the partial sums for a batch of `n` (`chunks x num_params`).
+    pub const fn part_len(&self, n: usize) -> usize {
+        self.chunks(n) * self.num_params()
+    }
+    /// Offset of the partial sums in the `part` arena for a batch capacity `cap`.
+    pub const fn part_off(&self, cap: usize) -> usize {
+        self.part_a * cap + self.part_b
     }
 }

@@ -1,4 +1,5 @@
 //! Conv and linear blocks in the tests: their specs, arena layouts and f64 references.
+use cubenet_kernels::conv::ConvTiles;
 use cubenet_kernels::reference::{self as r, Activation, Conv2dShape, LinearShape, MaxPool2dShape};
 use cubenet_kernels::{Act, ConvCfg, LinearCfg, MaxPoolCfg};
 
@@ -96,8 +97,31 @@ impl ConvSpec {
         })
     }
 
-    /// The block's `ConvCfg` in the test layout (see [`Layout`]).
+    /// The block's `ConvCfg` in the test layout (see [`Layout`]), with one output channel
+    /// group of `ocb` per unit and single-element tiles elsewhere (the GPU row).
     pub fn cfg(&self) -> ConvCfg {
+        self.cfg_tiled(false)
+    }
+
+    /// Whether the forward pass is the tiled one (as the macro decides): no pool, or one whose
+    /// windows tile the conv plane.
+    pub fn fast_forward(&self) -> bool {
+        let cs = self.conv_shape(1);
+        match self.pool_shape(1) {
+            None => true,
+            Some(p) => {
+                p.stride == p.kernel
+                    && p.padding == (0, 0)
+                    && p.h_out() * p.kernel.0 <= cs.h_out()
+                    && p.w_out() * p.kernel.1 <= cs.w_out()
+            }
+        }
+    }
+
+    /// The block's `ConvCfg`; `wide`: multi-element tiles as on the cpu target (whole rows,
+    /// several channels, 16-wide vectors when the kernels run on the cpu runtime), else the
+    /// GPU row's single-element tiles. Both must give the reference's values.
+    pub fn cfg_tiled(&self, wide: bool) -> ConvCfg {
         let cs = self.conv_shape(1);
         let (h_conv, w_conv) = (cs.h_out(), cs.w_out());
         let ((pkh, pkw), (psh, psw), (pph, ppw), h_out, w_out) = match self.pool_shape(1) {
@@ -107,6 +131,49 @@ impl ConvSpec {
         let in_len = self.c_in * self.h * self.w;
         let out_len = self.c_out * h_out * w_out;
         let w_len = self.c_out * (self.c_in / self.groups) * self.k.0 * self.k.1;
+        let has_dconv = self.act.is_some() || self.pool.is_some();
+        // After the pre-activation (as `Layout::dconv`).
+        let dconv = 2 * in_len + 2 * out_len + if self.act.needs_pre() { out_len } else { 0 };
+        let fast_forward = self.fast_forward();
+        let packed = if w_conv < 16 && 16 % w_conv == 0 {
+            16 / w_conv
+        } else {
+            1
+        };
+        let fits = |r: &usize| h_conv % r == 0 && r * w_conv <= 128;
+        let chunk_rows = (1..=h_conv)
+            .rev()
+            .find(|r| fits(r) && r % packed == 0)
+            .or_else(|| (1..=h_conv).rev().find(fits))
+            .unwrap_or(1);
+        let div =
+            |n: usize, at_most: usize| (1..=n.min(at_most)).rev().find(|d| n % d == 0).unwrap();
+        let (out_g, in_g) = (self.c_out / self.groups, self.c_in / self.groups);
+        let tiles = if wide {
+            ConvTiles {
+                oc: div(out_g, 4),
+                rows: if fast_forward { div(h_out, 2) } else { 1 },
+                cols: if fast_forward { w_out } else { 1 },
+                in_c: div(in_g, 4),
+                in_rows: div(self.h, 2),
+                in_cols: self.w,
+                wg_oc: div(out_g, 3),
+                wg_kx: self.k.1,
+                vector: cfg!(feature = "test-cpu"),
+            }
+        } else {
+            ConvTiles {
+                oc: self.ocb,
+                rows: 1,
+                cols: 1,
+                in_c: 1,
+                in_rows: 1,
+                in_cols: 1,
+                wg_oc: 1,
+                wg_kx: 1,
+                vector: false,
+            }
+        };
         ConvCfg {
             in_channels: self.c_in,
             out_channels: self.c_out,
@@ -148,10 +215,16 @@ impl ConvSpec {
             in_grad: in_len + 2 * out_len,
             pre_act: 2 * in_len + 2 * out_len,
             argmax: 1,
-            ocb: self.ocb,
+            dconv: if has_dconv { dconv } else { in_len + out_len },
+            fast_forward,
+            chunk_rows,
+            // The block's partial sums start the `part` arena.
+            part_a: 0,
+            part_b: 0,
             accumulate: false,
             add_skip_grad: false,
             skip_grad: 0,
+            tiles,
         }
     }
 
@@ -164,6 +237,8 @@ impl ConvSpec {
             b_len: if c.bias { c.out_channels } else { 0 },
             pooled: c.pool.pooled,
             pre: c.act.needs_pre(),
+            dconv_len: if c.has_dconv() { c.conv_len() } else { 0 },
+            part_per_sample: c.chunks(1) * c.num_params(),
         }
     }
 }
@@ -211,6 +286,8 @@ impl LinearSpec {
             b_len,
             pooled: false,
             pre: self.act.needs_pre(),
+            dconv_len: 0,
+            part_per_sample: 0,
         }
     }
 }
@@ -228,6 +305,10 @@ pub struct Layout {
     pub pooled: bool,
     /// Whether the block stores its pre-activation.
     pub pre: bool,
+    /// Floats per sample of the conv's dense d(conv output) (0 without one).
+    pub dconv_len: usize,
+    /// Floats of weight-gradient partial sums per sample of capacity.
+    pub part_per_sample: usize,
 }
 
 impl Layout {
@@ -243,9 +324,13 @@ impl Layout {
     pub fn pre_act(&self) -> usize {
         2 * self.in_len + 2 * self.out_len
     }
+    /// d(conv output), after the pre-activation.
+    pub fn dconv(&self) -> usize {
+        self.pre_act() + if self.pre { self.out_len } else { 0 }
+    }
     /// Floats per sample in `acts`.
     pub fn per_sample(&self) -> usize {
-        self.pre_act() + if self.pre { self.out_len } else { 0 }
+        self.dconv() + self.dconv_len
     }
     pub fn params_len(&self) -> usize {
         PARAM_PAD + self.w_len + self.b_len + 2
@@ -267,6 +352,9 @@ pub struct BlockRef {
     pub grad_w_scale: Vec<f64>,
     pub grad_b: Vec<f64>,
     pub grad_b_scale: Vec<f64>,
+    /// d(loss)/d(conv output), with its scales (conv blocks; empty for linear ones).
+    pub grad_conv: Vec<f64>,
+    pub grad_conv_scale: Vec<f64>,
 }
 
 /// `pool(act(conv2d(x, w, b)))` and its backward for the upstream gradient `g`, composed
@@ -305,6 +393,7 @@ pub fn conv_block_ref(
     };
     let gr = r::conv2d_backward(&cs, x, w, &g_conv);
     let sc = r::conv2d_backward(&cs, &abs(x), &abs(w), &abs(&g_conv));
+    let grad_conv_scale = abs(&g_conv);
     let (grad_x, grad_x_scale, grad_w, grad_w_scale) = (gr.input, sc.input, gr.weight, sc.weight);
     BlockRef {
         out,
@@ -317,6 +406,8 @@ pub fn conv_block_ref(
         grad_w_scale,
         grad_b: gr.bias,
         grad_b_scale: sc.bias,
+        grad_conv: g_conv,
+        grad_conv_scale,
     }
 }
 
@@ -357,5 +448,7 @@ pub fn linear_block_ref(
         grad_w_scale,
         grad_b: gr.bias,
         grad_b_scale: sc.bias,
+        grad_conv: Vec::new(),
+        grad_conv_scale: Vec::new(),
     }
 }

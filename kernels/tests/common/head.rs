@@ -97,6 +97,7 @@ pub fn run_head(
         params,
         acts,
         idx,
+        part: vec![0.0],
     };
     let gpu = Gpu::new(client, &init);
     let cfg = spec.cfg();

@@ -2,7 +2,10 @@
 //! (every buffer parameter of the blocks is `&mut`; comptime configurations go last).
 use cubecl::prelude::*;
 use cubenet_kernels::avg_pool::{avg_pool_forward_unit, avg_pool_input_grad_unit};
-use cubenet_kernels::conv::{conv_forward_unit, conv_input_grad_unit, conv_weight_grad_unit};
+use cubenet_kernels::conv::{
+    conv_forward_tiled_unit, conv_forward_unit, conv_input_grad_unit, conv_out_grad_unit,
+    conv_weight_final_unit, conv_weight_partial_unit,
+};
 use cubenet_kernels::dropout::{dropout_forward_unit, dropout_input_grad_unit};
 use cubenet_kernels::head::head_unit;
 use cubenet_kernels::linear::{
@@ -25,13 +28,16 @@ pub fn conv_forward_k(
 ) {
     let u = ABSOLUTE_POS;
     if u < units {
-        conv_forward_unit(params, acts, idx, u, cfg, cap);
+        if comptime!(cfg.fast_forward) {
+            conv_forward_tiled_unit(params, acts, idx, u, cfg, cap);
+        } else {
+            conv_forward_unit(params, acts, idx, u, cfg, cap);
+        }
     }
 }
 
 #[cube(launch_unchecked)]
-pub fn conv_input_grad_k(
-    params: &mut [f32],
+pub fn conv_out_grad_k(
     acts: &mut [f32],
     idx: &mut [u32],
     units: usize,
@@ -40,18 +46,45 @@ pub fn conv_input_grad_k(
 ) {
     let u = ABSOLUTE_POS;
     if u < units {
-        conv_input_grad_unit(params, acts, idx, u, cfg, cap);
+        conv_out_grad_unit(acts, idx, u, cfg, cap);
+    }
+}
+
+#[cube(launch_unchecked)]
+pub fn conv_input_grad_k(
+    params: &mut [f32],
+    acts: &mut [f32],
+    units: usize,
+    #[comptime] cfg: ConvCfg,
+    #[comptime] cap: usize,
+) {
+    let u = ABSOLUTE_POS;
+    if u < units {
+        conv_input_grad_unit(params, acts, u, cfg, cap);
+    }
+}
+
+#[cube(launch_unchecked)]
+pub fn conv_weight_partial_k(
+    acts: &mut [f32],
+    part: &mut [f32],
+    units: usize,
+    #[comptime] cfg: ConvCfg,
+    #[comptime] cap: usize,
+) {
+    let u = ABSOLUTE_POS;
+    if u < units {
+        conv_weight_partial_unit(acts, part, u, cfg, cap);
     }
 }
 
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
-pub fn conv_weight_grad_k(
+pub fn conv_weight_final_k(
     params: &mut [f32],
     velocity: &mut [f32],
     grads: &mut [f32],
-    acts: &mut [f32],
-    idx: &mut [u32],
+    part: &mut [f32],
     units: usize,
     lr: f32,
     momentum: f32,
@@ -64,12 +97,11 @@ pub fn conv_weight_grad_k(
 ) {
     let u = ABSOLUTE_POS;
     if u < units {
-        conv_weight_grad_unit(
+        conv_weight_final_unit(
             params,
             velocity,
             grads,
-            acts,
-            idx,
+            part,
             u,
             lr,
             momentum,

@@ -36,13 +36,15 @@ pub struct Arenas {
     pub grads: Vec<f32>,
     pub acts: Vec<f32>,
     pub idx: Vec<u32>,
+    /// Weight-gradient partial sums (scratch: never checked).
+    pub part: Vec<f32>,
 }
 
 /// The arenas on the device.
 pub struct Gpu {
     client: Client,
-    h: [Handle; 5],
-    len: [usize; 5],
+    h: [Handle; 6],
+    len: [usize; 6],
 }
 
 fn groups(units: usize) -> CubeCount {
@@ -58,6 +60,7 @@ impl Gpu {
             client.create_from_slice(f32::as_bytes(&a.grads)),
             client.create_from_slice(f32::as_bytes(&a.acts)),
             client.create_from_slice(u32::as_bytes(&a.idx)),
+            client.create_from_slice(f32::as_bytes(&a.part)),
         ];
         let len = [
             a.params.len(),
@@ -65,6 +68,7 @@ impl Gpu {
             a.grads.len(),
             a.acts.len(),
             a.idx.len(),
+            a.part.len(),
         ];
         assert!(len.iter().all(|&l| l > 0), "empty arena");
         Self {
@@ -87,6 +91,7 @@ impl Gpu {
             grads: f32::from_bytes(&bytes(2)).to_vec(),
             acts: f32::from_bytes(&bytes(3)).to_vec(),
             idx: u32::from_bytes(&bytes(4)).to_vec(),
+            part: f32::from_bytes(&bytes(5)).to_vec(),
         }
     }
 
@@ -111,14 +116,17 @@ impl Gpu {
         }
     }
 
-    pub fn conv_input_grad(&self, cfg: ConvCfg, n: usize, cap: usize) {
-        let units = cfg.input_grad_units(n);
+    /// d(conv output), when the block has an activation or a pool (else nothing).
+    pub fn conv_out_grad(&self, cfg: ConvCfg, n: usize, cap: usize) {
+        if !cfg.has_dconv() {
+            return;
+        }
+        let units = cfg.out_grad_units(n);
         unsafe {
-            conv_input_grad_k::launch_unchecked(
+            conv_out_grad_k::launch_unchecked(
                 &self.client,
                 groups(units),
                 CubeDim::new_1d(64),
-                self.arg(0),
                 self.arg(3),
                 self.arg(4),
                 units,
@@ -128,18 +136,47 @@ impl Gpu {
         }
     }
 
-    pub fn conv_weight_grad(&self, cfg: ConvCfg, n: usize, cap: usize, s: SgdArgs) {
-        let units = cfg.weight_grad_units();
+    pub fn conv_input_grad(&self, cfg: ConvCfg, n: usize, cap: usize) {
+        let units = cfg.input_grad_units(n);
         unsafe {
-            conv_weight_grad_k::launch_unchecked(
+            conv_input_grad_k::launch_unchecked(
+                &self.client,
+                groups(units),
+                CubeDim::new_1d(64),
+                self.arg(0),
+                self.arg(3),
+                units,
+                cfg,
+                cap,
+            )
+        }
+    }
+
+    /// The weight gradient's two stages: partial sums, then the final sums with the SGD step.
+    pub fn conv_weight_grad(&self, cfg: ConvCfg, n: usize, cap: usize, s: SgdArgs) {
+        let units = cfg.weight_partial_units(n);
+        unsafe {
+            conv_weight_partial_k::launch_unchecked(
+                &self.client,
+                groups(units),
+                CubeDim::new_1d(64),
+                self.arg(3),
+                self.arg(5),
+                units,
+                cfg,
+                cap,
+            )
+        }
+        let units = cfg.weight_final_units();
+        unsafe {
+            conv_weight_final_k::launch_unchecked(
                 &self.client,
                 groups(units),
                 CubeDim::new_1d(64),
                 self.arg(0),
                 self.arg(1),
                 self.arg(2),
-                self.arg(3),
-                self.arg(4),
+                self.arg(5),
                 units,
                 s.lr,
                 s.momentum,

@@ -51,6 +51,7 @@ pub fn run_block(
         grads: vec![SENTINEL; lay.params_len()],
         acts,
         idx: vec![IDX_SENTINEL; (1 + lay.out_len) * cap],
+        part: vec![SENTINEL; (lay.part_per_sample * cap).max(1)],
     };
     let gpu = Gpu::new(client, &init);
     forward(&gpu);
@@ -97,6 +98,9 @@ pub fn check_block(
 
     acts.rename(&format!("{what}: acts after backward"));
     acts.set(lay.in_grad() * cap, &r.grad_x, &r.grad_x_scale);
+    if lay.dconv_len > 0 {
+        acts.set(lay.dconv() * cap, &r.grad_conv, &r.grad_conv_scale);
+    }
     acts.check(&bwd.acts);
     assert_eq!(bwd.idx, idx, "{what}: idx after backward");
     let b_at = PARAM_PAD + lay.w_len;

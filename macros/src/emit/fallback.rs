@@ -27,7 +27,7 @@ pub fn fallback(
             const LAYOUT: ::cubenet::__private::Layout = ::cubenet::__private::Layout {
                 input_shape: [1, 1, 1], classes: 1, params: &[], num_params: 0, blocks: &[], acts_per_sample: 0,
                 idx_per_sample: 0, input_act: 0, loss_act: 0, logits_act: 0, label_idx: 0, correct_idx: 0,
-                buffers: &[], num_bufs: 0, batch_norms: &[], min_train_batch: 1,
+                buffers: &[], num_bufs: 0, batch_norms: &[], min_train_batch: 1, part_a: 0, part_b: 0,
             };
             const KERNELS_PER_STEP: usize = 0;
             const KERNELS_PER_EVAL: usize = 0;
@@ -39,7 +39,7 @@ pub fn fallback(
             const TRAIN_KERNELS: &'static [&'static str] = &[];
             fn launch_train_kernel(_: &::cubenet::__private::NetState, _: usize, _: ::cubenet::__private::StepArgs, _: usize) {}
             fn launch_eval(_: &::cubenet::__private::NetState, _: usize) {}
-            fn max_loop_iterations(_: usize, _: bool) -> (usize, &'static str) { (0, "") }
+            fn max_loop_iterations(_: usize, _: bool, _: usize) -> (usize, &'static str) { (0, "") }
         }
     }
 }

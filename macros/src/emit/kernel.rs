@@ -7,10 +7,16 @@ use quote::{format_ident, quote};
 use crate::layers::block::{cfg_ident, Block};
 use crate::plan::{Job, Kernel, Plan};
 
-/// Host expression for the number of units of `job` (a batch of `n`).
+/// Block `i`'s configuration for target `t` (host code, or inside `comptime!`).
+fn cfg(i: usize) -> TokenStream {
+    let c = cfg_ident(i);
+    quote!(#c[t])
+}
+
+/// Expression for the number of units of `job` (a batch of `n`, target `t`).
 fn units(job: Job, blocks: &[Block]) -> TokenStream {
     match job {
-        Job::Block(i, phase) => blocks[i].op.units(phase, &cfg_ident(i)),
+        Job::Block(i, phase) => blocks[i].op.units(phase, &cfg(i)),
         Job::Head => quote!(n),
     }
 }
@@ -22,11 +28,11 @@ fn loops(job: Job, blocks: &[Block], train: bool) -> Option<(TokenStream, String
     match job {
         Job::Block(i, phase) => {
             let b = &blocks[i];
-            let e = b.op.loops(phase, &cfg_ident(i), train)?;
+            let e = b.op.loops(phase, &cfg(i), train)?;
             Some((e, format!("{} of `{}`", phase.what(), b.name)))
         }
         Job::Head => Some((
-            quote!(HEAD.loop_iterations(#train)),
+            quote!(HEAD[t].loop_iterations(#train)),
             format!("the loss head (`{}`)", blocks[blocks.len() - 1].name),
         )),
     }
@@ -35,8 +41,11 @@ fn loops(job: Job, blocks: &[Block], train: bool) -> Option<(TokenStream, String
 /// Device statement running unit `u` of `job`.
 fn call(job: Job, blocks: &[Block], train: bool) -> TokenStream {
     match job {
-        Job::Block(i, phase) => blocks[i].op.call(phase, &cfg_ident(i), train),
-        Job::Head => quote!(head_unit(params, acts, idx, u, HEAD, #train, n, cap);),
+        Job::Block(i, phase) => {
+            let c = cfg(i);
+            blocks[i].op.call(phase, &quote!(comptime!(#c)), train)
+        }
+        Job::Head => quote!(head_unit(params, acts, idx, u, comptime!(HEAD[t]), #train, n, cap);),
     }
 }
 
@@ -82,6 +91,7 @@ pub fn kernel_fn(k: &Kernel, blocks: &[Block], train: bool) -> TokenStream {
             acts: &mut [f32],
             idx: &mut [u32],
             bufs: &mut [f32],
+            part: &mut [f32],
             lr: f32,
             momentum: f32,
             dampening: f32,
@@ -90,6 +100,7 @@ pub fn kernel_fn(k: &Kernel, blocks: &[Block], train: bool) -> TokenStream {
             seed: u32,
             #[comptime] n: usize,
             #[comptime] cap: usize,
+            #[comptime] t: usize,
         ) {
             let pos = ABSOLUTE_POS;
             #(#decls)*
@@ -106,17 +117,18 @@ pub fn launch_stmt(k: &Kernel, blocks: &[Block], module: &Ident) -> TokenStream 
     quote! {
         {
             use #module::*;
+            let t = state.target();
             let units = 0usize #(+ #units)*;
             let (count, dim) = state.grid(units);
             // SAFETY: the arena lengths come from the same layout the kernel indexes with,
             // and every unit index is bounded by the job's unit count.
             state.before_launch();
             unsafe {
-                let [p, v, g, ac, ix, bf] = state.args();
+                let [p, v, g, ac, ix, bf, pt] = state.args();
                 #module::#name::launch_unchecked(
-                    state.client(), count, dim, p, v, g, ac, ix, bf,
+                    state.client(), count, dim, p, v, g, ac, ix, bf, pt,
                     args.lr, args.momentum, args.dampening, args.weight_decay, args.flags,
-                    state.launch_seed(), n, cap,
+                    state.launch_seed(), n, cap, t,
                 );
             }
             state.after_launch(#kname);

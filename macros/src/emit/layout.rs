@@ -73,6 +73,7 @@ pub fn layout(plan: &Plan) -> TokenStream {
     );
     let logits_act = blocks[blocks.len() - 1].out_act;
     let (label_idx, correct_idx) = (plan.label_idx, plan.correct_idx);
+    let (part_a, part_b) = (plan.part_a, plan.part_b);
     quote! {
         ::cubenet::__private::Layout {
             input_shape: [#c, #h, #w],
@@ -91,6 +92,8 @@ pub fn layout(plan: &Plan) -> TokenStream {
             num_bufs: #num_bufs,
             batch_norms: &[#(#batch_norms),*],
             min_train_batch: #min_train_batch,
+            part_a: #part_a,
+            part_b: #part_b,
         }
     }
 }

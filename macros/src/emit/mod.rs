@@ -7,7 +7,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::ItemStruct;
 
-use crate::layers::block::cfg_ident;
+use crate::layers::block::{cfg_ident, Target};
 use crate::plan::Plan;
 
 mod fallback;
@@ -29,6 +29,7 @@ fn kernel_imports(plan: &Plan) -> TokenStream {
         use ::cubenet::__private::kernels::act::Act;
         use ::cubenet::__private::kernels::head::*;
         use ::cubenet::__private::kernels::max_pool::MaxPoolCfg;
+        use ::cubenet::__private::kernels::conv::ConvTiles;
         #(use ::cubenet::__private::kernels::#modules::*;)*
     }
 }
@@ -48,10 +49,16 @@ pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
     let consts: Vec<TokenStream> = blocks
         .iter()
         .enumerate()
-        .map(|(i, b)| b.op.cfg(b, i))
+        .map(|(i, b)| {
+            let name = cfg_ident(i);
+            let ty = format_ident!("{}", b.op.cfg_type());
+            let rows = Target::ALL.map(|t| b.op.cfg(b, i, t));
+            quote!(pub const #name: [#ty; 2] = [#(#rows),*];)
+        })
         .collect();
     let imports = kernel_imports(plan);
     let head_cfg = cfg_ident(k - 1);
+    let targets = 0..Target::ALL.len();
     let (loss_act, label_idx, correct_idx) = (plan.loss_act, plan.label_idx, plan.correct_idx);
     let input_grad = k >= 2;
     let train_kernels: Vec<TokenStream> = plan
@@ -114,13 +121,13 @@ pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
             #imports
 
             #(#consts)*
-            pub const HEAD: HeadCfg = HeadCfg {
-                linear: #head_cfg,
+            pub const HEAD: [HeadCfg; 2] = [#(HeadCfg {
+                linear: #head_cfg[#targets],
                 loss_act: #loss_act,
                 label: #label_idx,
                 correct: #correct_idx,
                 input_grad: #input_grad,
-            };
+            }),*];
 
             #(#train_kernels)*
             #(#eval_only)*
@@ -134,7 +141,7 @@ pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
             const MACS_PER_SAMPLE: usize = #macs_per_sample;
             const SUMMARY: &'static str = #summary;
 
-            fn max_loop_iterations(n: usize, train: bool) -> (usize, &'static str) {
+            fn max_loop_iterations(n: usize, train: bool, t: usize) -> (usize, &'static str) {
                 #max_loops
             }
 

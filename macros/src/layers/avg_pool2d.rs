@@ -1,10 +1,10 @@
 //! `AvgPool2d` (torch.nn.AvgPool2d) and the average-pool block it and `AdaptiveAvgPool2d`
 //! lower to (`cubenet_kernels::avg_pool`): a gather kernel forward and backward, a block of
 //! its own.
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::block::{Block, BlockOp, Phase};
+use super::block::{Block, BlockOp, Phase, Target};
 use super::{At, Invalid, Layer, Lowering, Role};
 use crate::errors::Errors;
 use crate::ir::{Pair, PoolWindow, Window};
@@ -123,8 +123,10 @@ impl BlockOp for AvgPoolBlock {
     fn kernels_module(&self) -> &'static str {
         "avg_pool"
     }
-    fn cfg(&self, b: &Block, i: usize) -> TokenStream {
-        let name = super::block::cfg_ident(i);
+    fn cfg_type(&self) -> &'static str {
+        "AvgPoolCfg"
+    }
+    fn cfg(&self, b: &Block, _i: usize, _target: Target) -> TokenStream {
         let channels = self.channels;
         let ((in_h, in_w), (out_h, out_w)) = (self.in_hw, self.out_hw);
         let w = self.window;
@@ -133,34 +135,46 @@ impl BlockOp for AvgPoolBlock {
         let (adaptive, count_include_pad) = (self.adaptive, self.count_include_pad);
         let (in_act, out_act, in_grad, out_grad) = (b.in_act, b.out_act, b.in_grad, b.out_grad);
         quote! {
-            pub const #name: AvgPoolCfg = AvgPoolCfg {
+            AvgPoolCfg {
                 channels: #channels, in_h: #in_h, in_w: #in_w, out_h: #out_h, out_w: #out_w,
                 kernel_h: #kernel_h, kernel_w: #kernel_w, stride_h: #stride_h, stride_w: #stride_w,
                 padding_h: #padding_h, padding_w: #padding_w,
                 adaptive: #adaptive, count_include_pad: #count_include_pad,
                 in_act: #in_act, out_act: #out_act, in_grad: #in_grad, out_grad: #out_grad,
-            };
+            }
         }
     }
-    fn call(&self, phase: Phase, c: &Ident, _train: bool) -> TokenStream {
+    fn call(&self, phase: Phase, c: &TokenStream, _train: bool) -> TokenStream {
         match phase {
             Phase::Forward => quote!(avg_pool_forward_unit(acts, u, #c, cap);),
             Phase::InputGrad => quote!(avg_pool_input_grad_unit(acts, u, #c, cap);),
-            Phase::Stats | Phase::NormGrad | Phase::WeightGrad => quote!(),
+            Phase::Stats
+            | Phase::NormGrad
+            | Phase::OutGrad
+            | Phase::WeightPartial
+            | Phase::WeightGrad => quote!(),
         }
     }
-    fn units(&self, phase: Phase, c: &Ident) -> TokenStream {
+    fn units(&self, phase: Phase, c: &TokenStream) -> TokenStream {
         match phase {
             Phase::Forward => quote!(#c.forward_units(n)),
             Phase::InputGrad => quote!(#c.input_grad_units(n)),
-            Phase::Stats | Phase::NormGrad | Phase::WeightGrad => quote!(0usize),
+            Phase::Stats
+            | Phase::NormGrad
+            | Phase::OutGrad
+            | Phase::WeightPartial
+            | Phase::WeightGrad => quote!(0usize),
         }
     }
-    fn loops(&self, phase: Phase, c: &Ident, _train: bool) -> Option<TokenStream> {
+    fn loops(&self, phase: Phase, c: &TokenStream, _train: bool) -> Option<TokenStream> {
         match phase {
             Phase::Forward => Some(quote!(#c.forward_loop_iterations())),
             Phase::InputGrad => Some(quote!(#c.input_grad_loop_iterations())),
-            Phase::Stats | Phase::NormGrad | Phase::WeightGrad => None,
+            Phase::Stats
+            | Phase::NormGrad
+            | Phase::OutGrad
+            | Phase::WeightPartial
+            | Phase::WeightGrad => None,
         }
     }
 }

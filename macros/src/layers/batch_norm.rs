@@ -2,11 +2,11 @@
 //! running statistics) and the norm block they lower to: the BatchNorm, a residual addition
 //! (inside a `BasicBlock`), and the activation and max-pool after it fused
 //! (`cubenet_kernels::norm`). A BatchNorm1d is a BatchNorm2d on `F x 1 x 1`.
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::activation::{act_tokens, Activation};
-use super::block::{Block, BlockOp, Params, Phase, Scratch};
+use super::block::{Block, BlockOp, Params, Phase, Scratch, Target};
 use super::max_pool2d::pool_cfg_tokens;
 use super::{At, Invalid, Layer, Lowering, Role};
 use crate::errors::Errors;
@@ -241,6 +241,7 @@ impl BlockOp for NormBlock {
             stat: 2 * c,
             gstat: 2 * c,
             dy: c * self.hw.0 * self.hw.1,
+            dconv: 0,
         }
     }
     fn min_train_batch(&self) -> usize {
@@ -256,11 +257,13 @@ impl BlockOp for NormBlock {
     fn forward_phases(&self) -> &'static [Phase] {
         &[Phase::Stats, Phase::Forward]
     }
-    fn backward_phases(&self) -> &'static [Phase] {
-        &[Phase::NormGrad]
+    fn backward_phases(&self) -> Vec<Phase> {
+        vec![Phase::NormGrad]
     }
-    fn cfg(&self, b: &Block, i: usize) -> TokenStream {
-        let name = super::block::cfg_ident(i);
+    fn cfg_type(&self) -> &'static str {
+        "NormCfg"
+    }
+    fn cfg(&self, b: &Block, _i: usize, _target: Target) -> TokenStream {
         let num_features = self.num_features;
         let (h, w) = self.hw;
         let (eps, momentum) = (self.eps.to_bits(), self.momentum.to_bits());
@@ -272,20 +275,20 @@ impl BlockOp for NormBlock {
             b.argmax,
         );
         let (stat, gstat, dy) = (b.stat, b.gstat, b.dy);
-        let input_grad = b.needs_input_grad(i);
+        let input_grad = b.needs_input_grad(_i);
         let (skip, skip_act) = (b.skip.is_some(), b.skip_act);
         quote! {
-            pub const #name: NormCfg = NormCfg {
+            NormCfg {
                 num_features: #num_features, h: #h, w: #w, eps: #eps, momentum: #momentum,
                 act: #act, pool: #pool, out_h: #out_h, out_w: #out_w,
                 w_off: #w_off, b_off: #b_off, rm_off: #rm_off, rv_off: #rv_off,
                 in_act: #in_act, out_act: #out_act, in_grad: #in_grad, out_grad: #out_grad,
                 argmax: #argmax, stat: #stat, gstat: #gstat, dy: #dy, skip: #skip,
                 skip_act: #skip_act, input_grad: #input_grad,
-            };
+            }
         }
     }
-    fn call(&self, phase: Phase, c: &Ident, train: bool) -> TokenStream {
+    fn call(&self, phase: Phase, c: &TokenStream, train: bool) -> TokenStream {
         match phase {
             Phase::Forward => {
                 quote!(norm_forward_unit(params, acts, idx, bufs, u, #train, #c, n, cap);)
@@ -297,23 +300,26 @@ impl BlockOp for NormBlock {
                 norm_weight_grad_unit(params, velocity, grads, acts, u, lr, momentum,
                     dampening, weight_decay, flags, #c, n, cap);
             },
+            Phase::OutGrad | Phase::WeightPartial => quote!(),
         }
     }
-    fn units(&self, phase: Phase, c: &Ident) -> TokenStream {
+    fn units(&self, phase: Phase, c: &TokenStream) -> TokenStream {
         match phase {
             Phase::Forward => quote!(#c.forward_units(n)),
             Phase::Stats | Phase::NormGrad => quote!(#c.units(n)),
             Phase::InputGrad => quote!(#c.input_grad_units(n)),
             Phase::WeightGrad => quote!(#c.weight_grad_units()),
+            Phase::OutGrad | Phase::WeightPartial => quote!(0usize),
         }
     }
-    fn loops(&self, phase: Phase, c: &Ident, train: bool) -> Option<TokenStream> {
+    fn loops(&self, phase: Phase, c: &TokenStream, train: bool) -> Option<TokenStream> {
         Some(match phase {
             Phase::Forward => quote!(#c.forward_loop_iterations(n, #train)),
             Phase::Stats => quote!(#c.stats_loop_iterations()),
             Phase::NormGrad => quote!(#c.grad_loop_iterations(n)),
             Phase::InputGrad => quote!(#c.input_grad_loop_iterations(n)),
             Phase::WeightGrad => quote!(#c.weight_grad_loop_iterations(n)),
+            Phase::OutGrad | Phase::WeightPartial => return None,
         })
     }
 }

@@ -19,10 +19,39 @@ pub enum Phase {
     Stats,
     /// A BatchNorm's `dy` and backward partial sums (before `InputGrad`).
     NormGrad,
+    /// A conv's d(loss)/d(conv output), routed through its pool and activation (before
+    /// `InputGrad`).
+    OutGrad,
     /// The gradient with respect to the block's input.
     InputGrad,
-    /// The gradient of the block's parameters, with the fused optimizer update.
+    /// The first stage of a split weight-gradient reduction: per-chunk partial sums.
+    WeightPartial,
+    /// The gradient of the block's parameters (the partial sums added in order, or the
+    /// whole reduction for a block without `WeightPartial`), with the fused optimizer update.
     WeightGrad,
+}
+
+/// The device classes a network is compiled for: each block has a configuration (tile
+/// sizes) per target, and the runtime picks the row from the device (see
+/// `cubenet_runtime::device::Target`). Reductions never depend on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Few large units sized to the cores (cubecl's cpu runtime, Mesa's lavapipe).
+    Cpu,
+    /// Many small units, 128-256-thread cubes (CUDA, a wgpu GPU adapter).
+    Gpu,
+}
+
+impl Target {
+    /// Every target, in the order of the configuration arrays.
+    pub const ALL: [Target; 2] = [Target::Cpu, Target::Gpu];
+    /// The target's name in printouts.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Cpu => "cpu",
+            Target::Gpu => "gpu",
+        }
+    }
 }
 
 impl Phase {
@@ -32,7 +61,9 @@ impl Phase {
             Phase::Forward => "forward",
             Phase::Stats => "batch statistics",
             Phase::NormGrad => "dy + partial sums",
+            Phase::OutGrad => "d(conv output)",
             Phase::InputGrad => "input grad",
+            Phase::WeightPartial => "weight grad partial sums",
             Phase::WeightGrad => "weight grad + SGD",
         }
     }
@@ -42,7 +73,9 @@ impl Phase {
             Phase::Forward => format!("forward_{id}"),
             Phase::Stats => format!("stats_{id}"),
             Phase::NormGrad => format!("backward_{id}_stats"),
+            Phase::OutGrad => format!("backward_{id}_out"),
             Phase::InputGrad => format!("backward_{id}"),
+            Phase::WeightPartial => format!("weight_partial_{id}"),
             Phase::WeightGrad => format!("weight_grad_{id}"),
         }
     }
@@ -52,7 +85,9 @@ impl Phase {
             Phase::Forward => "the forward pass",
             Phase::Stats => "the batch statistics",
             Phase::NormGrad => "the backward pass",
+            Phase::OutGrad => "the output gradient",
             Phase::InputGrad => "the input gradient",
+            Phase::WeightPartial => "the weight gradient's partial sums",
             Phase::WeightGrad => "the weight gradient",
         }
     }
@@ -80,6 +115,8 @@ pub struct Scratch {
     pub gstat: usize,
     /// Floats of `dy` (BatchNorm: its input length).
     pub dy: usize,
+    /// Floats of a conv's dense d(conv output) (when it has an activation or a pool).
+    pub dconv: usize,
 }
 
 /// What a kind of block is: its shapes, parameters, fusion and the code that runs it.
@@ -137,22 +174,34 @@ pub trait BlockOp: std::fmt::Debug {
         &[Phase::Forward]
     }
     /// Its backward phases before the input gradient, in order.
-    fn backward_phases(&self) -> &'static [Phase] {
-        &[]
+    fn backward_phases(&self) -> Vec<Phase> {
+        Vec::new()
+    }
+    /// Whether its weight gradient is reduced in two stages (`WeightPartial`, then
+    /// `WeightGrad`) rather than in `WeightGrad` alone.
+    fn split_weight_grad(&self) -> bool {
+        false
+    }
+    /// Floats of its weight-gradient partial sums for a batch capacity `cap`, as
+    /// `a * cap + b` (`(a, b)`).
+    fn part_len(&self) -> (usize, usize) {
+        (0, 0)
     }
     /// Multiply-adds of its forward pass per sample (saturating; only reported).
     fn forward_macs(&self) -> usize {
         0
     }
-    /// `pub const B<i>: <Cfg> = ..;`, its comptime configuration.
-    fn cfg(&self, b: &Block, i: usize) -> TokenStream;
+    /// The type of its comptime configuration (`ConvCfg`).
+    fn cfg_type(&self) -> &'static str;
+    /// Its comptime configuration for `target` (a struct literal).
+    fn cfg(&self, b: &Block, i: usize, target: Target) -> TokenStream;
     /// The statement running unit `u` of `phase` (variables in scope: the kernel's
-    /// arguments, `u`, `n`, `cap`), with configuration `cfg`.
-    fn call(&self, phase: Phase, cfg: &Ident, train: bool) -> TokenStream;
-    /// The comptime number of units of `phase` for a batch of `n`.
-    fn units(&self, phase: Phase, cfg: &Ident) -> TokenStream;
+    /// arguments, `u`, `n`, `cap`), with configuration `cfg` (an expression).
+    fn call(&self, phase: Phase, cfg: &TokenStream, train: bool) -> TokenStream;
+    /// The number of units of `phase` for a batch of `n` (an expression).
+    fn units(&self, phase: Phase, cfg: &TokenStream) -> TokenStream;
     /// An upper bound on the loop iterations of one unit of `phase` (`None`: no loops).
-    fn loops(&self, phase: Phase, cfg: &Ident, train: bool) -> Option<TokenStream>;
+    fn loops(&self, phase: Phase, cfg: &TokenStream, train: bool) -> Option<TokenStream>;
 }
 
 /// Where a block's input (or residual input) comes from.
@@ -201,6 +250,11 @@ pub struct Block {
     pub stat: usize,
     pub gstat: usize,
     pub dy: usize,
+    /// Per-sample offset of the conv's dense d(conv output) in `acts`.
+    pub dconv: usize,
+    /// The weight-gradient partial sums' offset in the `part` arena: `part_a * cap + part_b`.
+    pub part_a: usize,
+    pub part_b: usize,
     /// The running statistics' offsets in the buffer arena.
     pub rm_off: usize,
     pub rv_off: usize,
@@ -242,6 +296,9 @@ impl Block {
             stat: 0,
             gstat: 0,
             dy: 0,
+            dconv: 0,
+            part_a: 0,
+            part_b: 0,
             rm_off: 0,
             rv_off: 0,
             input: Src::Prev,

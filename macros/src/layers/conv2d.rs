@@ -1,11 +1,11 @@
 //! `Conv2d` (torch.nn.Conv2d, with `groups` for grouped and depthwise convolution) and the
 //! conv block it lowers to: conv + bias, with the activation and max-pool after it fused
 //! (`cubenet_kernels::conv`).
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::activation::{act_tokens, Activation};
-use super::block::{largest_divisor, Block, BlockOp, Params, Phase};
+use super::block::{Block, BlockOp, Params, Phase, Scratch, Target};
 use super::max_pool2d::pool_cfg_tokens;
 use super::{At, Invalid, Layer, Lowering, Role};
 use crate::errors::Errors;
@@ -190,6 +190,73 @@ pub struct ConvBlock {
     pub bias: bool,
 }
 
+impl ConvBlock {
+    /// Whether the forward pass is the tiled one: no pool, or a pool whose windows tile the
+    /// conv plane (stride = kernel, no padding, no window past the end).
+    fn fast_forward(&self) -> bool {
+        self.pool.is_none_or(|p| {
+            p.stride == p.kernel_size
+                && p.padding == (0, 0)
+                && self.out_hw.0 * p.kernel_size.0 <= self.conv_hw.0
+                && self.out_hw.1 * p.kernel_size.1 <= self.conv_hw.1
+        })
+    }
+    /// Conv rows per weight-gradient chunk: the most rows of at most [`CHUNK_POSITIONS`]
+    /// positions that divide the conv height. Shapes only, never the target: it fixes the
+    /// summation order.
+    fn chunk_rows(&self) -> usize {
+        let (h, w) = self.conv_hw;
+        // Rows packed side by side in one group of 16 lanes (`rows_per_lane_group`).
+        let packed = if w < 16 && 16 % w == 0 { 16 / w } else { 1 };
+        let fits = |r: &usize| h % r == 0 && r * w <= CHUNK_POSITIONS;
+        (1..=h)
+            .rev()
+            .find(|r| fits(r) && r % packed == 0)
+            .or_else(|| (1..=h).rev().find(fits))
+            .unwrap_or(1)
+    }
+    fn num_params(&self) -> usize {
+        let (kh, kw) = self.kernel_size;
+        self.out_channels * (self.in_channels / self.groups) * kh * kw
+            + if self.bias { self.out_channels } else { 0 }
+    }
+    /// The register tiles of `target` (see `cubenet_kernels::conv::ConvTiles`).
+    fn tiles(&self, target: Target) -> ([usize; 8], bool) {
+        let (kh, kw) = self.kernel_size;
+        let _ = kh;
+        let out_g = self.out_channels / self.groups;
+        let in_g = self.in_channels / self.groups;
+        let (oh, ow) = self.out_hw;
+        let (ih, iw) = self.in_hw;
+        let (pkh, pkw) = self.pool.map_or((1, 1), |p| p.kernel_size);
+        let div = |n: usize, at_most: usize| {
+            (1..=n.min(at_most.max(1)))
+                .rev()
+                .find(|d| n % d == 0)
+                .unwrap_or(1)
+        };
+        match target {
+            Target::Cpu => {
+                // Whole rows, about 64 conv positions, as many channels as fit 256 floats.
+                let (rows, cols) = if self.fast_forward() {
+                    (div(oh, (64 / (ow * pkw * pkh)).max(1)), ow)
+                } else {
+                    (1, 1)
+                };
+                let oc = div(out_g, 256 / (rows * pkh * cols * pkw));
+                let in_rows = div(ih, (64 / iw).max(1));
+                let in_c = div(in_g, 256 / (in_rows * iw));
+                let wg_oc = div(out_g, (16 / kw).max(1));
+                ([oc, rows, cols, in_c, in_rows, iw, wg_oc, kw], true)
+            }
+            Target::Gpu => ([1, 1, 1, 1, 1, 1, 1, 1], false),
+        }
+    }
+}
+
+/// The most conv positions in one weight-gradient chunk.
+const CHUNK_POSITIONS: usize = 512;
+
 impl BlockOp for ConvBlock {
     fn label(&self) -> &'static str {
         "conv"
@@ -228,6 +295,30 @@ impl BlockOp for ConvBlock {
             init: ("Uniform", "Uniform"),
         })
     }
+    fn scratch(&self) -> Scratch {
+        let has_dconv = self.act.is_some() || self.pool.is_some();
+        Scratch {
+            dconv: if has_dconv {
+                self.out_channels * self.conv_hw.0 * self.conv_hw.1
+            } else {
+                0
+            },
+            ..Scratch::default()
+        }
+    }
+    fn backward_phases(&self) -> Vec<Phase> {
+        if self.act.is_some() || self.pool.is_some() {
+            vec![Phase::OutGrad]
+        } else {
+            Vec::new()
+        }
+    }
+    fn split_weight_grad(&self) -> bool {
+        true
+    }
+    fn part_len(&self) -> (usize, usize) {
+        (self.conv_hw.0 / self.chunk_rows() * self.num_params(), 0)
+    }
     fn forward_macs(&self) -> usize {
         let (kh, kw) = self.kernel_size;
         [
@@ -241,8 +332,10 @@ impl BlockOp for ConvBlock {
         .iter()
         .fold(1usize, |a, &b| a.saturating_mul(b))
     }
-    fn cfg(&self, b: &Block, i: usize) -> TokenStream {
-        let name = super::block::cfg_ident(i);
+    fn cfg_type(&self) -> &'static str {
+        "ConvCfg"
+    }
+    fn cfg(&self, b: &Block, _i: usize, target: Target) -> TokenStream {
         let (in_channels, out_channels, groups) =
             (self.in_channels, self.out_channels, self.groups);
         let (in_h, in_w) = self.in_hw;
@@ -258,12 +351,18 @@ impl BlockOp for ConvBlock {
         let (w_off, b_off, in_act, out_act, in_grad, out_grad, pre_act, argmax) = (
             b.w_off, b.b_off, b.in_act, b.out_act, b.in_grad, b.out_grad, b.pre_act, b.argmax,
         );
-        // A forward unit's channels lie in one group.
-        let ocb = largest_divisor(out_channels / groups, &[16, 12, 8, 6, 4, 3, 2, 1]);
+        let dconv = if self.scratch().dconv > 0 {
+            b.dconv
+        } else {
+            b.out_grad
+        };
+        let (fast_forward, chunk_rows, part_a, part_b) =
+            (self.fast_forward(), self.chunk_rows(), b.part_a, b.part_b);
+        let ([oc, rows, cols, in_c, in_rows, in_cols, wg_oc, wg_kx], vector) = self.tiles(target);
         let (accumulate, add_skip_grad, skip_grad) =
             (b.accumulate, b.skip_grad.is_some(), b.skip_grad_off);
         quote! {
-            pub const #name: ConvCfg = ConvCfg {
+            ConvCfg {
                 in_channels: #in_channels, out_channels: #out_channels, groups: #groups,
                 in_h: #in_h, in_w: #in_w,
                 kernel_h: #kernel_h, kernel_w: #kernel_w, stride_h: #stride_h, stride_w: #stride_w,
@@ -272,35 +371,49 @@ impl BlockOp for ConvBlock {
                 conv_h: #conv_h, conv_w: #conv_w, act: #act, pool: #pool,
                 out_h: #out_h, out_w: #out_w, bias: #bias, w_off: #w_off, b_off: #b_off,
                 in_act: #in_act, out_act: #out_act, in_grad: #in_grad, out_grad: #out_grad,
-                pre_act: #pre_act, argmax: #argmax, ocb: #ocb,
+                pre_act: #pre_act, argmax: #argmax, dconv: #dconv, fast_forward: #fast_forward,
+                chunk_rows: #chunk_rows, part_a: #part_a, part_b: #part_b,
                 accumulate: #accumulate, add_skip_grad: #add_skip_grad, skip_grad: #skip_grad,
-            };
+                tiles: ConvTiles {
+                    oc: #oc, rows: #rows, cols: #cols, in_c: #in_c, in_rows: #in_rows,
+                    in_cols: #in_cols, wg_oc: #wg_oc, wg_kx: #wg_kx, vector: #vector,
+                },
+            }
         }
     }
-    fn call(&self, phase: Phase, c: &Ident, _train: bool) -> TokenStream {
+    fn call(&self, phase: Phase, c: &TokenStream, _train: bool) -> TokenStream {
         match phase {
+            Phase::Forward if self.fast_forward() => {
+                quote!(conv_forward_tiled_unit(params, acts, idx, u, #c, cap);)
+            }
             Phase::Forward => quote!(conv_forward_unit(params, acts, idx, u, #c, cap);),
-            Phase::InputGrad => quote!(conv_input_grad_unit(params, acts, idx, u, #c, cap);),
+            Phase::OutGrad => quote!(conv_out_grad_unit(acts, idx, u, #c, cap);),
+            Phase::InputGrad => quote!(conv_input_grad_unit(params, acts, u, #c, cap);),
+            Phase::WeightPartial => quote!(conv_weight_partial_unit(acts, part, u, #c, cap);),
             Phase::WeightGrad => quote! {
-                conv_weight_grad_unit(params, velocity, grads, acts, idx, u, lr, momentum,
+                conv_weight_final_unit(params, velocity, grads, part, u, lr, momentum,
                     dampening, weight_decay, flags, #c, n, cap);
             },
             Phase::Stats | Phase::NormGrad => quote!(),
         }
     }
-    fn units(&self, phase: Phase, c: &Ident) -> TokenStream {
+    fn units(&self, phase: Phase, c: &TokenStream) -> TokenStream {
         match phase {
             Phase::Forward => quote!(#c.forward_units(n)),
+            Phase::OutGrad => quote!(#c.out_grad_units(n)),
             Phase::InputGrad => quote!(#c.input_grad_units(n)),
-            Phase::WeightGrad => quote!(#c.weight_grad_units()),
+            Phase::WeightPartial => quote!(#c.weight_partial_units(n)),
+            Phase::WeightGrad => quote!(#c.weight_final_units()),
             Phase::Stats | Phase::NormGrad => quote!(0usize),
         }
     }
-    fn loops(&self, phase: Phase, c: &Ident, _train: bool) -> Option<TokenStream> {
+    fn loops(&self, phase: Phase, c: &TokenStream, _train: bool) -> Option<TokenStream> {
         match phase {
             Phase::Forward => Some(quote!(#c.forward_loop_iterations())),
+            Phase::OutGrad => Some(quote!(#c.out_grad_loop_iterations())),
             Phase::InputGrad => Some(quote!(#c.input_grad_loop_iterations())),
-            Phase::WeightGrad => Some(quote!(#c.weight_grad_loop_iterations(n))),
+            Phase::WeightPartial => Some(quote!(#c.weight_partial_loop_iterations())),
+            Phase::WeightGrad => Some(quote!(#c.weight_final_loop_iterations(n))),
             Phase::Stats | Phase::NormGrad => None,
         }
     }

@@ -2,10 +2,10 @@
 //! probability `p` and the others scaled by `1 / (1 - p)`; the mask is a hash of the network
 //! seed, the forward-pass counter, the layer's ordinal and the element, recomputed in the
 //! backward pass (`cubenet_kernels::dropout`). In eval mode it is the identity.
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::block::{Block, BlockOp, Phase};
+use super::block::{Block, BlockOp, Phase, Target};
 use super::{At, Invalid, Layer, Lowering, Role};
 use crate::errors::Errors;
 use crate::options::{FloatRule, OptKind, OptSpec, Options, OutOfRange};
@@ -100,33 +100,43 @@ impl BlockOp for DropoutBlock {
     fn mode_dependent(&self) -> bool {
         true
     }
-    fn cfg(&self, b: &Block, i: usize) -> TokenStream {
-        let name = super::block::cfg_ident(i);
+    fn cfg_type(&self) -> &'static str {
+        "DropoutCfg"
+    }
+    fn cfg(&self, b: &Block, _i: usize, _target: Target) -> TokenStream {
         let len = self.len;
         let (threshold, scale, salt) = dropout_fields(self.p, self.ordinal);
         let (in_act, out_act, in_grad, out_grad) = (b.in_act, b.out_act, b.in_grad, b.out_grad);
         quote! {
-            pub const #name: DropoutCfg = DropoutCfg {
+            DropoutCfg {
                 len: #len, threshold: #threshold, scale: #scale, salt: #salt,
                 in_act: #in_act, out_act: #out_act, in_grad: #in_grad, out_grad: #out_grad,
-            };
+            }
         }
     }
-    fn call(&self, phase: Phase, c: &Ident, train: bool) -> TokenStream {
+    fn call(&self, phase: Phase, c: &TokenStream, train: bool) -> TokenStream {
         match phase {
             Phase::Forward => quote!(dropout_forward_unit(acts, u, seed, #train, #c, cap);),
             Phase::InputGrad => quote!(dropout_input_grad_unit(acts, u, seed, #c, cap);),
-            Phase::Stats | Phase::NormGrad | Phase::WeightGrad => quote!(),
+            Phase::Stats
+            | Phase::NormGrad
+            | Phase::OutGrad
+            | Phase::WeightPartial
+            | Phase::WeightGrad => quote!(),
         }
     }
-    fn units(&self, phase: Phase, c: &Ident) -> TokenStream {
+    fn units(&self, phase: Phase, c: &TokenStream) -> TokenStream {
         match phase {
             Phase::Forward => quote!(#c.forward_units(n)),
             Phase::InputGrad => quote!(#c.input_grad_units(n)),
-            Phase::Stats | Phase::NormGrad | Phase::WeightGrad => quote!(0usize),
+            Phase::Stats
+            | Phase::NormGrad
+            | Phase::OutGrad
+            | Phase::WeightPartial
+            | Phase::WeightGrad => quote!(0usize),
         }
     }
-    fn loops(&self, _: Phase, _: &Ident, _: bool) -> Option<TokenStream> {
+    fn loops(&self, _: Phase, _: &TokenStream, _: bool) -> Option<TokenStream> {
         // Elementwise: no loops.
         None
     }

@@ -1,11 +1,11 @@
 //! `Linear` (torch.nn.Linear) and the linear block it lowers to: `x W^T + b` with the
 //! activation after it fused (`cubenet_kernels::linear`). The network's last Linear is the
 //! head, fused with softmax cross-entropy (`cubenet_kernels::head`).
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::activation::{act_tokens, Activation};
-use super::block::{largest_divisor, Block, BlockOp, Params, Phase};
+use super::block::{largest_divisor, Block, BlockOp, Params, Phase, Target};
 use super::{At, Invalid, Layer, Lowering, Role};
 use crate::errors::Errors;
 use crate::ir::Spanned;
@@ -141,8 +141,10 @@ impl BlockOp for LinearBlock {
     fn forward_macs(&self) -> usize {
         self.in_features.saturating_mul(self.out_features)
     }
-    fn cfg(&self, b: &Block, i: usize) -> TokenStream {
-        let name = super::block::cfg_ident(i);
+    fn cfg_type(&self) -> &'static str {
+        "LinearCfg"
+    }
+    fn cfg(&self, b: &Block, _i: usize, _target: Target) -> TokenStream {
         let (in_features, out_features, bias) = (self.in_features, self.out_features, self.bias);
         let act = act_tokens(self.act);
         let (w_off, b_off, in_act, out_act, in_grad, out_grad, pre_act) = (
@@ -151,14 +153,14 @@ impl BlockOp for LinearBlock {
         let ob = largest_divisor(out_features, &[4, 2, 1]);
         let ib = largest_divisor(in_features, &[4, 2, 1]);
         quote! {
-            pub const #name: LinearCfg = LinearCfg {
+            LinearCfg {
                 in_features: #in_features, out_features: #out_features, act: #act, bias: #bias,
                 w_off: #w_off, b_off: #b_off, in_act: #in_act, out_act: #out_act,
                 in_grad: #in_grad, out_grad: #out_grad, pre_act: #pre_act, rb: 4, ob: #ob, ib: #ib,
-            };
+            }
         }
     }
-    fn call(&self, phase: Phase, c: &Ident, _train: bool) -> TokenStream {
+    fn call(&self, phase: Phase, c: &TokenStream, _train: bool) -> TokenStream {
         match phase {
             Phase::Forward => quote!(linear_forward_unit(params, acts, u, #c, n, cap);),
             Phase::InputGrad => quote!(linear_input_grad_unit(params, acts, u, #c, n, cap);),
@@ -166,23 +168,25 @@ impl BlockOp for LinearBlock {
                 linear_weight_grad_unit(params, velocity, grads, acts, u, lr, momentum,
                     dampening, weight_decay, flags, #c, n, cap);
             },
-            Phase::Stats | Phase::NormGrad => quote!(),
+            Phase::Stats | Phase::NormGrad | Phase::OutGrad | Phase::WeightPartial => quote!(),
         }
     }
-    fn units(&self, phase: Phase, c: &Ident) -> TokenStream {
+    fn units(&self, phase: Phase, c: &TokenStream) -> TokenStream {
         match phase {
             Phase::Forward => quote!(#c.forward_units(n)),
             Phase::InputGrad => quote!(#c.input_grad_units(n)),
             Phase::WeightGrad => quote!(#c.weight_grad_units()),
-            Phase::Stats | Phase::NormGrad => quote!(0usize),
+            Phase::Stats | Phase::NormGrad | Phase::OutGrad | Phase::WeightPartial => {
+                quote!(0usize)
+            }
         }
     }
-    fn loops(&self, phase: Phase, c: &Ident, _train: bool) -> Option<TokenStream> {
+    fn loops(&self, phase: Phase, c: &TokenStream, _train: bool) -> Option<TokenStream> {
         match phase {
             Phase::Forward => Some(quote!(#c.forward_loop_iterations())),
             Phase::InputGrad => Some(quote!(#c.input_grad_loop_iterations())),
             Phase::WeightGrad => Some(quote!(#c.weight_grad_loop_iterations(n))),
-            Phase::Stats | Phase::NormGrad => None,
+            Phase::Stats | Phase::NormGrad | Phase::OutGrad | Phase::WeightPartial => None,
         }
     }
 }

@@ -12,6 +12,9 @@ use crate::shape::MAX_LEN;
 /// The arena sizes and the network-level offsets.
 pub struct Arenas {
     pub num_params: usize,
+    /// Floats of the `part` arena (weight-gradient partial sums): `part_a * cap + part_b`.
+    pub part_a: usize,
+    pub part_b: usize,
     pub num_bufs: usize,
     pub acts_per_sample: usize,
     pub idx_per_sample: usize,
@@ -97,6 +100,9 @@ pub fn lay_out(
                 b.gstat = region(scratch.gstat)?;
                 b.dy = region(scratch.dy)?;
             }
+            if scratch.dconv > 0 {
+                b.dconv = region(scratch.dconv)?;
+            }
             Some(())
         })();
         if ok.is_none() {
@@ -121,8 +127,21 @@ pub fn lay_out(
             ix = end;
         }
     }
+    // part arena: each block's weight-gradient partial sums, `a * cap + b` floats.
+    let (mut part_a, mut part_b) = (0usize, 0usize);
+    for b in blocks.iter_mut() {
+        let (a, c) = b.op.part_len();
+        b.part_a = part_a;
+        b.part_b = part_b;
+        let (Some(na), Some(nb)) = (add(part_a, a), add(part_b, c)) else {
+            return too_large("weight-gradient partial sums per sample");
+        };
+        (part_a, part_b) = (na, nb);
+    }
     Some(Arenas {
         num_params,
+        part_a,
+        part_b,
         num_bufs,
         acts_per_sample,
         idx_per_sample: ix,

@@ -41,6 +41,9 @@ pub struct Plan {
     /// single values per channel, as PyTorch requires).
     pub min_train_batch: usize,
     pub num_params: usize,
+    /// Floats of the `part` arena: `part_a * cap + part_b`.
+    pub part_a: usize,
+    pub part_b: usize,
     pub acts_per_sample: usize,
     pub idx_per_sample: usize,
     pub input_act: usize,
@@ -95,6 +98,8 @@ pub fn plan(
             .max()
             .unwrap_or(1),
         num_params: layout.num_params,
+        part_a: layout.part_a,
+        part_b: layout.part_b,
         acts_per_sample: layout.acts_per_sample,
         idx_per_sample: layout.idx_per_sample,
         input_act: layout.input_act,

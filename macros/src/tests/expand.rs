@@ -35,12 +35,12 @@ fn lenet5() -> TokenStream {
 }
 
 #[test]
-fn lenet5_expands_to_nine_launches_per_step() {
+fn lenet5_expands_to_twelve_launches_per_step() {
     let item: syn::Item = syn::parse2(lenet5()).unwrap();
     let out = compile(quote!(input = [1, 28, 28]), &item).unwrap();
     let code = pretty(&out);
     assert!(
-        code.contains("const KERNELS_PER_STEP: usize = 9usize;"),
+        code.contains("const KERNELS_PER_STEP: usize = 12usize;"),
         "{code}"
     );
     assert!(code.contains("pub fn forward_conv1("), "{code}");
@@ -55,7 +55,7 @@ fn print_shows_shapes_plan_and_code() {
     // `cargo test -p cubenet-macros print_ -- --nocapture` shows the printout.
     let item: syn::Item = syn::parse2(lenet5()).unwrap();
     let out = compile(quote!(input = [1, 28, 28], print), &item).unwrap();
-    assert!(out.to_string().contains("9 kernel launches"));
+    assert!(out.to_string().contains("12 kernel launches"));
 }
 
 #[test]

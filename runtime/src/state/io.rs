@@ -45,12 +45,13 @@ impl NetState {
         Ok(())
     }
 
-    /// The six arena arguments, in kernel order (params, velocity, grads, acts, idx, bufs).
+    /// The seven arena arguments, in kernel order (params, velocity, grads, acts, idx, bufs,
+    /// part).
     ///
     /// # Safety
     /// The lengths are the arenas' true lengths; the caller launches a kernel whose indices
     /// come from the same layout.
-    pub unsafe fn args(&self) -> [BufferArg; 6] {
+    pub unsafe fn args(&self) -> [BufferArg; 7] {
         let np = self.layout.num_params.max(1);
         unsafe {
             [
@@ -63,6 +64,10 @@ impl NetState {
                 ),
                 BufferArg::from_raw_parts(self.idx.clone(), self.layout.idx_per_sample * self.cap),
                 BufferArg::from_raw_parts(self.bufs.clone(), self.layout.num_bufs.max(1)),
+                BufferArg::from_raw_parts(
+                    self.part.clone(),
+                    (self.layout.part_a * self.cap + self.layout.part_b).max(1),
+                ),
             ]
         }
     }
@@ -231,6 +236,8 @@ impl NetState {
         self.client.write(&self.grads, bytes_of(&vec![value; np]));
         let acts = self.layout.acts_per_sample * self.cap;
         self.client.write(&self.acts, bytes_of(&vec![value; acts]));
+        let part = (self.layout.part_a * self.cap + self.layout.part_b).max(1);
+        self.client.write(&self.part, bytes_of(&vec![value; part]));
         let idx = vec![u32::MAX; self.layout.idx_per_sample * self.cap];
         self.client.write(
             &self.idx,

@@ -9,6 +9,7 @@ use cubecl::server::Handle;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::device::Target;
 use crate::error::{Error, Result};
 use crate::layout::{Init, Layout};
 use crate::profile::Profile;
@@ -26,6 +27,8 @@ pub struct NetState {
     acts: Handle,
     idx: Handle,
     bufs: Handle,
+    part: Handle,
+    target: Target,
     steps: u64,
     seed: u64,
     training: bool,
@@ -92,7 +95,19 @@ impl NetState {
             client.create_from_slice(f32::as_bytes(&vec![0f32; layout.acts_per_sample * cap]));
         let idx = client.create_from_slice(u32::as_bytes(&vec![0u32; layout.idx_per_sample * cap]));
         let bufs = client.create_from_slice(f32::as_bytes(&buf_init));
+        let part_len = (layout.part_a * cap + layout.part_b).max(1);
+        let part = client.create_from_slice(f32::as_bytes(&vec![0f32; part_len]));
         let max_dim = client.properties().hardware.max_units_per_cube;
+        let target = crate::device::target(&client);
+        // cubecl's cpu runtime runs one thread per unit of a cube (as many as cores), lavapipe
+        // one thread per cube (64-unit cubes, split further when there are few units); a GPU
+        // 256-unit cubes.
+        let cube_dim = match target {
+            Target::Cpu => max_dim,
+            Target::Gpu if client.name().starts_with("cpu") => max_dim,
+            Target::Gpu if is_software(&client) => 64.min(max_dim),
+            Target::Gpu => 256.min(max_dim),
+        };
         Ok(Self {
             client,
             layout,
@@ -103,6 +118,8 @@ impl NetState {
             acts,
             idx,
             bufs,
+            part,
+            target,
             steps: 0,
             seed,
             training: true,
@@ -110,7 +127,7 @@ impl NetState {
             launch_seed: 0,
             batches_tracked: vec![0; layout.batch_norms.len()],
             adam: None,
-            cube_dim: 64.min(max_dim).max(1),
+            cube_dim: cube_dim.max(1),
             profile: Profile::from_env().map(RefCell::new),
         })
     }
@@ -130,6 +147,20 @@ impl NetState {
     /// Training steps taken so far.
     pub fn steps(&self) -> u64 {
         self.steps
+    }
+
+    /// The target whose kernel configurations this network launches, as the generated
+    /// code indexes them (see [`Target`]).
+    pub fn target(&self) -> usize {
+        self.target as usize
+    }
+
+    /// Sets the units per cube of later launches (at least 1; the device's maximum at most).
+    /// Results do not depend on it: every unit's work and every reduction's order are fixed
+    /// by the network's shapes (tests check a step bitwise across cube sizes).
+    pub fn set_cube_dim(&mut self, units: u32) {
+        let max = self.client.properties().hardware.max_units_per_cube;
+        self.cube_dim = units.clamp(1, max.max(1));
     }
 
     /// Launch geometry for `units` units: 1-D cubes of up to `cube_dim` units, smaller when
@@ -280,4 +311,13 @@ impl NetState {
     pub fn adam_step(&self) -> Option<u64> {
         self.adam.as_ref().map(|a| a.step)
     }
+}
+
+/// Whether `client` is a software adapter that runs cubes on CPU threads (Mesa's
+/// llvmpipe/lavapipe, SwiftShader, WARP).
+fn is_software(client: &Client) -> bool {
+    let adapter = client.properties().identity.name.to_lowercase();
+    ["llvmpipe", "lavapipe", "swiftshader", "warp"]
+        .iter()
+        .any(|s| adapter.contains(s))
 }

@@ -22,8 +22,12 @@ pub struct Net {
 }
 
 fn main() {
-    assert_eq!(Net::KERNELS_PER_STEP, 11);
+    assert_eq!(Net::KERNELS_PER_STEP, 14);
     // input 64; conv1 block 18 (output, its gradient and, for GELU, the pre-activation:
-    // 3 x 18); conv2 2 x 27; fc1 2 x 8; fc2 2 x 6; fc3 3 x 4 (GELU); fc4 2 x 2; the loss 1.
-    assert_eq!(Net::LAYOUT.acts_per_sample, 64 + 54 + 54 + 16 + 12 + 12 + 4 + 1);
+    // 3 x 18) and its dense d(conv output) 2 x 6 x 6; conv2 2 x 27 and d(conv output) 27
+    // (LeakyRelu); fc1 2 x 8; fc2 2 x 6; fc3 3 x 4 (GELU); fc4 2 x 2; the loss 1.
+    assert_eq!(
+        Net::LAYOUT.acts_per_sample,
+        64 + 54 + 72 + 54 + 27 + 16 + 12 + 12 + 4 + 1
+    );
 }

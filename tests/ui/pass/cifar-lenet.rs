@@ -18,6 +18,6 @@ pub struct CifarNet {
 }
 
 fn main() {
-    assert_eq!(CifarNet::KERNELS_PER_STEP, 9);
+    assert_eq!(CifarNet::KERNELS_PER_STEP, 12);
     assert_eq!(CifarNet::LAYOUT.input_shape, [3, 32, 32]);
 }

@@ -19,5 +19,5 @@ pub struct LeNet5 {
 }
 
 fn main() {
-    assert_eq!(LeNet5::KERNELS_PER_STEP, 9);
+    assert_eq!(LeNet5::KERNELS_PER_STEP, 12);
 }
