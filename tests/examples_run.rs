@@ -144,7 +144,7 @@ fn cifar10_example_trains_on_cifar_format_files() {
     );
     let last = out.last();
     assert!(
-        last.contains("epochs=3") && last.contains("kernels_per_step=9"),
+        last.contains("epochs=3") && last.contains("kernels_per_step=12"),
         "{last}"
     );
     std::fs::remove_dir_all(&dir).ok();
@@ -205,7 +205,7 @@ fn fashion_mnist_example_learns_on_a_real_subset() {
     std::fs::remove_file(&ckpt).ok();
     let last = out.last();
     assert!(out.test_accuracy() >= 0.65, "{last}");
-    assert!(last.contains("kernels_per_step=9"), "{last}");
+    assert!(last.contains("kernels_per_step=12"), "{last}");
 }
 
 /// Ctrl-C (SIGINT) during training: the example finishes the step, writes its checkpoint,

@@ -4,8 +4,7 @@
 //! columns, when the pool's windows tile the conv plane (or there is no pool);
 //! [`conv_forward_unit`] computes one block output for any pool (overlapping, padded, ceil
 //! mode). Both sum each conv output over (input channel, kernel row, kernel column) in that
-//! order with `fma`; the tiled pass skips kernel rows in the padding and multiplies the zero
-//! padding of a row, the general pass multiplies all padding.
+//! order with `fma`, multiplying the zero padding.
 use cubecl::prelude::*;
 
 use super::ConvCfg;
@@ -56,15 +55,39 @@ pub fn conv_forward_tiled_unit(
             acc[o * comptime!(cr * cc) + i] = b;
         }
     }
-    // One input row's taps, zero in the padding, split by column phase modulo the stride:
-    // xs[p * len + j] is input column `x0 * stride_w - padding_w + j * stride_w + p`, so tap
-    // `kx` of conv column `x` is xs[p * len + x + q] with `kx * dilation_w = q * stride_w + p`
-    // (contiguous in `x`); the multiply-adds below read registers without conditions.
+    // The tile's input rows' taps, zero in the padding, split by column phase modulo the
+    // stride: xs[(r * stride_w + p) * len + j] is column `x0 * stride_w - padding_w + j *
+    // stride_w + p` of the input row under conv row `r` for the current kernel row, so tap
+    // `kx` of conv column `x` is at `j = x + q` with `kx * dilation_w = q * stride_w + p`
+    // (contiguous in `x`). The multiply-adds below read registers without conditions, and
+    // every tap in the padding multiplies a zero.
     let len = comptime!(cc + (cfg.kernel_w - 1) * cfg.dilation_w / cfg.stride_w);
     let mut xs = Array::<f32>::new(comptime!(
-        cfg.stride_w * (cc + (cfg.kernel_w - 1) * cfg.dilation_w / cfg.stride_w)
+        cr * cfg.stride_w * (cc + (cfg.kernel_w - 1) * cfg.dilation_w / cfg.stride_w)
     ));
     let mut w = Array::<f32>::new(comptime!(t.oc * cfg.kernel_w));
+    // The cpu target's accumulators: `rpv` conv rows of `cc` columns per 16-wide vector
+    // (rows narrower than 16 that divide it are packed side by side).
+    let rpv = comptime!(if cc < 16 && 16 % cc == 0 && cr % (16 / cc) == 0 { 16 / cc } else { 1 });
+    let lanes = comptime!((if cc < 16 && 16 % cc == 0 && cr % (16 / cc) == 0 { 16 / cc } else { 1 }) * cc);
+    let groups = comptime!(lanes.div_ceil(16));
+    let vrows = comptime!(cr / (if cc < 16 && 16 % cc == 0 && cr % (16 / cc) == 0 { 16 / cc } else { 1 }));
+    let mut vacc = Array::<Vector<f32, Const<16>>>::new(comptime!(
+        t.oc * cr * cc.div_ceil(16)
+    ));
+    // Explicit vectors, except for rows of at most 8 columns at stride 1, which the compiler
+    // vectorises better as they are (measured).
+    let vector = comptime!(t.vector && !(cc <= 8 && cfg.stride_w == 1));
+    if vector {
+        #[unroll]
+        for o in 0..comptime!(t.oc) {
+            #[unroll]
+            for i in 0..comptime!(vrows * groups) {
+                vacc[comptime!(o * vrows * groups + i)] =
+                    Vector::<f32, Const<16>>::new(acc[comptime!(o * cr * cc)]);
+            }
+        }
+    }
     for c in 0..comptime!(cfg.in_per_group()) {
         let plane = x_base + (c0 + c) * plane_in;
         for ky in 0..cfg.kernel_h {
@@ -80,30 +103,66 @@ pub fn conv_forward_tiled_unit(
             for r in 0..cr {
                 let iy = ((y0 + r) * cfg.stride_h + ky * cfg.dilation_h) as i32
                     - comptime!(cfg.padding_h as i32);
-                if iy >= 0 && iy < comptime!(cfg.in_h as i32) {
-                    let row = plane + iy as usize * cfg.in_w;
+                let inside = iy >= 0 && iy < comptime!(cfg.in_h as i32);
+                let row = plane + max(iy, 0i32) as usize * cfg.in_w;
+                #[unroll]
+                for p in 0..comptime!(cfg.stride_w) {
                     #[unroll]
-                    for p in 0..comptime!(cfg.stride_w) {
-                        #[unroll]
-                        for j in 0..len {
-                            let ix = (x0 * cfg.stride_w + comptime!(j * cfg.stride_w + p)) as i32
-                                - comptime!(cfg.padding_w as i32);
-                            let mut v = 0.0f32;
-                            if ix >= 0 && ix < comptime!(cfg.in_w as i32) {
-                                // Clamped: a tap known (at compile time) to lie in the padding must not
-                                // become a negative index in the dead branch (WGSL rejects it).
-                                v = acts[row + max(ix, 0i32) as usize];
-                            }
-                            xs[comptime!(p * len + j)] = v;
+                    for j in 0..len {
+                        let ix = (x0 * cfg.stride_w + comptime!(j * cfg.stride_w + p)) as i32
+                            - comptime!(cfg.padding_w as i32);
+                        let mut v = 0.0f32;
+                        if inside && ix >= 0 && ix < comptime!(cfg.in_w as i32) {
+                            // Clamped: a tap known (at compile time) to lie in the padding
+                            // must not become a negative index in the dead branch (WGSL
+                            // rejects it).
+                            v = acts[row + max(ix, 0i32) as usize];
                         }
+                        xs[comptime!((r * cfg.stride_w + p) * len + j)] = v;
                     }
+                }
+            }
+            if vector {
+                // The same multiply-adds, 16 lanes per explicit vector.
+                #[unroll]
+                for vr in 0..vrows {
                     #[unroll]
                     for kx in 0..comptime!(cfg.kernel_w) {
+                        let tap = comptime!(kx * cfg.dilation_w);
+                        #[unroll]
+                        for gi in 0..groups {
+                            let mut xv = Vector::<f32, Const<16>>::new(0.0f32);
+                            #[unroll]
+                            for l in 0..16usize {
+                                if comptime!(gi * 16 + l < lanes) {
+                                    // Lane `gi * 16 + l`: conv row `vr * rpv + lane / cc`,
+                                    // column `lane % cc`.
+                                    let r = comptime!(vr * rpv + (gi * 16 + l) / cc);
+                                    let x = comptime!((gi * 16 + l) % cc);
+                                    xv.insert(
+                                        l,
+                                        xs[comptime!((r * cfg.stride_w + tap % cfg.stride_w) * len + x + tap / cfg.stride_w)],
+                                    );
+                                }
+                            }
+                            #[unroll]
+                            for o in 0..comptime!(t.oc) {
+                                let a = comptime!((o * vrows + vr) * groups + gi);
+                                let wv = Vector::<f32, Const<16>>::new(w[comptime!(o * cfg.kernel_w + kx)]);
+                                vacc[a] = fma(wv, xv, vacc[a]);
+                            }
+                        }
+                    }
+                }
+            } else {
+                #[unroll]
+                for r in 0..cr {
+                    #[unroll]
+                    for kx in 0..comptime!(cfg.kernel_w) {
+                        let tap = comptime!(kx * cfg.dilation_w);
                         #[unroll]
                         for x in 0..cc {
-                            let tap = comptime!(kx * cfg.dilation_w);
-                            let v =
-                                xs[comptime!((tap % cfg.stride_w) * len + x + tap / cfg.stride_w)];
+                            let v = xs[comptime!((r * cfg.stride_w + tap % cfg.stride_w) * len + x + tap / cfg.stride_w)];
                             #[unroll]
                             for o in 0..comptime!(t.oc) {
                                 let a = comptime!(o * cr * cc + r * cc + x);
@@ -111,6 +170,21 @@ pub fn conv_forward_tiled_unit(
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+    if vector {
+        #[unroll]
+        for o in 0..comptime!(t.oc) {
+            #[unroll]
+            for r in 0..cr {
+                #[unroll]
+                for x in 0..cc {
+                    let lane = comptime!((r % rpv) * cc + x);
+                    acc[comptime!(o * cr * cc + r * cc + x)] = vacc
+                        [comptime!((o * vrows + r / rpv) * groups + lane / 16)]
+                    .extract(comptime!(lane % 16));
                 }
             }
         }

@@ -47,6 +47,15 @@ pub fn conv_input_grad_unit(
         acc[i] = 0.0;
     }
     let mut w = Array::<f32>::new(comptime!(t.in_c * cfg.kernel_w));
+    // The cpu target's accumulators: each input row's columns in 16-wide vectors.
+    let groups = comptime!(t.in_cols.div_ceil(16));
+    let mut vacc = Array::<Vector<f32, Const<16>>>::new(comptime!(t.in_c * t.in_rows * t.in_cols.div_ceil(16)));
+    if comptime!(t.vector && ic > 8) {
+        #[unroll]
+        for i in 0..comptime!(t.in_c * t.in_rows * t.in_cols.div_ceil(16)) {
+            vacc[i] = Vector::<f32, Const<16>>::new(0.0f32);
+        }
+    }
     // One row of d(conv output) spread onto input columns: column `ix0 + j - pad` of the
     // input meets conv column `(ix0 + j - kx * dilation_w) / stride_w` through tap `kx`;
     // staged once per row, zero where no conv column is (padding, stride gaps), so that the
@@ -88,18 +97,54 @@ pub fn conv_input_grad_unit(
                         }
                         gs[j] = g;
                     }
-                    #[unroll]
-                    for kx in 0..comptime!(cfg.kernel_w) {
+                    if comptime!(t.vector && ic > 8) {
+                        // The same multiply-adds, 16 columns per explicit vector.
                         #[unroll]
-                        for x in 0..ic {
-                            let g = gs[comptime!(x + pad - kx * cfg.dilation_w)];
+                        for kx in 0..comptime!(cfg.kernel_w) {
                             #[unroll]
-                            for c in 0..icb {
-                                let a = comptime!((c * ir + r) * ic + x);
-                                acc[a] = fma(w[comptime!(c * cfg.kernel_w + kx)], g, acc[a]);
+                            for gi in 0..groups {
+                                let mut gv = Vector::<f32, Const<16>>::new(0.0f32);
+                                #[unroll]
+                                for l in 0..16usize {
+                                    if comptime!(gi * 16 + l < ic) {
+                                        gv.insert(l, gs[comptime!(gi * 16 + l + pad - kx * cfg.dilation_w)]);
+                                    }
+                                }
+                                #[unroll]
+                                for c in 0..icb {
+                                    let a = comptime!((c * ir + r) * groups + gi);
+                                    let wv = Vector::<f32, Const<16>>::new(w[comptime!(c * cfg.kernel_w + kx)]);
+                                    vacc[a] = fma(wv, gv, vacc[a]);
+                                }
+                            }
+                        }
+                    } else {
+                        #[unroll]
+                        for kx in 0..comptime!(cfg.kernel_w) {
+                            #[unroll]
+                            for x in 0..ic {
+                                let g = gs[comptime!(x + pad - kx * cfg.dilation_w)];
+                                #[unroll]
+                                for c in 0..icb {
+                                    let a = comptime!((c * ir + r) * ic + x);
+                                    acc[a] = fma(w[comptime!(c * cfg.kernel_w + kx)], g, acc[a]);
+                                }
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+    if comptime!(t.vector && ic > 8) {
+        #[unroll]
+        for c in 0..icb {
+            #[unroll]
+            for r in 0..ir {
+                #[unroll]
+                for x in 0..ic {
+                    acc[comptime!((c * ir + r) * ic + x)] =
+                        vacc[comptime!((c * ir + r) * groups + x / 16)].extract(comptime!(x % 16));
                 }
             }
         }

@@ -237,16 +237,25 @@ impl ConvBlock {
         };
         match target {
             Target::Cpu => {
-                // Whole rows, about 64 conv positions, as many channels as fit 256 floats.
+                // Measured on a 2-core AVX-512 VM (examples/probe_conv.rs sweeps): whole rows;
+                // one conv row per unit once rows are 16 columns or wider, else about 32
+                // positions; as many channels as keep the accumulators within 256 floats (512 for the
+                // input gradient).
                 let (rows, cols) = if self.fast_forward() {
-                    (div(oh, (64 / (ow * pkw * pkh)).max(1)), ow)
+                    let conv_cols = ow * pkw;
+                    let rows = if conv_cols >= 16 {
+                        1
+                    } else {
+                        div(oh, (32 / (conv_cols * pkh)).max(1))
+                    };
+                    (rows, ow)
                 } else {
                     (1, 1)
                 };
-                let oc = div(out_g, 256 / (rows * pkh * cols * pkw));
-                let in_rows = div(ih, (64 / iw).max(1));
-                let in_c = div(in_g, 256 / (in_rows * iw));
-                let wg_oc = div(out_g, (16 / kw).max(1));
+                let oc = div(out_g, (256 / (rows * pkh * cols * pkw)).clamp(1, 16));
+                let in_rows = if iw >= 16 { 1 } else { div(ih, (32 / iw).max(1)) };
+                let in_c = div(in_g, (512 / (in_rows * iw)).clamp(1, 8));
+                let wg_oc = div(out_g, (24 / kw).clamp(1, 8));
                 ([oc, rows, cols, in_c, in_rows, iw, wg_oc, kw], true)
             }
             Target::Gpu => ([1, 1, 1, 1, 1, 1, 1, 1], false),
