@@ -6,6 +6,8 @@
 //! ```
 //! With `CUBENET_PROFILE=1` every launch is synchronised and timed (per-kernel table);
 //! without it only the whole-step throughput is printed, on one machine-readable line.
+//! `--plan` prints every training kernel's units and longest loop per unit on each target
+//! row instead.
 use std::time::Instant;
 
 use clap::Parser;
@@ -24,6 +26,10 @@ struct Args {
     /// Timed steps (after 3 warm-up steps).
     #[arg(long, default_value_t = 20)]
     steps: usize,
+    /// Print the launch plan (units and longest loop per unit of every kernel, on each
+    /// target row, at `--batch-size`) and exit.
+    #[arg(long)]
+    plan: bool,
 }
 
 fn main() -> cubenet::Result<()> {
@@ -41,6 +47,10 @@ fn main() -> cubenet::Result<()> {
 }
 
 fn bench<N: Network>(args: &Args, name: &str) -> cubenet::Result<()> {
+    if args.plan {
+        print!("net={name}\n{}", N::plan_table(args.batch_size));
+        return Ok(());
+    }
     let device = cubenet::default_device();
     let mut net = N::new(&device, args.batch_size, 0)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);

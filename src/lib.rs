@@ -65,7 +65,7 @@ pub use cubenet_macros::network;
 pub use cubenet_runtime::{
     checkpoint, curves, data, default_device, describe, infer, optim, resume, schedule, trainer,
     Adam, BlockInfo, BufferInfo, Device, Error, Init, Layout, NamedTensor, NetState, Network,
-    Optimizer, ParamInfo, Result, Sgd, StopFlag, Target,
+    KernelPlan, Optimizer, ParamInfo, Result, Sgd, StopFlag, Target,
 };
 
 /// Gives the Vulkan loader a private `XDG_RUNTIME_DIR` (under the system temp folder) when
@@ -101,6 +101,6 @@ pub mod __private {
     pub use cubecl;
     pub use cubenet_kernels as kernels;
     pub use cubenet_runtime::{
-        BlockInfo, BufferInfo, Init, Layout, NetState, Network, ParamInfo, StepArgs,
+        BlockInfo, BufferInfo, Init, KernelPlan, Layout, NetState, Network, ParamInfo, StepArgs,
     };
 }

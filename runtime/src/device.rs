@@ -111,6 +111,18 @@ pub enum Target {
     Gpu = 1,
 }
 
+impl Target {
+    /// Every target, in the order of a network's configuration rows.
+    pub const ALL: [Target; 2] = [Target::Cpu, Target::Gpu];
+    /// `cpu` or `gpu`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Cpu => "cpu",
+            Target::Gpu => "gpu",
+        }
+    }
+}
+
 /// The target of `client`: [`Target::Cpu`] for cubecl's cpu runtime, [`Target::Gpu`] for
 /// everything else (CUDA, wgpu; a software Vulkan driver such as Mesa's lavapipe, which runs
 /// WGSL shaders, takes the GPU row too: the CPU row uses 16-wide vectors WGSL lacks).

@@ -7,6 +7,7 @@ use crate::infer;
 use crate::layout::Layout;
 use crate::optim::step::{mean_in_order, step_unchecked, StepArgs};
 use crate::optim::{validate_clip, Optimizer, Sgd};
+use crate::plan::KernelPlan;
 use crate::state::NetState;
 use crate::state_dict::{self, NamedTensor};
 
@@ -47,11 +48,26 @@ pub trait Network: Sized {
     /// Launches the kernels of the forward pass plus loss and correctness flags, without
     /// gradients (generated).
     fn launch_eval(state: &NetState, n: usize);
+    /// The launch plan of the training step (`train`) or of an evaluation batch for a batch
+    /// of `n` on target `target` (a [`Target`](crate::device::Target) as `usize`): per
+    /// kernel, in launch order, its units, the longest loop of one unit and its
+    /// multiply-adds (generated).
+    fn kernel_plan(n: usize, train: bool, target: usize) -> Vec<KernelPlan>;
     /// Upper bound on the loop iterations one shader invocation of the training (`train`) or
-    /// evaluation kernels runs for a batch of `n` on target `target` (a
-    /// [`Target`](crate::device::Target) as `usize`), and which job runs them (generated; see
-    /// [`cubenet_kernels::LOOP_LIMIT`]).
-    fn max_loop_iterations(n: usize, train: bool, target: usize) -> (usize, &'static str);
+    /// evaluation kernels runs for a batch of `n` on target `target`, and which job runs them
+    /// (see [`cubenet_kernels::LOOP_LIMIT`]).
+    fn max_loop_iterations(n: usize, train: bool, target: usize) -> (usize, &'static str) {
+        crate::plan::longest_loop(&Self::kernel_plan(n, train, target))
+    }
+    /// The `--plan` table: every training kernel's units and longest loop per unit on each
+    /// target row, at a batch of `n`.
+    fn plan_table(n: usize) -> String {
+        let plans: Vec<Vec<KernelPlan>> = crate::device::Target::ALL
+            .iter()
+            .map(|&t| Self::kernel_plan(n, true, t as usize))
+            .collect();
+        crate::plan::table(n, &plans)
+    }
 
     /// Allocates the network on `device` for batches of up to `batch_size` samples, with
     /// PyTorch's default initialisation drawn from `seed`.

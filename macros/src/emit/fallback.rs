@@ -39,7 +39,7 @@ pub fn fallback(
             const TRAIN_KERNELS: &'static [&'static str] = &[];
             fn launch_train_kernel(_: &::cubenet::__private::NetState, _: usize, _: ::cubenet::__private::StepArgs, _: usize) {}
             fn launch_eval(_: &::cubenet::__private::NetState, _: usize) {}
-            fn max_loop_iterations(_: usize, _: bool, _: usize) -> (usize, &'static str) { (0, "") }
+            fn kernel_plan(_: usize, _: bool, _: usize) -> ::std::vec::Vec<::cubenet::__private::KernelPlan> { ::std::vec::Vec::new() }
         }
     }
 }

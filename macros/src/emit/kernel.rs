@@ -136,23 +136,50 @@ pub fn launch_stmt(k: &Kernel, blocks: &[Block], module: &Ident) -> TokenStream 
     }
 }
 
-/// Body of `Network::max_loop_iterations`: the largest per-unit loop count of any job of the
-/// training (or evaluation) kernels, with its description.
-pub fn max_loops_body(plan: &Plan, module: &Ident) -> TokenStream {
-    let arms = |kernels: &[Kernel], train: bool| -> Vec<TokenStream> {
+/// Multiply-adds of `job` per sample (see [`crate::layers::block::BlockOp::macs`]).
+fn macs(job: Job, blocks: &[Block]) -> usize {
+    match job {
+        Job::Block(i, phase) => blocks[i].op.macs(phase),
+        // Logits and d(input).
+        Job::Head => blocks[blocks.len() - 1].op.forward_macs().saturating_mul(2),
+    }
+}
+
+/// Body of `Network::kernel_plan`: per training (or evaluation) kernel, its units, its
+/// longest per-unit loop and the job that runs it, and its multiply-adds, for a batch of `n`
+/// on target `t`.
+pub fn plan_body(plan: &Plan, module: &Ident) -> TokenStream {
+    let kernels = |kernels: &[Kernel], train: bool| -> Vec<TokenStream> {
         kernels
             .iter()
-            .flat_map(|k| k.jobs.iter())
-            .filter_map(|j| loops(*j, &plan.blocks, train))
-            .map(|(e, what)| quote!(let it = #e; if it > best.0 { best = (it, #what); }))
+            .map(|k| {
+                let name = k.name.as_str();
+                let jobs = k.jobs.iter().map(|j| {
+                    let units = units(*j, &plan.blocks);
+                    let macs = macs(*j, &plan.blocks);
+                    let longest = loops(*j, &plan.blocks, train).map(|(e, what)| {
+                        quote!(let it = #e; if it > k.longest_loop { k.longest_loop = it; k.longest_job = #what; })
+                    });
+                    quote! {
+                        k.units += #units;
+                        k.macs = k.macs.saturating_add(n.saturating_mul(#macs));
+                        #longest
+                    }
+                });
+                quote! {{
+                    let mut k = ::cubenet::__private::KernelPlan::new(#name);
+                    #(#jobs)*
+                    plan.push(k);
+                }}
+            })
             .collect()
     };
-    let train = arms(&plan.train, true);
-    let eval = arms(&plan.eval, false);
+    let train = kernels(&plan.train, true);
+    let eval = kernels(&plan.eval, false);
     quote! {
         use #module::*;
-        let mut best: (usize, &'static str) = (0, "");
+        let mut plan = ::std::vec::Vec::new();
         if train { #(#train)* } else { #(#eval)* }
-        best
+        plan
     }
 }

@@ -205,6 +205,15 @@ impl BlockOp for NormBlock {
     fn out_len(&self) -> usize {
         self.num_features * self.out_hw.0 * self.out_hw.1
     }
+    fn macs(&self, phase: Phase) -> usize {
+        // One multiply-add per input element and pass over it.
+        let len = self.num_features * self.hw.0 * self.hw.1;
+        match phase {
+            Phase::Forward | Phase::Stats | Phase::InputGrad => len,
+            Phase::NormGrad => 2 * len,
+            _ => 0,
+        }
+    }
     fn kernels_module(&self) -> &'static str {
         "norm"
     }

@@ -45,13 +45,6 @@ pub enum Target {
 impl Target {
     /// Every target, in the order of the configuration arrays.
     pub const ALL: [Target; 2] = [Target::Cpu, Target::Gpu];
-    /// The target's name in printouts.
-    pub fn name(self) -> &'static str {
-        match self {
-            Target::Cpu => "cpu",
-            Target::Gpu => "gpu",
-        }
-    }
 }
 
 impl Phase {
@@ -190,6 +183,15 @@ pub trait BlockOp: std::fmt::Debug {
     /// Multiply-adds of its forward pass per sample (saturating; only reported).
     fn forward_macs(&self) -> usize {
         0
+    }
+    /// Multiply-adds (or, for element-wise work, elements) of `phase` per sample
+    /// (saturating; reported in the plan, `Network::kernel_plan`). A reduction's second stage
+    /// counts 0: its additions are few.
+    fn macs(&self, phase: Phase) -> usize {
+        match phase {
+            Phase::Forward => self.forward_macs(),
+            _ => 0,
+        }
     }
     /// The type of its comptime configuration (`ConvCfg`).
     fn cfg_type(&self) -> &'static str;

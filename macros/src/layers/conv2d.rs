@@ -328,6 +328,13 @@ impl BlockOp for ConvBlock {
     fn part_len(&self) -> (usize, usize) {
         (self.conv_hw.0 / self.chunk_rows() * self.num_params(), 0)
     }
+    fn macs(&self, phase: Phase) -> usize {
+        match phase {
+            Phase::Forward | Phase::InputGrad | Phase::WeightPartial => self.forward_macs(),
+            Phase::OutGrad => self.out_channels * self.conv_hw.0 * self.conv_hw.1,
+            _ => 0,
+        }
+    }
     fn forward_macs(&self) -> usize {
         let (kh, kw) = self.kernel_size;
         [

@@ -141,6 +141,12 @@ impl BlockOp for LinearBlock {
     fn forward_macs(&self) -> usize {
         self.in_features.saturating_mul(self.out_features)
     }
+    fn macs(&self, phase: Phase) -> usize {
+        match phase {
+            Phase::Forward | Phase::InputGrad | Phase::WeightGrad => self.forward_macs(),
+            _ => 0,
+        }
+    }
     fn cfg_type(&self) -> &'static str {
         "LinearCfg"
     }
