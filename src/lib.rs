@@ -64,8 +64,8 @@ pub mod zoo;
 pub use cubenet_macros::network;
 pub use cubenet_runtime::{
     checkpoint, curves, data, default_device, describe, infer, optim, resume, schedule, trainer,
-    Adam, BlockInfo, BufferInfo, Device, Error, Init, Layout, NamedTensor, NetState, Network,
-    KernelPlan, Optimizer, ParamInfo, Result, Sgd, StopFlag, Target,
+    Adam, BlockInfo, BufferInfo, Device, Error, Init, KernelPlan, Layout, NamedTensor, NetState,
+    Network, Optimizer, ParamInfo, Result, Sgd, StopFlag, Target,
 };
 
 /// Gives the Vulkan loader a private `XDG_RUNTIME_DIR` (under the system temp folder) when

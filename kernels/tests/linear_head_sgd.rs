@@ -61,6 +61,7 @@ fn linear_block_with_each_activation() {
             rb: 2,
             ob: 3,
             ib: 4,
+            k_splits: 1,
         };
         let sgd = SgdArgs {
             lr: 0.2,
@@ -80,6 +81,49 @@ fn linear_block_with_each_activation() {
     }
 }
 
+/// Split-K forward (the sum over `in_features` in ranges, then their sums in order): with
+/// a bias and an activation whose backward needs the stored pre-activation (GELU), and
+/// without a bias after a ReLU, short batches included.
+#[test]
+fn linear_split_k_forward() {
+    let cases = [
+        (12, 6, Act::Gelu, true, 3, 5, 6),
+        (8, 4, Act::Relu, false, 2, 3, 4),
+        (16, 5, Act::None, true, 4, 7, 7),
+    ];
+    for (i, (in_f, out_f, act, bias, k_splits, n, cap)) in cases.into_iter().enumerate() {
+        let spec = LinearSpec {
+            in_f,
+            out_f,
+            act,
+            bias,
+            rb: 2,
+            ob: 1,
+            ib: 2,
+            k_splits,
+        };
+        assert_eq!(
+            spec.cfg().forward_units(n),
+            n.div_ceil(2) * out_f * k_splits
+        );
+        let sgd = SgdArgs {
+            lr: 0.1,
+            momentum: 0.9,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            flags: 0,
+        };
+        linear_case(
+            &format!("linear {in_f}->{out_f} {act:?}, {k_splits} split-K ranges, n {n}"),
+            40 + i as u64,
+            spec,
+            n,
+            cap,
+            sgd,
+        );
+    }
+}
+
 #[test]
 fn linear_unblocked_with_bias() {
     let spec = LinearSpec {
@@ -90,6 +134,7 @@ fn linear_unblocked_with_bias() {
         rb: 1,
         ob: 1,
         ib: 1,
+        k_splits: 1,
     };
     linear_case(
         "linear 7->6, rb 1 ob 1 ib 1",
@@ -112,6 +157,7 @@ fn linear_blocked_relu_odd_short_batch() {
         rb: 2,
         ob: 3,
         ib: 4,
+        k_splits: 1,
     };
     let sgd = SgdArgs {
         lr: 0.2,
@@ -140,6 +186,7 @@ fn linear_no_bias_relu_batch_1_first_sgd_step() {
         rb: 4,
         ob: 2,
         ib: 5,
+        k_splits: 1,
     };
     let sgd = SgdArgs {
         lr: 0.1,
@@ -361,6 +408,7 @@ fn linear_weight_gradient_sums_a_large_batch_in_blocks() {
         rb: 4,
         ob: 2,
         ib: 5,
+        k_splits: 1,
     };
     linear_case(
         "linear 5->4 + relu, n 1000",

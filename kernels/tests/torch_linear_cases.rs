@@ -253,6 +253,7 @@ fn p5_relu_gradient_is_zero_at_zero() {
         rb: 2,
         ob: 1,
         ib: 1,
+        k_splits: 1,
     };
     linear_torch_case(
         "P5_relu",
@@ -278,6 +279,7 @@ fn p6b_linear_relu_composite() {
         rb: 2,
         ob: 3,
         ib: 2,
+        k_splits: 1,
     };
     let (x, w, b, up) = (
         input(case, "x"),

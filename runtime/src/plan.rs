@@ -52,7 +52,12 @@ pub fn table(n: usize, plans: &[Vec<KernelPlan>]) -> String {
     let _ = writeln!(s, "training step at batch {n}:");
     let _ = write!(s, "      {:<37} {:>12}", "kernel", "MACs");
     for t in Target::ALL {
-        let _ = write!(s, " {:>12} {:>12}", format!("{} units", t.name()), "longest loop");
+        let _ = write!(
+            s,
+            " {:>12} {:>12}",
+            format!("{} units", t.name()),
+            "longest loop"
+        );
     }
     s.push('\n');
     let kernels = plans.first().map_or(0, Vec::len);
@@ -95,8 +100,15 @@ mod tests {
         let t = table(64, &[cpu, gpu]);
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 4, "{t}");
-        assert!(lines[0].contains("batch 64") && lines[1].contains("gpu units"), "{t}");
+        assert!(
+            lines[0].contains("batch 64") && lines[1].contains("gpu units"),
+            "{t}"
+        );
         let cols: Vec<&str> = lines[2].split_whitespace().collect();
-        assert_eq!(cols, ["1.", "forward_conv1", "28", "4", "100", "4000", "10"], "{t}");
+        assert_eq!(
+            cols,
+            ["1.", "forward_conv1", "28", "4", "100", "4000", "10"],
+            "{t}"
+        );
     }
 }

@@ -68,13 +68,27 @@ pub fn conv_forward_tiled_unit(
     let mut w = Array::<f32>::new(comptime!(t.oc * cfg.kernel_w));
     // The cpu target's accumulators: `rpv` conv rows of `cc` columns per 16-wide vector
     // (rows narrower than 16 that divide it are packed side by side).
-    let rpv = comptime!(if cc < 16 && 16 % cc == 0 && cr % (16 / cc) == 0 { 16 / cc } else { 1 });
-    let lanes = comptime!((if cc < 16 && 16 % cc == 0 && cr % (16 / cc) == 0 { 16 / cc } else { 1 }) * cc);
+    let rpv = comptime!(if cc < 16 && 16 % cc == 0 && cr % (16 / cc) == 0 {
+        16 / cc
+    } else {
+        1
+    });
+    let lanes = comptime!(
+        (if cc < 16 && 16 % cc == 0 && cr % (16 / cc) == 0 {
+            16 / cc
+        } else {
+            1
+        }) * cc
+    );
     let groups = comptime!(lanes.div_ceil(16));
-    let vrows = comptime!(cr / (if cc < 16 && 16 % cc == 0 && cr % (16 / cc) == 0 { 16 / cc } else { 1 }));
-    let mut vacc = Array::<Vector<f32, Const<16>>>::new(comptime!(
-        t.oc * cr * cc.div_ceil(16)
-    ));
+    let vrows = comptime!(
+        cr / (if cc < 16 && 16 % cc == 0 && cr % (16 / cc) == 0 {
+            16 / cc
+        } else {
+            1
+        })
+    );
+    let mut vacc = Array::<Vector<f32, Const<16>>>::new(comptime!(t.oc * cr * cc.div_ceil(16)));
     // Explicit vectors, except for rows of at most 8 columns at stride 1, which the compiler
     // vectorises better as they are (measured).
     let vector = comptime!(t.vector && !(cc <= 8 && cfg.stride_w == 1));
@@ -141,14 +155,20 @@ pub fn conv_forward_tiled_unit(
                                     let x = comptime!((gi * 16 + l) % cc);
                                     xv.insert(
                                         l,
-                                        xs[comptime!((r * cfg.stride_w + tap % cfg.stride_w) * len + x + tap / cfg.stride_w)],
+                                        xs[comptime!(
+                                            (r * cfg.stride_w + tap % cfg.stride_w) * len
+                                                + x
+                                                + tap / cfg.stride_w
+                                        )],
                                     );
                                 }
                             }
                             #[unroll]
                             for o in 0..comptime!(t.oc) {
                                 let a = comptime!((o * vrows + vr) * groups + gi);
-                                let wv = Vector::<f32, Const<16>>::new(w[comptime!(o * cfg.kernel_w + kx)]);
+                                let wv = Vector::<f32, Const<16>>::new(
+                                    w[comptime!(o * cfg.kernel_w + kx)],
+                                );
                                 vacc[a] = fma(wv, xv, vacc[a]);
                             }
                         }
@@ -162,7 +182,11 @@ pub fn conv_forward_tiled_unit(
                         let tap = comptime!(kx * cfg.dilation_w);
                         #[unroll]
                         for x in 0..cc {
-                            let v = xs[comptime!((r * cfg.stride_w + tap % cfg.stride_w) * len + x + tap / cfg.stride_w)];
+                            let v = xs[comptime!(
+                                (r * cfg.stride_w + tap % cfg.stride_w) * len
+                                    + x
+                                    + tap / cfg.stride_w
+                            )];
                             #[unroll]
                             for o in 0..comptime!(t.oc) {
                                 let a = comptime!(o * cr * cc + r * cc + x);

@@ -49,7 +49,9 @@ pub fn conv_input_grad_unit(
     let mut w = Array::<f32>::new(comptime!(t.in_c * cfg.kernel_w));
     // The cpu target's accumulators: each input row's columns in 16-wide vectors.
     let groups = comptime!(t.in_cols.div_ceil(16));
-    let mut vacc = Array::<Vector<f32, Const<16>>>::new(comptime!(t.in_c * t.in_rows * t.in_cols.div_ceil(16)));
+    let mut vacc = Array::<Vector<f32, Const<16>>>::new(comptime!(
+        t.in_c * t.in_rows * t.in_cols.div_ceil(16)
+    ));
     if comptime!(t.vector && ic > 8) {
         #[unroll]
         for i in 0..comptime!(t.in_c * t.in_rows * t.in_cols.div_ceil(16)) {
@@ -107,13 +109,18 @@ pub fn conv_input_grad_unit(
                                 #[unroll]
                                 for l in 0..16usize {
                                     if comptime!(gi * 16 + l < ic) {
-                                        gv.insert(l, gs[comptime!(gi * 16 + l + pad - kx * cfg.dilation_w)]);
+                                        gv.insert(
+                                            l,
+                                            gs[comptime!(gi * 16 + l + pad - kx * cfg.dilation_w)],
+                                        );
                                     }
                                 }
                                 #[unroll]
                                 for c in 0..icb {
                                     let a = comptime!((c * ir + r) * groups + gi);
-                                    let wv = Vector::<f32, Const<16>>::new(w[comptime!(c * cfg.kernel_w + kx)]);
+                                    let wv = Vector::<f32, Const<16>>::new(
+                                        w[comptime!(c * cfg.kernel_w + kx)],
+                                    );
                                     vacc[a] = fma(wv, gv, vacc[a]);
                                 }
                             }

@@ -2,6 +2,11 @@
 //!
 //! `y = act(x W^T + b)` with `W` of shape `out_features x in_features` (torch.nn.Linear) and
 //! `act` one of [`Act`]; relu'(0) = 0.
+//!
+//! A wide layer's forward sum over `in_features` is split into `k_splits` equal ranges
+//! (split-K, a shape-only rule: [`k_splits_for`]): [`linear_forward_unit`] stores each range's
+//! partial sum in the `part` arena and [`linear_forward_sum_unit`] adds them in range order to
+//! the bias, then applies the activation. Without a split the forward unit does it all.
 use cubecl::prelude::*;
 
 use crate::act::{act_grad, activate, Act};
@@ -11,6 +16,23 @@ pub mod reference;
 
 /// Samples summed into one partial sum before it is added to the total, in weight gradients.
 pub const SUM_BLOCK: usize = 32;
+
+/// The smallest number of `in_features` one split-K range sums (see [`k_splits_for`]).
+pub const MIN_SPLIT_LEN: usize = 256;
+
+/// How many ranges the forward sum over `in_features` is split into: the largest of 8, 4, 2
+/// that divides `in_features` into ranges of at least [`MIN_SPLIT_LEN`], else 1. Depends on
+/// the shape only, so results are the same on every target (800 -> 2, 3136 -> 8, 400 -> 1).
+pub const fn k_splits_for(in_features: usize) -> usize {
+    let mut d = 8;
+    while d > 1 {
+        if in_features.is_multiple_of(d) && in_features / d >= MIN_SPLIT_LEN {
+            return d;
+        }
+        d /= 2;
+    }
+    1
+}
 
 /// Comptime description of one linear block.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
@@ -44,6 +66,13 @@ pub struct LinearCfg {
     pub ob: usize,
     /// Input features per input-gradient and weight-gradient unit (divides `in_f`).
     pub ib: usize,
+    /// Ranges the forward sum is split into ([`k_splits_for`]`(in_features)`).
+    pub k_splits: usize,
+    /// Offset of the split-K partial sums (`k_splits x out_features` per sample) in the
+    /// `part` arena: `part_a * cap + part_b` (unused when `k_splits == 1`).
+    pub part_a: usize,
+    /// See `part_a`.
+    pub part_b: usize,
 }
 
 impl LinearCfg {
@@ -62,7 +91,27 @@ impl LinearCfg {
     }
     /// Units of `linear_forward_unit` for a batch of `n`.
     pub const fn forward_units(&self, n: usize) -> usize {
-        n.div_ceil(self.rb) * (self.out_features / self.ob)
+        n.div_ceil(self.rb) * (self.out_features / self.ob) * self.k_splits
+    }
+    /// Units of `linear_forward_sum_unit` for a batch of `n` (0 without a split).
+    pub const fn forward_sum_units(&self, n: usize) -> usize {
+        if self.k_splits > 1 {
+            n * self.out_features
+        } else {
+            0
+        }
+    }
+    /// Loop iterations of one `linear_forward_sum_unit` invocation.
+    pub const fn forward_sum_loop_iterations(&self) -> usize {
+        self.k_splits
+    }
+    /// Floats per sample of the split-K partial sums in the `part` arena.
+    pub const fn split_len(&self) -> usize {
+        if self.k_splits > 1 {
+            self.k_splits * self.out_features
+        } else {
+            0
+        }
     }
     /// Units of `linear_input_grad_unit` for a batch of `n`.
     pub const fn input_grad_units(&self, n: usize) -> usize {
@@ -70,7 +119,7 @@ impl LinearCfg {
     }
     /// Loop iterations of one `linear_forward_unit` invocation (see [`crate::LOOP_LIMIT`]).
     pub const fn forward_loop_iterations(&self) -> usize {
-        self.in_features
+        self.in_features / self.k_splits
     }
     /// Loop iterations of one `linear_input_grad_unit` invocation.
     pub const fn input_grad_loop_iterations(&self) -> usize {
@@ -106,11 +155,14 @@ pub fn linear_out_grad(
     g
 }
 
-/// Forward unit: `cfg.rb` samples x `cfg.ob` outputs of `act(x W^T + b)`.
+/// Forward unit: `cfg.rb` samples x `cfg.ob` outputs of `act(x W^T + b)`, or, with a split
+/// (`cfg.k_splits > 1`), their partial sums over one range of `in_features` (stored in
+/// `part`, finished by [`linear_forward_sum_unit`]).
 #[cube]
 pub fn linear_forward_unit(
     params: &mut [f32],
     acts: &mut [f32],
+    part: &mut [f32],
     unit: usize,
     #[comptime] cfg: LinearCfg,
     #[comptime] n: usize,
@@ -119,14 +171,19 @@ pub fn linear_forward_unit(
     let rb = comptime!(cfg.rb);
     let ob = comptime!(cfg.ob);
     let n_ob = comptime!(cfg.out_features / cfg.ob);
+    let n_rb = comptime!(n.div_ceil(cfg.rb));
+    let k_len = comptime!(cfg.in_features / cfg.k_splits);
+    let split = comptime!(cfg.k_splits > 1);
     let o0 = (unit % n_ob) * ob;
-    let r0 = (unit / n_ob) * rb;
+    let r0 = ((unit / n_ob) % n_rb) * rb;
+    let kk = unit / comptime!(n_ob * n.div_ceil(cfg.rb));
+    let k0 = kk * k_len;
     let mut acc = Array::<f32>::new(comptime!(cfg.rb * cfg.ob));
     let mut xs = Array::<f32>::new(comptime!(cfg.rb));
     #[unroll]
     for o in 0..ob {
         let mut b = 0.0f32;
-        if comptime!(cfg.bias) {
+        if comptime!(cfg.bias && !split) {
             b = params[cfg.b_off + o0 + o];
         }
         #[unroll]
@@ -135,7 +192,7 @@ pub fn linear_forward_unit(
         }
     }
     let x_base = comptime!(cfg.in_act * cap);
-    for i in 0..cfg.in_features {
+    for i in k0..k0 + k_len {
         #[unroll]
         for r in 0..rb {
             let row = min(r0 + r, n - 1);
@@ -151,19 +208,57 @@ pub fn linear_forward_unit(
         }
     }
     let y_base = comptime!(cfg.out_act * cap);
+    let p_base = comptime!(cfg.part_a * cap + cfg.part_b);
     #[unroll]
     for r in 0..rb {
         if r0 + r < n {
             #[unroll]
             for o in 0..ob {
                 let pre = acc[r * ob + o];
-                let at = (r0 + r) * cfg.out_features + o0 + o;
-                acts[y_base + at] = activate(pre, cfg.act);
-                if comptime!(cfg.act.needs_pre()) {
-                    acts[comptime!(cfg.pre_act * cap) + at] = pre;
+                if comptime!(split) {
+                    part[p_base
+                        + (r0 + r) * comptime!(cfg.split_len())
+                        + kk * cfg.out_features
+                        + o0
+                        + o] = pre;
+                } else {
+                    let at = (r0 + r) * cfg.out_features + o0 + o;
+                    acts[y_base + at] = activate(pre, cfg.act);
+                    if comptime!(cfg.act.needs_pre()) {
+                        acts[comptime!(cfg.pre_act * cap) + at] = pre;
+                    }
                 }
             }
         }
+    }
+}
+
+/// Split-K forward, second stage: output `o` of sample `s` (`unit = s * out_f + o`) is the
+/// bias plus the `k_splits` partial sums in range order, then the activation.
+#[cube]
+pub fn linear_forward_sum_unit(
+    params: &mut [f32],
+    acts: &mut [f32],
+    part: &mut [f32],
+    unit: usize,
+    #[comptime] cfg: LinearCfg,
+    #[comptime] cap: usize,
+) {
+    let o = unit % cfg.out_features;
+    let s = unit / cfg.out_features;
+    let mut pre = 0.0f32;
+    if comptime!(cfg.bias) {
+        pre = params[cfg.b_off + o];
+    }
+    let p = comptime!(cfg.part_a * cap + cfg.part_b) + s * comptime!(cfg.split_len()) + o;
+    #[unroll]
+    for kk in 0..comptime!(cfg.k_splits) {
+        pre += part[p + kk * cfg.out_features];
+    }
+    let at = unit;
+    acts[comptime!(cfg.out_act * cap) + at] = activate(pre, cfg.act);
+    if comptime!(cfg.act.needs_pre()) {
+        acts[comptime!(cfg.pre_act * cap) + at] = pre;
     }
 }
 

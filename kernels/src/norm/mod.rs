@@ -130,7 +130,12 @@ impl NormCfg {
     }
     /// Upper bound on the loop iterations of one [`norm_grad_unit`].
     pub const fn grad_loop_iterations(&self, n: usize) -> usize {
-        2 * n + 3 * self.hw() + self.out_h * (1 + self.out_w)
+        2 * n
+            + if self.pool.pooled {
+                2 * self.hw() + self.out_h * self.out_w
+            } else {
+                self.hw()
+            }
     }
     /// Upper bound on the loop iterations of one [`norm_input_grad_unit`].
     pub const fn input_grad_loop_iterations(&self, n: usize) -> usize {
@@ -349,6 +354,18 @@ pub fn norm_grad_unit(
             }
             acts[dy_base + pos] += g;
         }
+    }
+    // The plane's partial sums, in plane order: after the scatter when pooled, else in the
+    // same pass as `dy`.
+    let x_base = comptime!(cfg.in_act * cap) + plane;
+    let mut sum = 0.0f32;
+    let mut dotp = 0.0f32;
+    if comptime!(cfg.pool.pooled) {
+        for i in 0..hw {
+            let g = acts[dy_base + i];
+            sum += g;
+            dotp += (acts[x_base + i] - mean) * g;
+        }
     } else {
         for pos in 0..hw {
             let mut g = acts[g_base + pos];
@@ -361,15 +378,9 @@ pub fn norm_grad_unit(
                 }
             }
             acts[dy_base + pos] = g;
+            sum += g;
+            dotp += (acts[x_base + pos] - mean) * g;
         }
-    }
-    let x_base = comptime!(cfg.in_act * cap) + plane;
-    let mut sum = 0.0f32;
-    let mut dotp = 0.0f32;
-    for i in 0..hw {
-        let g = acts[dy_base + i];
-        sum += g;
-        dotp += (acts[x_base + i] - mean) * g;
     }
     let out = comptime!(cfg.gstat * cap) + s * comptime!(2 * cfg.num_features) + ch;
     acts[out] = sum;

@@ -253,6 +253,8 @@ pub struct LinearSpec {
     pub rb: usize,
     pub ob: usize,
     pub ib: usize,
+    /// Split-K ranges of the forward sum (1: none).
+    pub k_splits: usize,
 }
 
 impl LinearSpec {
@@ -274,6 +276,9 @@ impl LinearSpec {
             rb: self.rb,
             ob: self.ob,
             ib: self.ib,
+            k_splits: self.k_splits,
+            part_a: 0,
+            part_b: 0,
         }
     }
 
@@ -287,7 +292,7 @@ impl LinearSpec {
             pooled: false,
             pre: self.act.needs_pre(),
             dconv_len: 0,
-            part_per_sample: 0,
+            part_per_sample: self.cfg().split_len(),
         }
     }
 }

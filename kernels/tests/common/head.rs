@@ -40,6 +40,9 @@ impl HeadSpec {
             rb: 1,
             ob: 1,
             ib: self.ib,
+            k_splits: 1,
+            part_a: 0,
+            part_b: 0,
         };
         HeadCfg {
             linear,

@@ -9,7 +9,7 @@ use cubenet_kernels::conv::{
 use cubenet_kernels::dropout::{dropout_forward_unit, dropout_input_grad_unit};
 use cubenet_kernels::head::head_unit;
 use cubenet_kernels::linear::{
-    linear_forward_unit, linear_input_grad_unit, linear_weight_grad_unit,
+    linear_forward_sum_unit, linear_forward_unit, linear_input_grad_unit, linear_weight_grad_unit,
 };
 use cubenet_kernels::norm::{
     norm_forward_unit, norm_grad_unit, norm_input_grad_unit, norm_stats_unit, norm_weight_grad_unit,
@@ -119,6 +119,7 @@ pub fn conv_weight_final_k(
 pub fn linear_forward_k(
     params: &mut [f32],
     acts: &mut [f32],
+    part: &mut [f32],
     units: usize,
     #[comptime] cfg: LinearCfg,
     #[comptime] n: usize,
@@ -126,7 +127,22 @@ pub fn linear_forward_k(
 ) {
     let u = ABSOLUTE_POS;
     if u < units {
-        linear_forward_unit(params, acts, u, cfg, n, cap);
+        linear_forward_unit(params, acts, part, u, cfg, n, cap);
+    }
+}
+
+#[cube(launch_unchecked)]
+pub fn linear_forward_sum_k(
+    params: &mut [f32],
+    acts: &mut [f32],
+    part: &mut [f32],
+    units: usize,
+    #[comptime] cfg: LinearCfg,
+    #[comptime] cap: usize,
+) {
+    let u = ABSOLUTE_POS;
+    if u < units {
+        linear_forward_sum_unit(params, acts, part, u, cfg, cap);
     }
 }
 

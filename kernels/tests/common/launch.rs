@@ -190,6 +190,7 @@ impl Gpu {
         }
     }
 
+    /// The forward pass, and with a split its second stage (the ranges' sums).
     pub fn linear_forward(&self, cfg: LinearCfg, n: usize, cap: usize) {
         let units = cfg.forward_units(n);
         unsafe {
@@ -199,11 +200,28 @@ impl Gpu {
                 CubeDim::new_1d(64),
                 self.arg(0),
                 self.arg(3),
+                self.arg(5),
                 units,
                 cfg,
                 n,
                 cap,
             )
+        }
+        let units = cfg.forward_sum_units(n);
+        if units > 0 {
+            unsafe {
+                linear_forward_sum_k::launch_unchecked(
+                    &self.client,
+                    groups(units),
+                    CubeDim::new_1d(64),
+                    self.arg(0),
+                    self.arg(3),
+                    self.arg(5),
+                    units,
+                    cfg,
+                    cap,
+                )
+            }
         }
     }
 

@@ -152,7 +152,8 @@ impl BlockOp for AvgPoolBlock {
             | Phase::NormGrad
             | Phase::OutGrad
             | Phase::WeightPartial
-            | Phase::WeightGrad => quote!(),
+            | Phase::WeightGrad
+            | Phase::ForwardSum => quote!(),
         }
     }
     fn units(&self, phase: Phase, c: &TokenStream) -> TokenStream {
@@ -163,7 +164,8 @@ impl BlockOp for AvgPoolBlock {
             | Phase::NormGrad
             | Phase::OutGrad
             | Phase::WeightPartial
-            | Phase::WeightGrad => quote!(0usize),
+            | Phase::WeightGrad
+            | Phase::ForwardSum => quote!(0usize),
         }
     }
     fn loops(&self, phase: Phase, c: &TokenStream, _train: bool) -> Option<TokenStream> {
@@ -174,7 +176,8 @@ impl BlockOp for AvgPoolBlock {
             | Phase::NormGrad
             | Phase::OutGrad
             | Phase::WeightPartial
-            | Phase::WeightGrad => None,
+            | Phase::WeightGrad
+            | Phase::ForwardSum => None,
         }
     }
 }

@@ -309,7 +309,7 @@ impl BlockOp for NormBlock {
                 norm_weight_grad_unit(params, velocity, grads, acts, u, lr, momentum,
                     dampening, weight_decay, flags, #c, n, cap);
             },
-            Phase::OutGrad | Phase::WeightPartial => quote!(),
+            Phase::OutGrad | Phase::WeightPartial | Phase::ForwardSum => quote!(),
         }
     }
     fn units(&self, phase: Phase, c: &TokenStream) -> TokenStream {
@@ -318,7 +318,7 @@ impl BlockOp for NormBlock {
             Phase::Stats | Phase::NormGrad => quote!(#c.units(n)),
             Phase::InputGrad => quote!(#c.input_grad_units(n)),
             Phase::WeightGrad => quote!(#c.weight_grad_units()),
-            Phase::OutGrad | Phase::WeightPartial => quote!(0usize),
+            Phase::OutGrad | Phase::WeightPartial | Phase::ForwardSum => quote!(0usize),
         }
     }
     fn loops(&self, phase: Phase, c: &TokenStream, train: bool) -> Option<TokenStream> {
@@ -328,7 +328,7 @@ impl BlockOp for NormBlock {
             Phase::NormGrad => quote!(#c.grad_loop_iterations(n)),
             Phase::InputGrad => quote!(#c.input_grad_loop_iterations(n)),
             Phase::WeightGrad => quote!(#c.weight_grad_loop_iterations(n)),
-            Phase::OutGrad | Phase::WeightPartial => return None,
+            Phase::OutGrad | Phase::WeightPartial | Phase::ForwardSum => return None,
         })
     }
 }

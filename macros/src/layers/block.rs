@@ -15,6 +15,9 @@ use crate::ir::PoolWindow;
 pub enum Phase {
     /// The forward pass.
     Forward,
+    /// A split-K forward pass's second stage: the ranges' partial sums added in order, the
+    /// bias and the activation (after `Forward`, in training and evaluation).
+    ForwardSum,
     /// A BatchNorm's per-plane batch statistics (training only, before `Forward`).
     Stats,
     /// A BatchNorm's `dy` and backward partial sums (before `InputGrad`).
@@ -52,6 +55,7 @@ impl Phase {
     pub fn describe(self) -> &'static str {
         match self {
             Phase::Forward => "forward",
+            Phase::ForwardSum => "split-K sums",
             Phase::Stats => "batch statistics",
             Phase::NormGrad => "dy + partial sums",
             Phase::OutGrad => "d(conv output)",
@@ -64,6 +68,7 @@ impl Phase {
     pub fn kernel_name(self, id: &str) -> String {
         match self {
             Phase::Forward => format!("forward_{id}"),
+            Phase::ForwardSum => format!("forward_{id}_sum"),
             Phase::Stats => format!("stats_{id}"),
             Phase::NormGrad => format!("backward_{id}_stats"),
             Phase::OutGrad => format!("backward_{id}_out"),
@@ -76,6 +81,7 @@ impl Phase {
     pub fn what(self) -> &'static str {
         match self {
             Phase::Forward => "the forward pass",
+            Phase::ForwardSum => "the forward pass's split-K sums",
             Phase::Stats => "the batch statistics",
             Phase::NormGrad => "the backward pass",
             Phase::OutGrad => "the output gradient",
@@ -162,7 +168,8 @@ pub trait BlockOp: std::fmt::Debug {
     fn mode_dependent(&self) -> bool {
         false
     }
-    /// Its phases in a training forward pass, in order.
+    /// Its phases in a training forward pass, in order (an evaluation runs them all but
+    /// `Stats`).
     fn forward_phases(&self) -> &'static [Phase] {
         &[Phase::Forward]
     }

@@ -253,7 +253,11 @@ impl ConvBlock {
                     (1, 1)
                 };
                 let oc = div(out_g, (256 / (rows * pkh * cols * pkw)).clamp(1, 16));
-                let in_rows = if iw >= 16 { 1 } else { div(ih, (32 / iw).max(1)) };
+                let in_rows = if iw >= 16 {
+                    1
+                } else {
+                    div(ih, (32 / iw).max(1))
+                };
                 let in_c = div(in_g, (512 / (in_rows * iw)).clamp(1, 8));
                 let wg_oc = div(out_g, (24 / kw).clamp(1, 8));
                 ([oc, rows, cols, in_c, in_rows, iw, wg_oc, kw], true)
@@ -410,7 +414,7 @@ impl BlockOp for ConvBlock {
                 conv_weight_final_unit(params, velocity, grads, part, u, lr, momentum,
                     dampening, weight_decay, flags, #c, n, cap);
             },
-            Phase::Stats | Phase::NormGrad => quote!(),
+            Phase::Stats | Phase::NormGrad | Phase::ForwardSum => quote!(),
         }
     }
     fn units(&self, phase: Phase, c: &TokenStream) -> TokenStream {
@@ -420,7 +424,7 @@ impl BlockOp for ConvBlock {
             Phase::InputGrad => quote!(#c.input_grad_units(n)),
             Phase::WeightPartial => quote!(#c.weight_partial_units(n)),
             Phase::WeightGrad => quote!(#c.weight_final_units()),
-            Phase::Stats | Phase::NormGrad => quote!(0usize),
+            Phase::Stats | Phase::NormGrad | Phase::ForwardSum => quote!(0usize),
         }
     }
     fn loops(&self, phase: Phase, c: &TokenStream, _train: bool) -> Option<TokenStream> {
@@ -430,7 +434,7 @@ impl BlockOp for ConvBlock {
             Phase::InputGrad => Some(quote!(#c.input_grad_loop_iterations())),
             Phase::WeightPartial => Some(quote!(#c.weight_partial_loop_iterations())),
             Phase::WeightGrad => Some(quote!(#c.weight_final_loop_iterations(n))),
-            Phase::Stats | Phase::NormGrad => None,
+            Phase::Stats | Phase::NormGrad | Phase::ForwardSum => None,
         }
     }
 }

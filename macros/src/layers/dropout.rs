@@ -122,7 +122,8 @@ impl BlockOp for DropoutBlock {
             | Phase::NormGrad
             | Phase::OutGrad
             | Phase::WeightPartial
-            | Phase::WeightGrad => quote!(),
+            | Phase::WeightGrad
+            | Phase::ForwardSum => quote!(),
         }
     }
     fn units(&self, phase: Phase, c: &TokenStream) -> TokenStream {
@@ -133,7 +134,8 @@ impl BlockOp for DropoutBlock {
             | Phase::NormGrad
             | Phase::OutGrad
             | Phase::WeightPartial
-            | Phase::WeightGrad => quote!(0usize),
+            | Phase::WeightGrad
+            | Phase::ForwardSum => quote!(0usize),
         }
     }
     fn loops(&self, _: Phase, _: &TokenStream, _: bool) -> Option<TokenStream> {

@@ -110,6 +110,18 @@ pub struct LinearBlock {
     pub bias: bool,
 }
 
+impl LinearBlock {
+    /// The split-K ranges of its forward sum: `cubenet_kernels::linear::k_splits_for`'s rule
+    /// (the largest of 8, 4, 2 leaving ranges of at least 256 features), on the shape alone.
+    fn k_splits(&self) -> usize {
+        let f = self.in_features;
+        [8, 4, 2]
+            .into_iter()
+            .find(|&d| f.is_multiple_of(d) && f / d >= 256)
+            .unwrap_or(1)
+    }
+}
+
 impl BlockOp for LinearBlock {
     fn label(&self) -> &'static str {
         "linear"
@@ -144,31 +156,60 @@ impl BlockOp for LinearBlock {
     fn macs(&self, phase: Phase) -> usize {
         match phase {
             Phase::Forward | Phase::InputGrad | Phase::WeightGrad => self.forward_macs(),
-            _ => 0,
+            Phase::ForwardSum
+            | Phase::Stats
+            | Phase::NormGrad
+            | Phase::OutGrad
+            | Phase::WeightPartial => 0,
+        }
+    }
+    fn forward_phases(&self) -> &'static [Phase] {
+        if self.k_splits() > 1 {
+            &[Phase::Forward, Phase::ForwardSum]
+        } else {
+            &[Phase::Forward]
+        }
+    }
+    fn part_len(&self) -> (usize, usize) {
+        match self.k_splits() {
+            1 => (0, 0),
+            k => (k * self.out_features, 0),
         }
     }
     fn cfg_type(&self) -> &'static str {
         "LinearCfg"
     }
-    fn cfg(&self, b: &Block, _i: usize, _target: Target) -> TokenStream {
+    fn cfg(&self, b: &Block, _i: usize, target: Target) -> TokenStream {
         let (in_features, out_features, bias) = (self.in_features, self.out_features, self.bias);
         let act = act_tokens(self.act);
         let (w_off, b_off, in_act, out_act, in_grad, out_grad, pre_act) = (
             b.w_off, b.b_off, b.in_act, b.out_act, b.in_grad, b.out_grad, b.pre_act,
         );
-        let ob = largest_divisor(out_features, &[4, 2, 1]);
-        let ib = largest_divisor(in_features, &[4, 2, 1]);
+        let (rb, ob, ib): (usize, usize, usize) = match target {
+            Target::Cpu => (
+                4,
+                largest_divisor(out_features, &[4, 2, 1]),
+                largest_divisor(in_features, &[4, 2, 1]),
+            ),
+            // One output (input feature, weight) per unit: n x out_features x k_splits
+            // forward units, n x in_features input-gradient units.
+            Target::Gpu => (1, 1, 1),
+        };
+        let k_splits = self.k_splits();
+        let (part_a, part_b) = (b.part_a, b.part_b);
         quote! {
             LinearCfg {
                 in_features: #in_features, out_features: #out_features, act: #act, bias: #bias,
                 w_off: #w_off, b_off: #b_off, in_act: #in_act, out_act: #out_act,
-                in_grad: #in_grad, out_grad: #out_grad, pre_act: #pre_act, rb: 4, ob: #ob, ib: #ib,
+                in_grad: #in_grad, out_grad: #out_grad, pre_act: #pre_act, rb: #rb, ob: #ob,
+                ib: #ib, k_splits: #k_splits, part_a: #part_a, part_b: #part_b,
             }
         }
     }
     fn call(&self, phase: Phase, c: &TokenStream, _train: bool) -> TokenStream {
         match phase {
-            Phase::Forward => quote!(linear_forward_unit(params, acts, u, #c, n, cap);),
+            Phase::Forward => quote!(linear_forward_unit(params, acts, part, u, #c, n, cap);),
+            Phase::ForwardSum => quote!(linear_forward_sum_unit(params, acts, part, u, #c, cap);),
             Phase::InputGrad => quote!(linear_input_grad_unit(params, acts, u, #c, n, cap);),
             Phase::WeightGrad => quote! {
                 linear_weight_grad_unit(params, velocity, grads, acts, u, lr, momentum,
@@ -180,6 +221,7 @@ impl BlockOp for LinearBlock {
     fn units(&self, phase: Phase, c: &TokenStream) -> TokenStream {
         match phase {
             Phase::Forward => quote!(#c.forward_units(n)),
+            Phase::ForwardSum => quote!(#c.forward_sum_units(n)),
             Phase::InputGrad => quote!(#c.input_grad_units(n)),
             Phase::WeightGrad => quote!(#c.weight_grad_units()),
             Phase::Stats | Phase::NormGrad | Phase::OutGrad | Phase::WeightPartial => {
@@ -190,6 +232,7 @@ impl BlockOp for LinearBlock {
     fn loops(&self, phase: Phase, c: &TokenStream, _train: bool) -> Option<TokenStream> {
         match phase {
             Phase::Forward => Some(quote!(#c.forward_loop_iterations())),
+            Phase::ForwardSum => Some(quote!(#c.forward_sum_loop_iterations())),
             Phase::InputGrad => Some(quote!(#c.input_grad_loop_iterations())),
             Phase::WeightGrad => Some(quote!(#c.weight_grad_loop_iterations(n))),
             Phase::Stats | Phase::NormGrad | Phase::OutGrad | Phase::WeightPartial => None,

@@ -1,8 +1,8 @@
 //! The kernels of one training step and of one evaluation, for blocks `B0 .. Bk-1` (`Bk-1`
 //! is the head). Kernels run in order; a kernel's units run in any order, so a job goes in
 //! the first kernel after everything it reads has been written:
-//! - forward: each block's forward phases (a BatchNorm's statistics, then its forward pass),
-//!   one kernel each; the head kernel also computes the loss, d(logits) and the gradient
+//! - forward: each block's forward phases (a BatchNorm's statistics, then its forward pass;
+//!   a split-K linear's partial sums, then their sums), one kernel each; the head kernel also computes the loss, d(logits) and the gradient
 //!   with respect to its input;
 //! - backward, from block `k-2` down to block 0: each block's backward phases (a BatchNorm's
 //!   `dy` and partial sums, a conv's d(conv output)), then its input gradient unless it reads
@@ -102,11 +102,14 @@ pub fn kernels(blocks: &[Block]) -> Schedule {
         } else {
             ""
         };
-        let name = format!("{prefix}{}", Phase::Forward.kernel_name(&id));
-        eval.push(Kernel {
-            name,
-            jobs: vec![Job::Block(i, Phase::Forward)],
-        });
+        for &phase in block.op.forward_phases() {
+            if phase != Phase::Stats {
+                eval.push(Kernel {
+                    name: format!("{prefix}{}", phase.kernel_name(&id)),
+                    jobs: vec![Job::Block(i, phase)],
+                });
+            }
+        }
     }
     let train_forward = b.next();
     let head = blocks[k - 1].ident();
