@@ -143,6 +143,7 @@ impl NormSpec {
             skip: self.skip,
             skip_act: l.skip,
             input_grad: true,
+            samples_per_unit: 1,
         }
     }
 }
@@ -363,6 +364,7 @@ struct NormRun {
     bwd_bufs: Vec<f32>,
 }
 
+/// `samples_per_unit`: the units' grouping of samples (see `NormCfg`; 0: the whole batch).
 fn run_norm(
     spec: &NormSpec,
     n: usize,
@@ -370,8 +372,13 @@ fn run_norm(
     d: &NormData,
     train: bool,
     sgd: SgdArgs,
+    samples_per_unit: usize,
 ) -> NormRun {
-    let (l, cfg, c) = (spec.layout(), spec.cfg(), spec.c);
+    let (l, c) = (spec.layout(), spec.c);
+    let cfg = NormCfg {
+        samples_per_unit,
+        ..spec.cfg()
+    };
     let mut params = vec![SENTINEL; PARAM_PAD + 2 * c + 2];
     params[PARAM_PAD..PARAM_PAD + c].copy_from_slice(&d.gamma);
     params[PARAM_PAD + c..PARAM_PAD + 2 * c].copy_from_slice(&d.beta);
@@ -443,8 +450,22 @@ fn norm_case(
             "{what}: the activation should change some gradients"
         );
     }
-    let run = run_norm(&spec, n, cap, &d, train, sgd);
+    let run = run_norm(&spec, n, cap, &d, train, sgd, 1);
     let (init, fwd, bwd) = (&run.init, &run.fwd, &run.bwd);
+    // Units of several samples (the whole batch, or groups of 3 with a short last one) give
+    // bitwise the same arenas as one plane per unit.
+    let bits = |a: &Arenas, b: &[f32]| {
+        let f = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        (f(&a.params), f(&a.velocity), f(&a.grads), f(&a.acts), a.idx.clone(), f(b))
+    };
+    for group in [0, 3] {
+        let other = run_norm(&spec, n, cap, &d, train, sgd, group);
+        assert!(
+            bits(&other.fwd, &other.fwd_bufs) == bits(fwd, &run.fwd_bufs)
+                && bits(&other.bwd, &other.bwd_bufs) == bits(bwd, &run.bwd_bufs),
+            "{what}: {group} samples per unit changed a result"
+        );
+    }
 
     // Forward: output rows, argmax rows, (train) partials and running statistics.
     let mut acts = Expect::new(&format!("{what}: acts after forward"), &init.acts);

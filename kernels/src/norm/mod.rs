@@ -22,7 +22,10 @@
 //! `M2 = sum(m2_s + hw * (mean_s - mean)^2)`, exact for equal plane sizes). The backward
 //! sums (`sum(dy)`, `dotp`) are reduced the same way.
 //!
-//! Every unit is one (sample, channel) plane: `unit = s * c + ch`.
+//! Every unit is one channel's planes of a group of consecutive samples (`unit = g * c + ch`,
+//! [`NormCfg::samples_per_unit`] samples per group, a per-target tile): the channel's batch
+//! moments and backward sums are combined once per unit. The grouping never changes a
+//! result: each plane is computed alone and the partials are combined in sample order.
 // `#[cube]` needs a mutable binding assigned in both branches of a comptime `if`.
 #![allow(unused_assignments)]
 use cubecl::prelude::*;
@@ -89,6 +92,9 @@ pub struct NormCfg {
     pub skip_act: usize,
     /// Whether d(loss)/d(input) is computed (false for a network's first block).
     pub input_grad: bool,
+    /// Samples per unit (0: the whole batch): the cpu target's units take a channel's whole
+    /// batch, the gpu target's one plane each.
+    pub samples_per_unit: usize,
 }
 
 impl NormCfg {
@@ -104,9 +110,22 @@ impl NormCfg {
     pub const fn out_len(&self) -> usize {
         self.num_features * self.out_h * self.out_w
     }
-    /// Units of every norm job for a batch of `n` (one per plane).
+    /// Samples per unit for a batch of `n` (see `samples_per_unit`).
+    pub const fn group(&self, n: usize) -> usize {
+        if self.samples_per_unit == 0 || self.samples_per_unit > n {
+            if n == 0 {
+                1
+            } else {
+                n
+            }
+        } else {
+            self.samples_per_unit
+        }
+    }
+    /// Units of every norm job but the weight gradient for a batch of `n`: one per channel
+    /// and group of samples.
     pub const fn units(&self, n: usize) -> usize {
-        n * self.num_features
+        n.div_ceil(self.group(n)) * self.num_features
     }
     /// Units of [`norm_forward_unit`].
     pub const fn forward_units(&self, n: usize) -> usize {
@@ -120,31 +139,45 @@ impl NormCfg {
     pub const fn weight_grad_units(&self) -> usize {
         2 * self.num_features
     }
-    /// Upper bound on the loop iterations of one [`norm_stats_unit`].
-    pub const fn stats_loop_iterations(&self) -> usize {
-        2 * self.hw()
+    /// Upper bound on the loop iterations of one [`norm_stats_unit`] for a batch of `n`.
+    pub const fn stats_loop_iterations(&self, n: usize) -> usize {
+        self.group(n) * (1 + 2 * self.hw())
     }
     /// Upper bound on the loop iterations of one [`norm_forward_unit`].
     pub const fn forward_loop_iterations(&self, n: usize, train: bool) -> usize {
-        (if train { 2 * n } else { 0 }) + self.out_h * (1 + self.out_w)
+        (if train { 2 * n } else { 0 }) + self.group(n) * (1 + self.out_h * (1 + self.out_w))
     }
     /// Upper bound on the loop iterations of one [`norm_grad_unit`].
     pub const fn grad_loop_iterations(&self, n: usize) -> usize {
         2 * n
-            + if self.pool.pooled {
-                2 * self.hw() + self.out_h * self.out_w
-            } else {
-                self.hw()
-            }
+            + self.group(n)
+                * (1 + if self.pool.pooled {
+                    2 * self.hw() + self.out_h * self.out_w
+                } else {
+                    self.hw()
+                })
     }
     /// Upper bound on the loop iterations of one [`norm_input_grad_unit`].
     pub const fn input_grad_loop_iterations(&self, n: usize) -> usize {
-        3 * n + self.hw()
+        3 * n + self.group(n) * (1 + self.hw())
     }
     /// Upper bound on the loop iterations of one [`norm_weight_grad_unit`].
     pub const fn weight_grad_loop_iterations(&self, n: usize) -> usize {
         3 * n
     }
+}
+
+/// The channel and the samples `s0 .. s1` of norm unit `unit` (batch of `n`).
+#[cube]
+pub fn unit_samples(
+    unit: usize,
+    #[comptime] cfg: NormCfg,
+    #[comptime] n: usize,
+) -> (usize, usize, usize) {
+    let g = comptime!(cfg.group(n));
+    let ch = unit % cfg.num_features;
+    let s0 = (unit / cfg.num_features) * g;
+    (ch, s0, min(s0 + g, n))
 }
 
 /// The mean and `M2 = sum((x - mean)^2)` of channel `ch` over the batch, combined from the
@@ -179,32 +212,34 @@ pub fn inv_std(var: f32, #[comptime] cfg: NormCfg) -> f32 {
     1.0f32 / f32::sqrt(var + f32::new(comptime!(f32::from_bits(cfg.eps))))
 }
 
-/// Forward statistics unit: the mean and `sum((x - mean_s)^2)` of one (sample, channel)
-/// plane of the block input (two passes).
+/// Forward statistics unit: the mean and `sum((x - mean_s)^2)` of each (sample, channel)
+/// plane of the unit's samples (two passes per plane).
 #[cube]
 pub fn norm_stats_unit(
     acts: &mut [f32],
     unit: usize,
     #[comptime] cfg: NormCfg,
+    #[comptime] n: usize,
     #[comptime] cap: usize,
 ) {
-    let ch = unit % cfg.num_features;
-    let s = unit / cfg.num_features;
+    let (ch, s0, s1) = unit_samples(unit, cfg, n);
     let hw = comptime!(cfg.hw());
-    let base = comptime!(cfg.in_act * cap) + s * comptime!(cfg.in_len()) + ch * hw;
-    let mut sum = 0.0f32;
-    for i in 0..hw {
-        sum += acts[base + i];
+    for s in s0..s1 {
+        let base = comptime!(cfg.in_act * cap) + s * comptime!(cfg.in_len()) + ch * hw;
+        let mut sum = 0.0f32;
+        for i in 0..hw {
+            sum += acts[base + i];
+        }
+        let mean = sum / f32::new(comptime!(hw as f32));
+        let mut m2 = 0.0f32;
+        for i in 0..hw {
+            let d = acts[base + i] - mean;
+            m2 += d * d;
+        }
+        let out = comptime!(cfg.stat * cap) + s * comptime!(2 * cfg.num_features) + ch;
+        acts[out] = mean;
+        acts[out + cfg.num_features] = m2;
     }
-    let mean = sum / f32::new(comptime!(hw as f32));
-    let mut m2 = 0.0f32;
-    for i in 0..hw {
-        let d = acts[base + i] - mean;
-        m2 += d * d;
-    }
-    let out = comptime!(cfg.stat * cap) + s * comptime!(2 * cfg.num_features) + ch;
-    acts[out] = mean;
-    acts[out + cfg.num_features] = m2;
 }
 
 /// The normalised (and residual-added) value at plane position `pos` of sample `s`, channel
@@ -228,12 +263,13 @@ fn normalised(
     v
 }
 
-/// Forward unit: normalises one (sample, channel) plane with the batch (`train`) or running
-/// statistics, adds the residual, applies the activation and the max-pool (storing its
-/// argmax). In training, the unit of sample 0 also updates the channel's running statistics.
+/// Forward unit: normalises the unit's (sample, channel) planes with the batch (`train`) or
+/// running statistics, adds the residual, applies the activation and the max-pool (storing
+/// its argmax). In training, the unit of sample 0 also updates the channel's running
+/// statistics.
 #[cube]
 // `if comptime!(train)` is resolved when the kernel is expanded; it cannot merge with the
-// run-time `if s == 0`.
+// run-time `if s0 == 0`.
 #[allow(clippy::too_many_arguments, clippy::collapsible_if)]
 pub fn norm_forward_unit(
     params: &mut [f32],
@@ -246,8 +282,7 @@ pub fn norm_forward_unit(
     #[comptime] n: usize,
     #[comptime] cap: usize,
 ) {
-    let ch = unit % cfg.num_features;
-    let s = unit / cfg.num_features;
+    let (ch, s0, s1) = unit_samples(unit, cfg, n);
     let mut mean = 0.0f32;
     let mut m2 = 0.0f32;
     let mut var = 0.0f32;
@@ -265,43 +300,45 @@ pub fn norm_forward_unit(
     let shift = params[cfg.b_off + ch] - mean * scale;
 
     let win = comptime!(cfg.pool.window());
-    let out_base = comptime!(cfg.out_act * cap)
-        + s * comptime!(cfg.out_len())
-        + ch * comptime!(cfg.out_h * cfg.out_w);
-    let am_base = comptime!(cfg.argmax * cap)
-        + s * comptime!(cfg.out_len())
-        + ch * comptime!(cfg.out_h * cfg.out_w);
-    for py in 0..cfg.out_h {
-        for px in 0..cfg.out_w {
-            // The first maximum in row-major window order; padding and positions past the
-            // end are skipped (see `conv_forward_unit`).
-            let mut best = 0.0f32;
-            let mut best_at = 0u32;
-            let mut found = false;
-            #[unroll]
-            for wi in 0..win {
-                let (inside, pos) = window_element(py, px, wi, cfg.pool);
-                if inside {
-                    let v = activate(
-                        normalised(acts, s, ch, pos, scale, shift, cfg, cap),
-                        cfg.act,
-                    );
-                    if replaces(found, v, best) {
-                        best = v;
-                        best_at = pos as u32;
-                        found = true;
+    for s in s0..s1 {
+        let out_base = comptime!(cfg.out_act * cap)
+            + s * comptime!(cfg.out_len())
+            + ch * comptime!(cfg.out_h * cfg.out_w);
+        let am_base = comptime!(cfg.argmax * cap)
+            + s * comptime!(cfg.out_len())
+            + ch * comptime!(cfg.out_h * cfg.out_w);
+        for py in 0..cfg.out_h {
+            for px in 0..cfg.out_w {
+                // The first maximum in row-major window order; padding and positions past the
+                // end are skipped (see `conv_forward_unit`).
+                let mut best = 0.0f32;
+                let mut best_at = 0u32;
+                let mut found = false;
+                #[unroll]
+                for wi in 0..win {
+                    let (inside, pos) = window_element(py, px, wi, cfg.pool);
+                    if inside {
+                        let v = activate(
+                            normalised(acts, s, ch, pos, scale, shift, cfg, cap),
+                            cfg.act,
+                        );
+                        if replaces(found, v, best) {
+                            best = v;
+                            best_at = pos as u32;
+                            found = true;
+                        }
                     }
                 }
-            }
-            let at = py * cfg.out_w + px;
-            acts[out_base + at] = best;
-            if comptime!(cfg.pool.pooled) {
-                idx[am_base + at] = best_at;
+                let at = py * cfg.out_w + px;
+                acts[out_base + at] = best;
+                if comptime!(cfg.pool.pooled) {
+                    idx[am_base + at] = best_at;
+                }
             }
         }
     }
     if comptime!(train) {
-        if s == 0 {
+        if s0 == 0 {
             let m = f32::new(comptime!(f32::from_bits(cfg.momentum)));
             let unbiased =
                 m2 / f32::new(comptime!(((n * cfg.hw()).saturating_sub(1).max(1)) as f32));
@@ -311,7 +348,7 @@ pub fn norm_forward_unit(
     }
 }
 
-/// Backward unit, first stage: `dy` of one (sample, channel) plane (the output gradient
+/// Backward unit, first stage: `dy` of each of the unit's (sample, channel) planes (the output gradient
 /// routed through the pool's argmax and the activation's derivative) and the plane's
 /// partial sums `sum(dy)` and `sum((x - mean) * dy)`.
 #[cube]
@@ -325,66 +362,67 @@ pub fn norm_grad_unit(
     #[comptime] n: usize,
     #[comptime] cap: usize,
 ) {
-    let ch = unit % cfg.num_features;
-    let s = unit / cfg.num_features;
+    let (ch, s0, s1) = unit_samples(unit, cfg, n);
     let hw = comptime!(cfg.hw());
     let (mean, m2) = batch_moments(acts, ch, cfg, n, cap);
     let invstd = inv_std(m2 / f32::new(comptime!((n * cfg.hw()) as f32)), cfg);
     let scale = params[cfg.w_off + ch] * invstd;
     let shift = params[cfg.b_off + ch] - mean * scale;
-    let plane = s * comptime!(cfg.in_len()) + ch * hw;
-    let dy_base = comptime!(cfg.dy * cap) + plane;
-    let out_plane = s * comptime!(cfg.out_len()) + ch * comptime!(cfg.out_h * cfg.out_w);
-    let g_base = comptime!(cfg.out_grad * cap) + out_plane;
-    if comptime!(cfg.pool.pooled) {
-        for i in 0..hw {
-            acts[dy_base + i] = 0.0;
-        }
-        let a_base = comptime!(cfg.argmax * cap) + out_plane;
-        for at in 0..comptime!(cfg.out_h * cfg.out_w) {
-            let pos = idx[a_base + at] as usize;
-            let mut g = acts[g_base + at];
-            if comptime!(cfg.act.is_some()) {
-                let pre = normalised(acts, s, ch, pos, scale, shift, cfg, cap);
-                if comptime!(cfg.act.needs_pre()) {
-                    g = act_grad(g, pre, cfg.act);
-                } else {
-                    g = act_grad(g, activate(pre, cfg.act), cfg.act);
-                }
+    for s in s0..s1 {
+        let plane = s * comptime!(cfg.in_len()) + ch * hw;
+        let dy_base = comptime!(cfg.dy * cap) + plane;
+        let out_plane = s * comptime!(cfg.out_len()) + ch * comptime!(cfg.out_h * cfg.out_w);
+        let g_base = comptime!(cfg.out_grad * cap) + out_plane;
+        if comptime!(cfg.pool.pooled) {
+            for i in 0..hw {
+                acts[dy_base + i] = 0.0;
             }
-            acts[dy_base + pos] += g;
-        }
-    }
-    // The plane's partial sums, in plane order: after the scatter when pooled, else in the
-    // same pass as `dy`.
-    let x_base = comptime!(cfg.in_act * cap) + plane;
-    let mut sum = 0.0f32;
-    let mut dotp = 0.0f32;
-    if comptime!(cfg.pool.pooled) {
-        for i in 0..hw {
-            let g = acts[dy_base + i];
-            sum += g;
-            dotp += (acts[x_base + i] - mean) * g;
-        }
-    } else {
-        for pos in 0..hw {
-            let mut g = acts[g_base + pos];
-            if comptime!(cfg.act.is_some()) {
-                let pre = normalised(acts, s, ch, pos, scale, shift, cfg, cap);
-                if comptime!(cfg.act.needs_pre()) {
-                    g = act_grad(g, pre, cfg.act);
-                } else {
-                    g = act_grad(g, activate(pre, cfg.act), cfg.act);
+            let a_base = comptime!(cfg.argmax * cap) + out_plane;
+            for at in 0..comptime!(cfg.out_h * cfg.out_w) {
+                let pos = idx[a_base + at] as usize;
+                let mut g = acts[g_base + at];
+                if comptime!(cfg.act.is_some()) {
+                    let pre = normalised(acts, s, ch, pos, scale, shift, cfg, cap);
+                    if comptime!(cfg.act.needs_pre()) {
+                        g = act_grad(g, pre, cfg.act);
+                    } else {
+                        g = act_grad(g, activate(pre, cfg.act), cfg.act);
+                    }
                 }
+                acts[dy_base + pos] += g;
             }
-            acts[dy_base + pos] = g;
-            sum += g;
-            dotp += (acts[x_base + pos] - mean) * g;
         }
+        // The plane's partial sums, in plane order: after the scatter when pooled, else in the
+        // same pass as `dy`.
+        let x_base = comptime!(cfg.in_act * cap) + plane;
+        let mut sum = 0.0f32;
+        let mut dotp = 0.0f32;
+        if comptime!(cfg.pool.pooled) {
+            for i in 0..hw {
+                let g = acts[dy_base + i];
+                sum += g;
+                dotp += (acts[x_base + i] - mean) * g;
+            }
+        } else {
+            for pos in 0..hw {
+                let mut g = acts[g_base + pos];
+                if comptime!(cfg.act.is_some()) {
+                    let pre = normalised(acts, s, ch, pos, scale, shift, cfg, cap);
+                    if comptime!(cfg.act.needs_pre()) {
+                        g = act_grad(g, pre, cfg.act);
+                    } else {
+                        g = act_grad(g, activate(pre, cfg.act), cfg.act);
+                    }
+                }
+                acts[dy_base + pos] = g;
+                sum += g;
+                dotp += (acts[x_base + pos] - mean) * g;
+            }
+        }
+        let out = comptime!(cfg.gstat * cap) + s * comptime!(2 * cfg.num_features) + ch;
+        acts[out] = sum;
+        acts[out + cfg.num_features] = dotp;
     }
-    let out = comptime!(cfg.gstat * cap) + s * comptime!(2 * cfg.num_features) + ch;
-    acts[out] = sum;
-    acts[out + cfg.num_features] = dotp;
 }
 
 /// `sum(dy)` and `dotp = sum((x - mean) * dy)` of channel `ch` over the batch, combined
@@ -408,7 +446,7 @@ pub fn grad_sums(
     (sum, dotp)
 }
 
-/// Backward unit, second stage: d(loss)/d(input) of one (sample, channel) plane.
+/// Backward unit, second stage: d(loss)/d(input) of the unit's (sample, channel) planes.
 #[cube]
 pub fn norm_input_grad_unit(
     params: &mut [f32],
@@ -418,8 +456,7 @@ pub fn norm_input_grad_unit(
     #[comptime] n: usize,
     #[comptime] cap: usize,
 ) {
-    let ch = unit % cfg.num_features;
-    let s = unit / cfg.num_features;
+    let (ch, s0, s1) = unit_samples(unit, cfg, n);
     let hw = comptime!(cfg.hw());
     let count = f32::new(comptime!((n * cfg.hw()) as f32));
     let (mean, m2) = batch_moments(acts, ch, cfg, n, cap);
@@ -428,13 +465,15 @@ pub fn norm_input_grad_unit(
     let k = dotp * invstd * invstd / count;
     let grad_mean = sum / count;
     let w = invstd * params[cfg.w_off + ch];
-    let plane = s * comptime!(cfg.in_len()) + ch * hw;
-    let x_base = comptime!(cfg.in_act * cap) + plane;
-    let dy_base = comptime!(cfg.dy * cap) + plane;
-    let gi_base = comptime!(cfg.in_grad * cap) + plane;
-    for i in 0..hw {
-        let dx = (acts[x_base + i] - mean) * k;
-        acts[gi_base + i] = (acts[dy_base + i] - grad_mean - dx) * w;
+    for s in s0..s1 {
+        let plane = s * comptime!(cfg.in_len()) + ch * hw;
+        let x_base = comptime!(cfg.in_act * cap) + plane;
+        let dy_base = comptime!(cfg.dy * cap) + plane;
+        let gi_base = comptime!(cfg.in_grad * cap) + plane;
+        for i in 0..hw {
+            let dx = (acts[x_base + i] - mean) * k;
+            acts[gi_base + i] = (acts[dy_base + i] - grad_mean - dx) * w;
+        }
     }
 }
 

@@ -255,11 +255,12 @@ pub fn norm_stats_k(
     acts: &mut [f32],
     units: usize,
     #[comptime] cfg: NormCfg,
+    #[comptime] n: usize,
     #[comptime] cap: usize,
 ) {
     let u = ABSOLUTE_POS;
     if u < units {
-        norm_stats_unit(acts, u, cfg, cap);
+        norm_stats_unit(acts, u, cfg, n, cap);
     }
 }
 

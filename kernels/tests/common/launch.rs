@@ -336,6 +336,7 @@ impl Gpu {
                 self.arg(3),
                 units,
                 cfg,
+                n,
                 cap,
             )
         }

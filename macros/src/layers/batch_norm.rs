@@ -272,8 +272,14 @@ impl BlockOp for NormBlock {
     fn cfg_type(&self) -> &'static str {
         "NormCfg"
     }
-    fn cfg(&self, b: &Block, _i: usize, _target: Target) -> TokenStream {
+    fn cfg(&self, b: &Block, _i: usize, target: Target) -> TokenStream {
         let num_features = self.num_features;
+        // A channel's whole batch per unit on the cpu (its moments combined once), one
+        // plane per unit on a gpu.
+        let samples_per_unit: usize = match target {
+            Target::Cpu => 0,
+            Target::Gpu => 1,
+        };
         let (h, w) = self.hw;
         let (eps, momentum) = (self.eps.to_bits(), self.momentum.to_bits());
         let act = act_tokens(self.act);
@@ -294,6 +300,7 @@ impl BlockOp for NormBlock {
                 in_act: #in_act, out_act: #out_act, in_grad: #in_grad, out_grad: #out_grad,
                 argmax: #argmax, stat: #stat, gstat: #gstat, dy: #dy, skip: #skip,
                 skip_act: #skip_act, input_grad: #input_grad,
+                samples_per_unit: #samples_per_unit,
             }
         }
     }
@@ -302,7 +309,7 @@ impl BlockOp for NormBlock {
             Phase::Forward => {
                 quote!(norm_forward_unit(params, acts, idx, bufs, u, #train, #c, n, cap);)
             }
-            Phase::Stats => quote!(norm_stats_unit(acts, u, #c, cap);),
+            Phase::Stats => quote!(norm_stats_unit(acts, u, #c, n, cap);),
             Phase::NormGrad => quote!(norm_grad_unit(params, acts, idx, u, #c, n, cap);),
             Phase::InputGrad => quote!(norm_input_grad_unit(params, acts, u, #c, n, cap);),
             Phase::WeightGrad => quote! {
@@ -324,7 +331,7 @@ impl BlockOp for NormBlock {
     fn loops(&self, phase: Phase, c: &TokenStream, train: bool) -> Option<TokenStream> {
         Some(match phase {
             Phase::Forward => quote!(#c.forward_loop_iterations(n, #train)),
-            Phase::Stats => quote!(#c.stats_loop_iterations()),
+            Phase::Stats => quote!(#c.stats_loop_iterations(n)),
             Phase::NormGrad => quote!(#c.grad_loop_iterations(n)),
             Phase::InputGrad => quote!(#c.input_grad_loop_iterations(n)),
             Phase::WeightGrad => quote!(#c.weight_grad_loop_iterations(n)),
