@@ -135,6 +135,10 @@ pub struct ConvCfg {
     /// Conv rows per weight-gradient chunk (divides `conv_h`): a chunk is this many rows of
     /// one sample.
     pub chunk_rows: usize,
+    /// Samples per weight-gradient chunk (more than 1 only when `chunk_rows == conv_h`): a
+    /// chunk is `chunk_rows` rows of `chunk_samples` consecutive samples (the last chunk
+    /// takes what is left of the batch).
+    pub chunk_samples: usize,
     /// Offset of this block's weight-gradient partial sums in the `part` arena (`chunks x
     /// num_params`, chunk-major): `part_a * cap + part_b`.
     pub part_a: usize,
@@ -279,9 +283,10 @@ impl ConvCfg {
             (p / self.conv_w, p % self.conv_w)
         }
     }
-    /// Weight-gradient chunks of a batch of `n`: `chunk_rows` conv rows of one sample each.
+    /// Weight-gradient chunks of a batch of `n`: `chunk_rows` conv rows of `chunk_samples`
+    /// samples each.
     pub const fn chunks(&self, n: usize) -> usize {
-        n * (self.conv_h / self.chunk_rows)
+        n.div_ceil(self.chunk_samples) * (self.conv_h / self.chunk_rows)
     }
     /// Units of [`conv_weight_partial_unit`]: per chunk, one per (output-channel tile, input
     /// channel of the group, kernel row, kernel-column tile), then one per bias tile.
@@ -292,9 +297,10 @@ impl ConvCfg {
         self.chunks(n)
             * (tiles * self.in_per_group() * self.kernel_h * (self.kernel_w / t.wg_kx) + bias)
     }
-    /// Loop iterations of one [`conv_weight_partial_unit`] (the chunk's row groups).
+    /// Loop iterations of one [`conv_weight_partial_unit`] (the chunk's samples and their
+    /// row groups).
     pub const fn weight_partial_loop_iterations(&self) -> usize {
-        self.chunk_rows / self.rows_per_lane_group()
+        self.chunk_samples * (1 + self.chunk_rows / self.rows_per_lane_group())
     }
     /// Units of [`conv_weight_final_unit`] (one per parameter).
     pub const fn weight_final_units(&self) -> usize {

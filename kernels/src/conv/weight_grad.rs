@@ -1,7 +1,8 @@
 //! The gradient of a conv block's weight and bias (`conv2d_weight_backward`,
 //! `conv2d_bias_backward`), reduced over the batch in two fixed stages without atomics:
 //!
-//! 1. [`conv_weight_partial_unit`]: per chunk (`chunk_rows` conv rows of one sample) and
+//! 1. [`conv_weight_partial_unit`]: per chunk (`chunk_rows` conv rows of `chunk_samples`
+//!    consecutive samples, sample by sample) and
 //!    parameter, `sum over the chunk's positions of d(conv output) * input tap`: position
 //!    `(y, x)` goes to lane [`ConvCfg::lane`] (its column modulo `LANES`, or, for planes
 //!    narrower than `LANES` that divide it, `rows_per_lane_group` rows packed side by side),
@@ -26,6 +27,7 @@ pub fn conv_weight_partial_unit(
     part: &mut [f32],
     unit: usize,
     #[comptime] cfg: ConvCfg,
+    #[comptime] n: usize,
     #[comptime] cap: usize,
 ) {
     let t = comptime!(cfg.tiles);
@@ -42,14 +44,14 @@ pub fn conv_weight_partial_unit(
     let rows = comptime!(cfg.rows_per_lane_group());
     let chunk = unit / per_chunk;
     let r = unit % per_chunk;
-    let s = chunk / bands;
+    let s0 = (chunk / bands) * cfg.chunk_samples;
+    let s1 = min(s0 + cfg.chunk_samples, n);
     let y0 = (chunk % bands) * cfg.chunk_rows;
     let g_src = comptime!(if cfg.has_dconv() {
         cfg.dconv
     } else {
         cfg.out_grad
     });
-    let g_base = comptime!(g_src * cap) + s * comptime!(cfg.conv_len());
     let conv_plane = comptime!(cfg.conv_h * cfg.conv_w);
     let num_params = comptime!(cfg.num_params());
     let out = comptime!(cfg.part_off(cap)) + chunk * num_params;
@@ -67,9 +69,6 @@ pub fn conv_weight_partial_unit(
     }
     let oc0 = ot * wo;
     let c = (oc0 / comptime!(cfg.out_per_group())) * comptime!(cfg.in_per_group()) + cl;
-    let x_plane = comptime!(cfg.in_act * cap)
-        + s * comptime!(cfg.in_len())
-        + c * comptime!(cfg.in_h * cfg.in_w);
     let kx0 = kxt * wk;
     // The input row's taps for this tile's kernel columns, zero in the padding (and for a
     // bias unit, unused): xs[r * span + j] is column `kx0 * dilation_w - padding_w + j` of
@@ -93,92 +92,98 @@ pub fn conv_weight_partial_unit(
             acc[i] = 0.0;
         }
     }
-    for rg in 0..comptime!(cfg.chunk_rows / cfg.rows_per_lane_group()) {
-        let y = y0 + rg * rows;
-        if !bias_unit {
-            #[unroll]
-            for rr in 0..rows {
-                let iy = ((y + rr) * cfg.stride_h + ky * cfg.dilation_h) as i32
-                    - comptime!(cfg.padding_h as i32);
-                let inside = iy >= 0 && iy < comptime!(cfg.in_h as i32);
-                let x_row = x_plane + (iy * (inside as i32)) as usize * cfg.in_w;
+    for s in s0..s1 {
+        let g_base = comptime!(g_src * cap) + s * comptime!(cfg.conv_len());
+        let x_plane = comptime!(cfg.in_act * cap)
+            + s * comptime!(cfg.in_len())
+            + c * comptime!(cfg.in_h * cfg.in_w);
+        for rg in 0..comptime!(cfg.chunk_rows / cfg.rows_per_lane_group()) {
+            let y = y0 + rg * rows;
+            if !bias_unit {
                 #[unroll]
-                for j in 0..span {
-                    let ix = (kx0 * cfg.dilation_w + j) as i32 - comptime!(cfg.padding_w as i32);
-                    let mut v = 0.0f32;
-                    if inside && ix >= 0 && ix < comptime!(cfg.in_w as i32) {
-                        v = acts[x_row + max(ix, 0i32) as usize];
-                    }
-                    xs[comptime!(rr * span + j)] = v;
-                }
-            }
-        }
-        let g_row = g_base + oc0 * conv_plane + y * cfg.conv_w;
-        if comptime!(t.vector) {
-            #[unroll]
-            for xg in 0..comptime!(cfg.lane_groups()) {
-                #[unroll]
-                for o in 0..wo {
-                    let mut gv = Vector::<f32, Const<16>>::new(0.0f32);
+                for rr in 0..rows {
+                    let iy = ((y + rr) * cfg.stride_h + ky * cfg.dilation_h) as i32
+                        - comptime!(cfg.padding_h as i32);
+                    let inside = iy >= 0 && iy < comptime!(cfg.in_h as i32);
+                    let x_row = x_plane + (iy * (inside as i32)) as usize * cfg.in_w;
                     #[unroll]
-                    for l in 0..LANES {
-                        // Lane `l` of group `xg`: row `rr`, column `x` of this row group.
-                        if comptime!(cfg.lane_position(xg, l).0 < cfg.rows_per_lane_group()) {
-                            let (rr, x) = comptime!(cfg.lane_position(xg, l));
-                            gv.insert(
-                                l,
-                                acts[g_row + comptime!(o * conv_plane + rr * cfg.conv_w + x)],
-                            );
+                    for j in 0..span {
+                        let ix = (kx0 * cfg.dilation_w + j) as i32 - comptime!(cfg.padding_w as i32);
+                        let mut v = 0.0f32;
+                        if inside && ix >= 0 && ix < comptime!(cfg.in_w as i32) {
+                            v = acts[x_row + max(ix, 0i32) as usize];
                         }
-                    }
-                    if bias_unit {
-                        let a = comptime!(o * wk);
-                        vacc[a] = vacc[a] + gv;
-                    } else {
-                        #[unroll]
-                        for k in 0..wk {
-                            let mut xv = Vector::<f32, Const<16>>::new(0.0f32);
-                            #[unroll]
-                            for l in 0..LANES {
-                                if comptime!(cfg.lane_position(xg, l).0 < cfg.rows_per_lane_group())
-                                {
-                                    let (rr, x) = comptime!(cfg.lane_position(xg, l));
-                                    xv.insert(
-                                        l,
-                                        xs[comptime!(
-                                            rr * span + x * cfg.stride_w + k * cfg.dilation_w
-                                        )],
-                                    );
-                                }
-                            }
-                            let a = comptime!(o * wk + k);
-                            vacc[a] = fma(gv, xv, vacc[a]);
-                        }
+                        xs[comptime!(rr * span + j)] = v;
                     }
                 }
             }
-        } else {
-            #[unroll]
-            for rr in 0..rows {
+            let g_row = g_base + oc0 * conv_plane + y * cfg.conv_w;
+            if comptime!(t.vector) {
                 #[unroll]
-                for x in 0..comptime!(cfg.conv_w) {
-                    let lane = comptime!(cfg.lane(rr, x));
+                for xg in 0..comptime!(cfg.lane_groups()) {
                     #[unroll]
                     for o in 0..wo {
-                        let g = acts[g_row + comptime!(o * conv_plane + rr * cfg.conv_w + x)];
+                        let mut gv = Vector::<f32, Const<16>>::new(0.0f32);
+                        #[unroll]
+                        for l in 0..LANES {
+                            // Lane `l` of group `xg`: row `rr`, column `x` of this row group.
+                            if comptime!(cfg.lane_position(xg, l).0 < cfg.rows_per_lane_group()) {
+                                let (rr, x) = comptime!(cfg.lane_position(xg, l));
+                                gv.insert(
+                                    l,
+                                    acts[g_row + comptime!(o * conv_plane + rr * cfg.conv_w + x)],
+                                );
+                            }
+                        }
                         if bias_unit {
-                            acc[comptime!(o * wk * LANES + lane)] += g;
+                            let a = comptime!(o * wk);
+                            vacc[a] = vacc[a] + gv;
                         } else {
                             #[unroll]
                             for k in 0..wk {
-                                let a = comptime!((o * wk + k) * LANES + lane);
-                                acc[a] = fma(
-                                    g,
-                                    xs[comptime!(
-                                        rr * span + x * cfg.stride_w + k * cfg.dilation_w
-                                    )],
-                                    acc[a],
-                                );
+                                let mut xv = Vector::<f32, Const<16>>::new(0.0f32);
+                                #[unroll]
+                                for l in 0..LANES {
+                                    if comptime!(cfg.lane_position(xg, l).0 < cfg.rows_per_lane_group())
+                                    {
+                                        let (rr, x) = comptime!(cfg.lane_position(xg, l));
+                                        xv.insert(
+                                            l,
+                                            xs[comptime!(
+                                                rr * span + x * cfg.stride_w + k * cfg.dilation_w
+                                            )],
+                                        );
+                                    }
+                                }
+                                let a = comptime!(o * wk + k);
+                                vacc[a] = fma(gv, xv, vacc[a]);
+                            }
+                        }
+                    }
+                }
+            } else {
+                #[unroll]
+                for rr in 0..rows {
+                    #[unroll]
+                    for x in 0..comptime!(cfg.conv_w) {
+                        let lane = comptime!(cfg.lane(rr, x));
+                        #[unroll]
+                        for o in 0..wo {
+                            let g = acts[g_row + comptime!(o * conv_plane + rr * cfg.conv_w + x)];
+                            if bias_unit {
+                                acc[comptime!(o * wk * LANES + lane)] += g;
+                            } else {
+                                #[unroll]
+                                for k in 0..wk {
+                                    let a = comptime!((o * wk + k) * LANES + lane);
+                                    acc[a] = fma(
+                                        g,
+                                        xs[comptime!(
+                                            rr * span + x * cfg.stride_w + k * cfg.dilation_w
+                                        )],
+                                        acc[a],
+                                    );
+                                }
                             }
                         }
                     }

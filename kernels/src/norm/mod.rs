@@ -17,7 +17,9 @@
 //! activation applied and the max-pool taken ([`crate::max_pool`]), as in a conv block.
 //!
 //! The batch statistics are reduced deterministically in two stages: [`norm_stats_unit`]
-//! stores each (sample, channel) plane's mean and `sum((x - mean_s)^2)`, and every consumer
+//! stores each (sample, channel) plane's mean and `sum((x - mean_s)^2)` (each a plane sum
+//! over [`LANES`] lanes: position `i` into lane `i % LANES`, in order, then the lanes in
+//! order; independent chains instead of one, the same on every target), and every consumer
 //! combines the `n` partials in sample order (`mean = sum(mean_s) / n`,
 //! `M2 = sum(m2_s + hw * (mean_s - mean)^2)`, exact for equal plane sizes). The backward
 //! sums (`sum(dy)`, `dotp`) are reduced the same way.
@@ -35,6 +37,9 @@ use crate::max_pool::{replaces, window_element, MaxPoolCfg};
 use crate::sgd::sgd_update;
 
 pub mod reference;
+
+/// Lanes of a plane reduction (see the module docs).
+pub const LANES: usize = 16;
 
 /// Comptime description of one norm block: shapes, options and where its tensors live.
 ///
@@ -226,20 +231,83 @@ pub fn norm_stats_unit(
     let hw = comptime!(cfg.hw());
     for s in s0..s1 {
         let base = comptime!(cfg.in_act * cap) + s * comptime!(cfg.in_len()) + ch * hw;
-        let mut sum = 0.0f32;
-        for i in 0..hw {
-            sum += acts[base + i];
+        let mut acc = Array::<f32>::new(LANES);
+        #[unroll]
+        for l in 0..LANES {
+            acc[l] = 0.0;
         }
-        let mean = sum / f32::new(comptime!(hw as f32));
-        let mut m2 = 0.0f32;
-        for i in 0..hw {
-            let d = acts[base + i] - mean;
-            m2 += d * d;
+        for b in 0..comptime!(hw / LANES) {
+            #[unroll]
+            for l in 0..LANES {
+                acc[l] += acts[base + b * LANES + l];
+            }
         }
+        #[unroll]
+        for l in 0..comptime!(hw % LANES) {
+            acc[l] += acts[base + comptime!(hw / LANES * LANES) + l];
+        }
+        let mean = lanes_total(&acc, hw) / f32::new(comptime!(hw as f32));
+        #[unroll]
+        for l in 0..LANES {
+            acc[l] = 0.0;
+        }
+        for b in 0..comptime!(hw / LANES) {
+            #[unroll]
+            for l in 0..LANES {
+                let d = acts[base + b * LANES + l] - mean;
+                acc[l] += d * d;
+            }
+        }
+        #[unroll]
+        for l in 0..comptime!(hw % LANES) {
+            let d = acts[base + comptime!(hw / LANES * LANES) + l] - mean;
+            acc[l] += d * d;
+        }
+        let m2 = lanes_total(&acc, hw);
         let out = comptime!(cfg.stat * cap) + s * comptime!(2 * cfg.num_features) + ch;
         acts[out] = mean;
         acts[out + cfg.num_features] = m2;
     }
+}
+
+/// The lanes of a plane reduction (see [`LANES`]) added in lane order; only the lanes that
+/// received a value when the plane is narrower than `LANES` (so that a `BatchNorm1d`'s
+/// one-value planes add nothing).
+#[cube]
+pub fn lanes_total(acc: &Array<f32>, #[comptime] hw: usize) -> f32 {
+    let mut t = acc[0];
+    #[unroll]
+    for l in 1..comptime!(if hw < LANES { hw } else { LANES }) {
+        t += acc[l];
+    }
+    t
+}
+
+/// d(loss)/d(normalised output) at plane position `pos` of sample `s`, channel `ch`, of an
+/// unpooled block: the output gradient through the activation's derivative.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn unpooled_dy(
+    acts: &mut [f32],
+    g_base: usize,
+    s: usize,
+    ch: usize,
+    pos: usize,
+    scale: f32,
+    shift: f32,
+    #[comptime] cfg: NormCfg,
+    #[comptime] cap: usize,
+) -> f32 {
+    let mut g = acts[g_base + pos];
+    if comptime!(cfg.act.is_some()) {
+        let pre = normalised(acts, s, ch, pos, scale, shift, cfg, cap);
+        if comptime!(cfg.act.needs_pre()) {
+            g = act_grad(g, pre, cfg.act);
+        } else {
+            g = act_grad(g, activate(pre, cfg.act), cfg.act);
+        }
+    }
+    g
 }
 
 /// The normalised (and residual-added) value at plane position `pos` of sample `s`, channel
@@ -392,33 +460,46 @@ pub fn norm_grad_unit(
                 acts[dy_base + pos] += g;
             }
         }
-        // The plane's partial sums, in plane order: after the scatter when pooled, else in the
-        // same pass as `dy`.
+        // The plane's partial sums, by lanes: after the scatter when pooled, else in the same
+        // pass as `dy`.
         let x_base = comptime!(cfg.in_act * cap) + plane;
-        let mut sum = 0.0f32;
-        let mut dotp = 0.0f32;
-        if comptime!(cfg.pool.pooled) {
-            for i in 0..hw {
-                let g = acts[dy_base + i];
-                sum += g;
-                dotp += (acts[x_base + i] - mean) * g;
-            }
-        } else {
-            for pos in 0..hw {
-                let mut g = acts[g_base + pos];
-                if comptime!(cfg.act.is_some()) {
-                    let pre = normalised(acts, s, ch, pos, scale, shift, cfg, cap);
-                    if comptime!(cfg.act.needs_pre()) {
-                        g = act_grad(g, pre, cfg.act);
-                    } else {
-                        g = act_grad(g, activate(pre, cfg.act), cfg.act);
-                    }
+        let mut acc_sum = Array::<f32>::new(LANES);
+        let mut acc_dot = Array::<f32>::new(LANES);
+        #[unroll]
+        for l in 0..LANES {
+            acc_sum[l] = 0.0;
+            acc_dot[l] = 0.0;
+        }
+        for b in 0..comptime!(hw / LANES) {
+            #[unroll]
+            for l in 0..LANES {
+                let pos = b * LANES + l;
+                let mut g = 0.0f32;
+                if comptime!(cfg.pool.pooled) {
+                    g = acts[dy_base + pos];
+                } else {
+                    g = unpooled_dy(acts, g_base, s, ch, pos, scale, shift, cfg, cap);
+                    acts[dy_base + pos] = g;
                 }
-                acts[dy_base + pos] = g;
-                sum += g;
-                dotp += (acts[x_base + pos] - mean) * g;
+                acc_sum[l] += g;
+                acc_dot[l] += (acts[x_base + pos] - mean) * g;
             }
         }
+        #[unroll]
+        for l in 0..comptime!(hw % LANES) {
+            let pos = comptime!(hw / LANES * LANES + l);
+            let mut g = 0.0f32;
+            if comptime!(cfg.pool.pooled) {
+                g = acts[dy_base + pos];
+            } else {
+                g = unpooled_dy(acts, g_base, s, ch, pos, scale, shift, cfg, cap);
+                acts[dy_base + pos] = g;
+            }
+            acc_sum[l] += g;
+            acc_dot[l] += (acts[x_base + pos] - mean) * g;
+        }
+        let sum = lanes_total(&acc_sum, hw);
+        let dotp = lanes_total(&acc_dot, hw);
         let out = comptime!(cfg.gstat * cap) + s * comptime!(2 * cfg.num_features) + ch;
         acts[out] = sum;
         acts[out + cfg.num_features] = dotp;

@@ -146,6 +146,12 @@ impl ConvSpec {
             .find(|r| fits(r) && r % packed == 0)
             .or_else(|| (1..=h_conv).rev().find(fits))
             .unwrap_or(1);
+        // Whole planes of several samples per chunk (the last chunk short in most cases).
+        let chunk_samples = if chunk_rows == h_conv {
+            (128 / (h_conv * w_conv)).max(1)
+        } else {
+            1
+        };
         let div =
             |n: usize, at_most: usize| (1..=n.min(at_most)).rev().find(|d| n % d == 0).unwrap();
         let (out_g, in_g) = (self.c_out / self.groups, self.c_in / self.groups);
@@ -218,6 +224,7 @@ impl ConvSpec {
             dconv: if has_dconv { dconv } else { in_len + out_len },
             fast_forward,
             chunk_rows,
+            chunk_samples,
             // The block's partial sums start the `part` arena.
             part_a: 0,
             part_b: 0,

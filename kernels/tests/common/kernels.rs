@@ -70,11 +70,12 @@ pub fn conv_weight_partial_k(
     part: &mut [f32],
     units: usize,
     #[comptime] cfg: ConvCfg,
+    #[comptime] n: usize,
     #[comptime] cap: usize,
 ) {
     let u = ABSOLUTE_POS;
     if u < units {
-        conv_weight_partial_unit(acts, part, u, cfg, cap);
+        conv_weight_partial_unit(acts, part, u, cfg, n, cap);
     }
 }
 

@@ -164,6 +164,7 @@ impl Gpu {
                 self.arg(5),
                 units,
                 cfg,
+                n,
                 cap,
             )
         }

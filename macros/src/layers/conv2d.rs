@@ -215,6 +215,16 @@ impl ConvBlock {
             .or_else(|| (1..=h).rev().find(fits))
             .unwrap_or(1)
     }
+    /// Samples per weight-gradient chunk: whole planes of as many samples as fit
+    /// [`CHUNK_POSITIONS`] when a chunk is a whole plane (shapes only, like `chunk_rows`).
+    fn chunk_samples(&self) -> usize {
+        let (h, w) = self.conv_hw;
+        if self.chunk_rows() == h {
+            (CHUNK_POSITIONS / (h * w).max(1)).max(1)
+        } else {
+            1
+        }
+    }
     fn num_params(&self) -> usize {
         let (kh, kw) = self.kernel_size;
         self.out_channels * (self.in_channels / self.groups) * kh * kw
@@ -376,8 +386,13 @@ impl BlockOp for ConvBlock {
         } else {
             b.out_grad
         };
-        let (fast_forward, chunk_rows, part_a, part_b) =
-            (self.fast_forward(), self.chunk_rows(), b.part_a, b.part_b);
+        let (fast_forward, chunk_rows, chunk_samples, part_a, part_b) = (
+            self.fast_forward(),
+            self.chunk_rows(),
+            self.chunk_samples(),
+            b.part_a,
+            b.part_b,
+        );
         let ([oc, rows, cols, in_c, in_rows, in_cols, wg_oc, wg_kx], vector) = self.tiles(target);
         let (accumulate, add_skip_grad, skip_grad) =
             (b.accumulate, b.skip_grad.is_some(), b.skip_grad_off);
@@ -392,7 +407,8 @@ impl BlockOp for ConvBlock {
                 out_h: #out_h, out_w: #out_w, bias: #bias, w_off: #w_off, b_off: #b_off,
                 in_act: #in_act, out_act: #out_act, in_grad: #in_grad, out_grad: #out_grad,
                 pre_act: #pre_act, argmax: #argmax, dconv: #dconv, fast_forward: #fast_forward,
-                chunk_rows: #chunk_rows, part_a: #part_a, part_b: #part_b,
+                chunk_rows: #chunk_rows, chunk_samples: #chunk_samples, part_a: #part_a,
+                part_b: #part_b,
                 accumulate: #accumulate, add_skip_grad: #add_skip_grad, skip_grad: #skip_grad,
                 tiles: ConvTiles {
                     oc: #oc, rows: #rows, cols: #cols, in_c: #in_c, in_rows: #in_rows,
@@ -409,7 +425,7 @@ impl BlockOp for ConvBlock {
             Phase::Forward => quote!(conv_forward_unit(params, acts, idx, u, #c, cap);),
             Phase::OutGrad => quote!(conv_out_grad_unit(acts, idx, u, #c, cap);),
             Phase::InputGrad => quote!(conv_input_grad_unit(params, acts, u, #c, cap);),
-            Phase::WeightPartial => quote!(conv_weight_partial_unit(acts, part, u, #c, cap);),
+            Phase::WeightPartial => quote!(conv_weight_partial_unit(acts, part, u, #c, n, cap);),
             Phase::WeightGrad => quote! {
                 conv_weight_final_unit(params, velocity, grads, part, u, lr, momentum,
                     dampening, weight_decay, flags, #c, n, cap);
