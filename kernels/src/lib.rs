@@ -31,6 +31,7 @@ pub mod adam;
 pub mod avg_pool;
 pub mod conv;
 pub mod dropout;
+pub mod finite;
 pub mod head;
 pub mod linear;
 pub mod max_pool;

@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::data::DataLoader;
 use crate::error::{Error, Result};
 use crate::network::Network;
-use crate::optim::step::step_unchecked;
+use crate::optim::step::step_checked;
 use crate::optim::{validate_clip, Optimizer};
 pub use crate::report::EpochReport;
 use crate::resume::{self, RunState};
@@ -120,7 +120,11 @@ fn evaluate_batches<N: Network>(net: &mut N, loader: &DataLoader) -> Result<(f64
 ///
 /// After every step the loss and every gradient are checked: the first NaN or infinity
 /// stops the run before anything else is saved, so the checkpoint on disk holds the last
-/// good state.
+/// good state. The gradients are checked on the device
+/// ([`cubenet_kernels::finite::flag_non_finite()`]): a step reads back only the per-sample
+/// losses and the check's flag, in one read (with `clip_grad_norm`, also the gradients the
+/// clipping reads anyway); the gradients are read to name the parameter only when the flag is
+/// set.
 ///
 /// # Errors
 /// [`Error::Config`] for `epochs == 0`, invalid optimizer, clipping or schedule values, or
@@ -227,7 +231,7 @@ pub fn fit<N: Network>(
             if let Some(w) = cfg.warmup {
                 opt = opt.with_lr(opt.lr() * w.factor(done));
             }
-            let (loss, read_grads) = step_unchecked(
+            let checked = step_checked(
                 net.state_mut(),
                 &N::LAYOUT,
                 N::launch_train,
@@ -236,6 +240,7 @@ pub fn fit<N: Network>(
                 &opt,
                 cfg.clip_grad_norm,
             )?;
+            let loss = checked.loss;
             let step = net.state().steps();
             if !loss.is_finite() {
                 bar.abandon();
@@ -246,14 +251,16 @@ pub fn fit<N: Network>(
                     batch: batch.index,
                 });
             }
-            if let Some(param) = first_non_finite_gradient::<N>(net, read_grads)? {
-                bar.abandon();
-                return Err(Error::NonFiniteGradient {
-                    param,
-                    epoch,
-                    step,
-                    batch: batch.index,
-                });
+            if !checked.grads_finite {
+                if let Some(param) = first_non_finite_gradient::<N>(net, checked.grads)? {
+                    bar.abandon();
+                    return Err(Error::NonFiniteGradient {
+                        param,
+                        epoch,
+                        step,
+                        batch: batch.index,
+                    });
+                }
             }
             run.loss_sum += loss as f64;
             run.batches_done = batch.index + 1;
@@ -336,7 +343,8 @@ pub fn fit<N: Network>(
 }
 
 /// The `state_dict` key of the first parameter whose last gradient is NaN or infinite, in
-/// `grads` when the step already read them back (clipping, before the clip), else read now.
+/// `grads` when the step already read them back (clipping, before the clip), else read now
+/// (only after the device-side check found one).
 fn first_non_finite_gradient<N: Network>(
     net: &N,
     grads: Option<Vec<f32>>,

@@ -1,6 +1,7 @@
 //! One optimiser step on the device: the kernel arguments of the fused SGD update
-//! ([`StepArgs`]), the separate update passes (Adam / AdamW and SGD after gradient clipping)
-//! and the step logic that chooses between them.
+//! ([`StepArgs`]), the separate update passes (Adam / AdamW and SGD after gradient clipping),
+//! the device-side finite check of the gradients and the step logic that chooses between
+//! them.
 use cubecl::prelude::*;
 use cubenet_kernels::SgdFlags;
 
@@ -136,6 +137,83 @@ impl NetState {
     }
 }
 
+impl NetState {
+    /// Checks the gradient arena on the device for NaN and infinities: one
+    /// [`flag_non_finite`](cubenet_kernels::finite::flag_non_finite()) launch with a new stamp,
+    /// which it returns. The flag (read by `read_losses_and_flag`) equals the stamp after the
+    /// launch if and only if some gradient is not finite.
+    pub(crate) fn launch_finite_check(&mut self) -> u32 {
+        let mut stamp = self.finite_stamp.wrapping_add(1);
+        if stamp == 0 {
+            // 2^32 checks: clear the flag so that an old stamp cannot match again.
+            self.client().write(
+                &self.finite_flag,
+                cubecl::bytes::Bytes::from_bytes_vec(u32::as_bytes(&[0u32]).to_vec()),
+            );
+            stamp = 1;
+        }
+        self.finite_stamp = stamp;
+        let np = self.layout().num_params.max(1);
+        let len = self.layout().num_params;
+        let units = cubenet_kernels::finite::pass_units(len);
+        let (count, dim) = self.grid(units);
+        self.before_launch();
+        // SAFETY: the gradient arena holds `np >= len` 4-byte values (read as their bits) and
+        // the flag one u32; the kernel touches indices < len and flag[0].
+        unsafe {
+            cubenet_kernels::finite::flag_non_finite::launch_unchecked(
+                self.client(),
+                count,
+                dim,
+                BufferArg::from_raw_parts(self.grads.clone(), np),
+                BufferArg::from_raw_parts(self.finite_flag.clone(), 1),
+                len,
+                units,
+                stamp,
+            );
+        }
+        self.after_launch("flag_non_finite");
+        stamp
+    }
+}
+
+/// What [`step_checked`] found: the mean loss, the gradients when the step read them back
+/// (clipping; before the clip) and whether every gradient is finite.
+pub(crate) struct CheckedStep {
+    /// Mean loss of the batch.
+    pub(crate) loss: f32,
+    /// The gradients read back for clipping (before the clip), else `None`.
+    pub(crate) grads: Option<Vec<f32>>,
+    /// Whether every gradient of the step is finite.
+    pub(crate) grads_finite: bool,
+}
+
+/// [`step_unchecked`] that also checks the step's gradients for NaN and infinities, reading
+/// back nothing but the per-sample losses and the flag of the device-side check (one read),
+/// or, when clipping, the gradients it reads anyway (checked on the host) and the losses.
+/// The gradients are checked as the weight-gradient kernels stored them, before any separate
+/// update pass (which, with clipping, scales them).
+pub(crate) fn step_checked(
+    state: &mut NetState,
+    layout: &Layout,
+    launch_train: impl Fn(&NetState, usize, StepArgs),
+    images: &[f32],
+    labels: &[u32],
+    optimizer: &Optimizer,
+    clip_grad_norm: Option<f32>,
+) -> Result<CheckedStep> {
+    step_inner(
+        state,
+        layout,
+        launch_train,
+        images,
+        labels,
+        optimizer,
+        clip_grad_norm,
+        true,
+    )
+}
+
 /// [`Network::train_step_with`](crate::Network::train_step_with) without validating
 /// `optimizer` (the trainer validates the base configuration once; a schedule may then reach a
 /// learning rate of 0), on the network's `state` and `layout`, whose training kernels
@@ -151,15 +229,46 @@ pub(crate) fn step_unchecked(
     optimizer: &Optimizer,
     clip_grad_norm: Option<f32>,
 ) -> Result<(f32, Option<Vec<f32>>)> {
+    let step = step_inner(
+        state,
+        layout,
+        launch_train,
+        images,
+        labels,
+        optimizer,
+        clip_grad_norm,
+        false,
+    )?;
+    Ok((step.loss, step.grads))
+}
+
+/// The step of [`step_unchecked`] and, with `check`, [`step_checked`]. Without `check`,
+/// `grads_finite` is `true` (nothing was checked).
+#[allow(clippy::too_many_arguments)]
+fn step_inner(
+    state: &mut NetState,
+    layout: &Layout,
+    launch_train: impl Fn(&NetState, usize, StepArgs),
+    images: &[f32],
+    labels: &[u32],
+    optimizer: &Optimizer,
+    clip_grad_norm: Option<f32>,
+    check: bool,
+) -> Result<CheckedStep> {
     state.require_training()?;
     let n = state.upload(images, Some(labels))?;
     state.begin_forward(n)?;
     let mut grads = None;
+    // The stamp of the device-side finite check, when one was launched.
+    let mut stamp = None;
     match (optimizer, clip_grad_norm) {
         // The update fused into the weight-gradient kernels.
         (Optimizer::Sgd(sgd), None) => {
             let args = state.step_args(sgd);
             launch_train(state, n, args);
+            if check {
+                stamp = Some(state.launch_finite_check());
+            }
         }
         // Gradients first, then one update pass over the arena.
         _ => {
@@ -171,7 +280,12 @@ pub(crate) fn step_unchecked(
                     grads = Some(g);
                     coef
                 }
-                None => 1.0,
+                None => {
+                    if check {
+                        stamp = Some(state.launch_finite_check());
+                    }
+                    1.0
+                }
             };
             match optimizer {
                 Optimizer::Sgd(sgd) => state.launch_sgd_pass(sgd, scale),
@@ -180,8 +294,22 @@ pub(crate) fn step_unchecked(
         }
     }
     state.finish_step();
-    let losses = state.read_acts(layout.loss_act, 1, n, "training step")?;
-    Ok((mean_in_order(&losses), grads))
+    let (losses, grads_finite) = match stamp {
+        Some(stamp) => {
+            let (losses, flag) = state.read_losses_and_flag(layout.loss_act, n, "training step")?;
+            (losses, flag != stamp)
+        }
+        None => {
+            let losses = state.read_acts(layout.loss_act, 1, n, "training step")?;
+            let finite = !check || grads.iter().flatten().all(|g| g.is_finite());
+            (losses, finite)
+        }
+    };
+    Ok(CheckedStep {
+        loss: mean_in_order(&losses),
+        grads,
+        grads_finite,
+    })
 }
 
 /// Mean of `v` accumulated in f64 in index order (deterministic).

@@ -15,6 +15,7 @@ fn bytes_of(v: &[f32]) -> Bytes {
 impl NetState {
     /// Every buffer (BatchNorm running statistics), flat, `Layout::buffers` order.
     pub fn read_buffers(&self) -> Result<Vec<f32>> {
+        self.count_read();
         let b = self
             .client
             .read_one(self.bufs.clone())
@@ -145,6 +146,7 @@ impl NetState {
         len: usize,
         context: &str,
     ) -> Result<Vec<u8>> {
+        self.count_read();
         let h = handle
             .clone()
             .offset_start((start * 4) as u64)
@@ -164,6 +166,31 @@ impl NetState {
         Ok(f32::from_bytes(&b).to_vec())
     }
 
+    /// In one read from the device (one `client.read` of two buffers): the per-sample losses
+    /// of the first `n` samples (the tensor at per-sample offset `act` of the `acts` arena, one
+    /// float per sample) and the finite-check flag (see
+    /// [`cubenet_kernels::finite::flag_non_finite()`]).
+    pub(crate) fn read_losses_and_flag(
+        &self,
+        act: usize,
+        n: usize,
+        context: &str,
+    ) -> Result<(Vec<f32>, u32)> {
+        self.count_read();
+        let total = self.layout.acts_per_sample * self.cap;
+        let losses = Self::region(&self.acts, total, act * self.cap, n);
+        let bytes = self
+            .client
+            .read(vec![losses, self.finite_flag.clone()])
+            .map_err(|e| Error::Kernel {
+                context: context.to_string(),
+                message: format!("{e:?}"),
+            })?;
+        let losses = f32::from_bytes(&bytes[0]).to_vec();
+        let flag = u32::from_bytes(&bytes[1])[0];
+        Ok((losses, flag))
+    }
+
     /// Reads `n` u32 at per-sample offset `at` of the `idx` arena.
     pub fn read_idx(&self, at: usize, n: usize, context: &str) -> Result<Vec<u32>> {
         let total = self.layout.idx_per_sample * self.cap;
@@ -172,6 +199,7 @@ impl NetState {
     }
 
     fn read_arena(&self, h: &Handle, context: &str) -> Result<Vec<f32>> {
+        self.count_read();
         let b = self.client.read_one(h.clone()).map_err(|e| Error::Kernel {
             context: context.to_string(),
             message: format!("{e:?}"),

@@ -1,7 +1,7 @@
 //! The device state of one network instance ([`NetState`]): its arenas, allocated once for a
 //! batch capacity, the training / eval mode, the BatchNorm batch counts, the Dropout seed and
 //! the launch hooks generated code calls. Reading and writing the arenas is in `io`.
-use std::cell::{Ref, RefCell};
+use std::cell::{Cell, Ref, RefCell};
 
 use cubecl::client::Client;
 use cubecl::prelude::*;
@@ -41,6 +41,14 @@ pub struct NetState {
     pub(crate) adam: Option<AdamState>,
     cube_dim: u32,
     profile: Option<RefCell<Profile>>,
+    /// One u32 that [`cubenet_kernels::finite::flag_non_finite()`] sets to the stamp of its
+    /// launch when a gradient is NaN or infinite (read with the losses, see
+    /// `NetState::read_losses_and_flag`).
+    pub(crate) finite_flag: Handle,
+    /// The stamp of the last finite-check launch (0: none yet).
+    pub(crate) finite_stamp: u32,
+    /// Reads from the device so far (every `read_*` call counts once).
+    reads: Cell<u64>,
 }
 
 /// The Adam state of a network: the moment arenas (flat, like `params`) and the number of
@@ -97,6 +105,7 @@ impl NetState {
         let bufs = client.create_from_slice(f32::as_bytes(&buf_init));
         let part_len = (layout.part_a * cap + layout.part_b).max(1);
         let part = client.create_from_slice(f32::as_bytes(&vec![0f32; part_len]));
+        let finite_flag = client.create_from_slice(u32::as_bytes(&[0u32]));
         let max_dim = client.properties().hardware.max_units_per_cube;
         let target = crate::device::target(&client);
         // cubecl's cpu runtime runs one thread per unit of a cube (as many as cores), lavapipe
@@ -129,6 +138,9 @@ impl NetState {
             adam: None,
             cube_dim: cube_dim.max(1),
             profile: Profile::from_env().map(RefCell::new),
+            finite_flag,
+            finite_stamp: 0,
+            reads: Cell::new(0),
         })
     }
 
@@ -305,6 +317,19 @@ impl NetState {
     /// Records that one optimiser step was taken.
     pub fn finish_step(&mut self) {
         self.steps += 1;
+    }
+
+    /// How many times this state has read data back from the device so far: every `read_*`
+    /// method counts one (one device-to-host transfer, however many buffers it names). Tests
+    /// use it to check what a training step reads.
+    #[doc(hidden)]
+    pub fn reads(&self) -> u64 {
+        self.reads.get()
+    }
+
+    /// Counts one read from the device (see [`NetState::reads`]).
+    pub(crate) fn count_read(&self) {
+        self.reads.set(self.reads.get() + 1);
     }
 
     /// Adam steps taken (or restored), `None` before the first.
