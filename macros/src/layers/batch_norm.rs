@@ -211,7 +211,7 @@ impl BlockOp for NormBlock {
         match phase {
             Phase::Forward | Phase::Stats | Phase::InputGrad => len,
             Phase::NormGrad => 2 * len,
-            _ => 0,
+            Phase::ForwardSum | Phase::OutGrad | Phase::WeightPartial | Phase::WeightGrad => 0,
         }
     }
     fn kernels_module(&self) -> &'static str {

@@ -197,7 +197,13 @@ pub trait BlockOp: std::fmt::Debug {
     fn macs(&self, phase: Phase) -> usize {
         match phase {
             Phase::Forward => self.forward_macs(),
-            _ => 0,
+            Phase::ForwardSum
+            | Phase::Stats
+            | Phase::NormGrad
+            | Phase::OutGrad
+            | Phase::InputGrad
+            | Phase::WeightPartial
+            | Phase::WeightGrad => 0,
         }
     }
     /// The type of its comptime configuration (`ConvCfg`).

@@ -346,7 +346,7 @@ impl BlockOp for ConvBlock {
         match phase {
             Phase::Forward | Phase::InputGrad | Phase::WeightPartial => self.forward_macs(),
             Phase::OutGrad => self.out_channels * self.conv_hw.0 * self.conv_hw.1,
-            _ => 0,
+            Phase::ForwardSum | Phase::Stats | Phase::NormGrad | Phase::WeightGrad => 0,
         }
     }
     fn forward_macs(&self) -> usize {
