@@ -3,13 +3,10 @@ use std::sync::Arc;
 
 use cubenet::prelude::*;
 
-#[network(input = [1, 4, 4])]
-pub struct Tiny {
-    flatten: Flatten,
-    fc1: Linear<16, 8>,
-    relu1: Relu,
-    fc2: Linear<8, 2>,
-}
+#[path = "common/tiny.rs"]
+mod tiny;
+
+use tiny::Tiny;
 
 fn loader() -> DataLoader {
     let images: Vec<u8> = (0..32 * 16).map(|i| (i * 37 % 256) as u8).collect();

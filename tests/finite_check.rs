@@ -8,13 +8,10 @@ use std::sync::Arc;
 use cubenet::prelude::*;
 use cubenet::Error;
 
-#[network(input = [1, 4, 4])]
-pub struct Tiny {
-    flatten: Flatten,
-    fc1: Linear<16, 8>,
-    relu1: Relu,
-    fc2: Linear<8, 2>,
-}
+#[path = "common/tiny.rs"]
+mod tiny;
+
+use tiny::Tiny;
 
 const BATCHES: usize = 4;
 

@@ -7,12 +7,12 @@
 //! batch, the other tensors, the padding around the parameters and buffers).
 mod common;
 
-use common::blocks::{reference_act, PoolSpec, IDX_SENTINEL, PARAM_PAD, SENTINEL};
+use common::blocks::{max_pool_cfg, reference_act, PoolSpec, IDX_SENTINEL, PARAM_PAD, SENTINEL};
 use common::launch::{Arenas, Gpu, SgdArgs};
 use common::{abs, check_u32, client, f64s, rng, uniform, Expect};
 use cubenet_kernels::dropout::mix_host;
 use cubenet_kernels::reference::{self as r, AvgPool2dShape, AvgPoolKind, BatchNormShape};
-use cubenet_kernels::{Act, AvgPoolCfg, DropoutCfg, MaxPoolCfg, NormCfg, SgdFlags};
+use cubenet_kernels::{Act, AvgPoolCfg, DropoutCfg, NormCfg, SgdFlags};
 
 // ---------------------------------------------------------------------------------------------
 // BatchNorm block
@@ -102,10 +102,8 @@ impl NormSpec {
 
     fn cfg(&self) -> NormCfg {
         let l = self.layout();
-        let ((pkh, pkw), (psh, psw), (pph, ppw), h_out, w_out) = match self.pool_shape(1) {
-            Some(p) => (p.kernel, p.stride, p.padding, p.h_out(), p.w_out()),
-            None => ((1, 1), (1, 1), (0, 0), self.h, self.w),
-        };
+        let pool = max_pool_cfg(self.pool_shape(1).as_ref(), (self.h, self.w));
+        let (h_out, w_out) = (pool.out_h, pool.out_w);
         NormCfg {
             num_features: self.c,
             h: self.h,
@@ -113,19 +111,7 @@ impl NormSpec {
             eps: self.eps.to_bits(),
             momentum: self.momentum.to_bits(),
             act: self.act,
-            pool: MaxPoolCfg {
-                pooled: self.pool.is_some(),
-                kernel_h: pkh,
-                kernel_w: pkw,
-                stride_h: psh,
-                stride_w: psw,
-                padding_h: pph,
-                padding_w: ppw,
-                in_h: self.h,
-                in_w: self.w,
-                out_h: h_out,
-                out_w: w_out,
-            },
+            pool,
             out_h: h_out,
             out_w: w_out,
             w_off: PARAM_PAD,
@@ -456,7 +442,14 @@ fn norm_case(
     // bitwise the same arenas as one plane per unit.
     let bits = |a: &Arenas, b: &[f32]| {
         let f = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        (f(&a.params), f(&a.velocity), f(&a.grads), f(&a.acts), a.idx.clone(), f(b))
+        (
+            f(&a.params),
+            f(&a.velocity),
+            f(&a.grads),
+            f(&a.acts),
+            a.idx.clone(),
+            f(b),
+        )
     };
     for group in [0, 3] {
         let other = run_norm(&spec, n, cap, &d, train, sgd, group);

@@ -36,25 +36,27 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use quote::quote;
 
 fn lenet5(c: &mut Criterion) {
-    let attr = quote!(input = [1, 28, 28]);
-    let item = quote! {
-        /// LeNet-5 for 1 x 28 x 28 images.
-        pub struct LeNet5 {
-            #[layer(padding = 2)]
-            conv1: Conv2d<1, 6, 5>,
-            relu1: Relu,
-            pool1: MaxPool2d<2>,
-            conv2: Conv2d<6, 16, 5>,
-            relu2: Relu,
-            pool2: MaxPool2d<2>,
-            flatten: Flatten,
-            fc1: Linear<400, 120>,
-            relu3: Relu,
-            fc2: Linear<120, 84>,
-            relu4: Relu,
-            fc3: Linear<84, 10>,
-        }
-    };
+    // The zoo's LeNet-5, read from `src/zoo.rs`.
+    let zoo: syn::File = syn::parse_str(include_str!("../../src/zoo.rs")).expect("zoo parses");
+    let item = zoo
+        .items
+        .into_iter()
+        .find_map(|item| match item {
+            syn::Item::Struct(s) if s.ident == "LeNet5" => Some(s),
+            _ => None,
+        })
+        .expect("src/zoo.rs has LeNet5");
+    let attr = item
+        .attrs
+        .iter()
+        .find(|a| a.path().is_ident("network"))
+        .and_then(|a| a.meta.require_list().ok())
+        .expect("#[network(...)]")
+        .tokens
+        .clone();
+    let mut item = item;
+    item.attrs.retain(|a| !a.path().is_ident("network"));
+    let item = quote!(#item);
     let out = expand::network(attr.clone(), item.clone()).to_string();
     assert!(
         out.contains("KERNELS_PER_STEP") && !out.contains("compile_error"),

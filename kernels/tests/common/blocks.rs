@@ -124,10 +124,8 @@ impl ConvSpec {
     pub fn cfg_tiled(&self, wide: bool) -> ConvCfg {
         let cs = self.conv_shape(1);
         let (h_conv, w_conv) = (cs.h_out(), cs.w_out());
-        let ((pkh, pkw), (psh, psw), (pph, ppw), h_out, w_out) = match self.pool_shape(1) {
-            Some(p) => (p.kernel, p.stride, p.padding, p.h_out(), p.w_out()),
-            None => ((1, 1), (1, 1), (0, 0), h_conv, w_conv),
-        };
+        let pool = max_pool_cfg(self.pool_shape(1).as_ref(), (h_conv, w_conv));
+        let (h_out, w_out) = (pool.out_h, pool.out_w);
         let in_len = self.c_in * self.h * self.w;
         let out_len = self.c_out * h_out * w_out;
         let w_len = self.c_out * (self.c_in / self.groups) * self.k.0 * self.k.1;
@@ -197,19 +195,7 @@ impl ConvSpec {
             conv_h: h_conv,
             conv_w: w_conv,
             act: self.act,
-            pool: MaxPoolCfg {
-                pooled: self.pool.is_some(),
-                kernel_h: pkh,
-                kernel_w: pkw,
-                stride_h: psh,
-                stride_w: psw,
-                padding_h: pph,
-                padding_w: ppw,
-                in_h: h_conv,
-                in_w: w_conv,
-                out_h: h_out,
-                out_w: w_out,
-            },
+            pool,
             out_h: h_out,
             out_w: w_out,
             bias: self.bias,
@@ -247,6 +233,29 @@ impl ConvSpec {
             dconv_len: if c.has_dconv() { c.conv_len() } else { 0 },
             part_per_sample: c.chunks(1) * c.num_params(),
         }
+    }
+}
+
+/// The kernels' `MaxPoolCfg` of `pool` over an `in_hw` plane (without a pool: a 1 x 1
+/// window, `pooled: false`).
+pub fn max_pool_cfg(pool: Option<&MaxPool2dShape>, in_hw: (usize, usize)) -> MaxPoolCfg {
+    let ((kernel_h, kernel_w), (stride_h, stride_w), (padding_h, padding_w), out_h, out_w) =
+        match pool {
+            Some(p) => (p.kernel, p.stride, p.padding, p.h_out(), p.w_out()),
+            None => ((1, 1), (1, 1), (0, 0), in_hw.0, in_hw.1),
+        };
+    MaxPoolCfg {
+        pooled: pool.is_some(),
+        kernel_h,
+        kernel_w,
+        stride_h,
+        stride_w,
+        padding_h,
+        padding_w,
+        in_h: in_hw.0,
+        in_w: in_hw.1,
+        out_h,
+        out_w,
     }
 }
 

@@ -14,29 +14,14 @@ fn errors(attr: TokenStream, item: TokenStream) -> Vec<String> {
     }
 }
 
-fn lenet5() -> TokenStream {
-    quote! {
-        pub struct LeNet5 {
-            #[layer(padding = 2)]
-            conv1: Conv2d<1, 6, 5>,
-            relu1: Relu,
-            pool1: MaxPool2d<2>,
-            conv2: Conv2d<6, 16, 5>,
-            relu2: Relu,
-            pool2: MaxPool2d<2>,
-            flatten: Flatten,
-            fc1: Linear<400, 120>,
-            relu3: Relu,
-            fc2: Linear<120, 84>,
-            relu4: Relu,
-            fc3: Linear<84, 10>,
-        }
-    }
+/// The zoo's LeNet-5 (`src/zoo.rs`).
+fn lenet5() -> syn::Item {
+    super::zoo_net("LeNet5").1
 }
 
 #[test]
 fn lenet5_expands_to_twelve_launches_per_step() {
-    let item: syn::Item = syn::parse2(lenet5()).unwrap();
+    let item = lenet5();
     let out = compile(quote!(input = [1, 28, 28]), &item).unwrap();
     let code = pretty(&out);
     assert!(
@@ -53,7 +38,7 @@ fn lenet5_expands_to_twelve_launches_per_step() {
 #[test]
 fn print_shows_shapes_plan_and_code() {
     // `cargo test -p cubenet-macros print_ -- --nocapture` shows the printout.
-    let item: syn::Item = syn::parse2(lenet5()).unwrap();
+    let item = lenet5();
     let out = compile(quote!(input = [1, 28, 28], print), &item).unwrap();
     assert!(out.to_string().contains("12 kernel launches"));
 }

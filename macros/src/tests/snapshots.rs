@@ -4,27 +4,10 @@
 use crate::expand::compile;
 use crate::print::pretty;
 
-/// The `#[network(...)]` structs of `src/zoo.rs`: (name, attribute arguments, item).
-fn zoo() -> Vec<(String, proc_macro2::TokenStream, syn::Item)> {
-    let file: syn::File = syn::parse_str(include_str!("../../../src/zoo.rs")).expect("zoo parses");
-    file.items
-        .into_iter()
-        .filter_map(|item| {
-            let syn::Item::Struct(s) = &item else {
-                return None;
-            };
-            let attr = s.attrs.iter().find(|a| a.path().is_ident("network"))?;
-            let args = attr.meta.require_list().ok()?.tokens.clone();
-            Some((s.ident.to_string(), args, item))
-        })
-        .collect()
-}
+use super::{zoo, zoo_net};
 
 fn expansion(name: &str) -> String {
-    let (_, attr, item) = zoo()
-        .into_iter()
-        .find(|(n, _, _)| n == name)
-        .unwrap_or_else(|| panic!("no network `{name}` in src/zoo.rs"));
+    let (attr, item) = zoo_net(name);
     pretty(&compile(attr, &item).unwrap_or_else(|e| panic!("{name}: {e}")))
 }
 
