@@ -80,6 +80,7 @@ pub fn conv_weight_partial_unit(
     ));
     // One 16-wide accumulator per (output channel, kernel column), and one per bias.
     let mut vacc = Array::<Vector<f32, Const<16>>>::new(comptime!(t.wg_oc * t.wg_kx));
+    let mut xvs = Array::<Vector<f32, Const<16>>>::new(comptime!(t.wg_kx));
     let mut acc = Array::<f32>::new(comptime!(t.wg_oc * t.wg_kx * LANES));
     if comptime!(t.vector) {
         #[unroll]
@@ -108,7 +109,8 @@ pub fn conv_weight_partial_unit(
                     let x_row = x_plane + (iy * (inside as i32)) as usize * cfg.in_w;
                     #[unroll]
                     for j in 0..span {
-                        let ix = (kx0 * cfg.dilation_w + j) as i32 - comptime!(cfg.padding_w as i32);
+                        let ix =
+                            (kx0 * cfg.dilation_w + j) as i32 - comptime!(cfg.padding_w as i32);
                         let mut v = 0.0f32;
                         if inside && ix >= 0 && ix < comptime!(cfg.in_w as i32) {
                             v = acts[x_row + max(ix, 0i32) as usize];
@@ -121,6 +123,28 @@ pub fn conv_weight_partial_unit(
             if comptime!(t.vector) {
                 #[unroll]
                 for xg in 0..comptime!(cfg.lane_groups()) {
+                    // The taps of this lane group, one vector per kernel column, built once
+                    // and shared by the tile's output channels.
+                    if !bias_unit {
+                        #[unroll]
+                        for k in 0..wk {
+                            let mut xv = Vector::<f32, Const<16>>::new(0.0f32);
+                            #[unroll]
+                            for l in 0..LANES {
+                                if comptime!(cfg.lane_position(xg, l).0 < cfg.rows_per_lane_group())
+                                {
+                                    let (rr, x) = comptime!(cfg.lane_position(xg, l));
+                                    xv.insert(
+                                        l,
+                                        xs[comptime!(
+                                            rr * span + x * cfg.stride_w + k * cfg.dilation_w
+                                        )],
+                                    );
+                                }
+                            }
+                            xvs[k] = xv;
+                        }
+                    }
                     #[unroll]
                     for o in 0..wo {
                         let mut gv = Vector::<f32, Const<16>>::new(0.0f32);
@@ -141,22 +165,8 @@ pub fn conv_weight_partial_unit(
                         } else {
                             #[unroll]
                             for k in 0..wk {
-                                let mut xv = Vector::<f32, Const<16>>::new(0.0f32);
-                                #[unroll]
-                                for l in 0..LANES {
-                                    if comptime!(cfg.lane_position(xg, l).0 < cfg.rows_per_lane_group())
-                                    {
-                                        let (rr, x) = comptime!(cfg.lane_position(xg, l));
-                                        xv.insert(
-                                            l,
-                                            xs[comptime!(
-                                                rr * span + x * cfg.stride_w + k * cfg.dilation_w
-                                            )],
-                                        );
-                                    }
-                                }
                                 let a = comptime!(o * wk + k);
-                                vacc[a] = fma(gv, xv, vacc[a]);
+                                vacc[a] = fma(gv, xvs[k], vacc[a]);
                             }
                         }
                     }

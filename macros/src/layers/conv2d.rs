@@ -269,7 +269,7 @@ impl ConvBlock {
                     div(ih, (32 / iw).max(1))
                 };
                 let in_c = div(in_g, (512 / (in_rows * iw)).clamp(1, 8));
-                let wg_oc = div(out_g, (24 / kw).clamp(1, 8));
+                let wg_oc = div(out_g, (20 / kw).clamp(1, 8));
                 ([oc, rows, cols, in_c, in_rows, iw, wg_oc, kw], true)
             }
             Target::Gpu => ([1, 1, 1, 1, 1, 1, 1, 1], false),
