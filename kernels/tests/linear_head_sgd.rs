@@ -20,21 +20,51 @@ fn linear_case(what: &str, seed: u64, spec: LinearSpec, n: usize, cap: usize, sg
     let w = uniform(&mut rng, lay.w_len, -0.5, 0.5);
     let b = spec.bias.then(|| uniform(&mut rng, lay.b_len, -0.3, 0.3));
     let g = uniform(&mut rng, n * lay.out_len, -1.0, 1.0);
-    let run = run_block(
-        &client,
-        &lay,
-        n,
-        cap,
-        &x,
-        &w,
-        b.as_deref(),
-        &g,
-        |gpu| gpu.linear_forward(cfg, n, cap),
-        |gpu| {
-            gpu.linear_input_grad(cfg, n, cap);
-            gpu.linear_weight_grad(cfg, n, cap, sgd);
-        },
-    );
+    let run_with = |cfg: cubenet_kernels::LinearCfg| {
+        run_block(
+            &client,
+            &lay,
+            n,
+            cap,
+            &x,
+            &w,
+            b.as_deref(),
+            &g,
+            |gpu| gpu.linear_forward(cfg, n, cap),
+            |gpu| {
+                gpu.linear_input_grad(cfg, n, cap);
+                gpu.linear_weight_grad(cfg, n, cap, sgd);
+            },
+        )
+    };
+    let run = run_with(cfg);
+    // On the cpu runtime, the vector layout (16 features per vector, the cpu target's)
+    // gives bitwise the scalar units' arenas.
+    if cfg!(feature = "test-cpu") {
+        let vector = run_with(cubenet_kernels::LinearCfg {
+            vector: true,
+            ..cfg
+        });
+        for (stage, v, r) in [
+            ("forward", &vector.fwd, &run.fwd),
+            ("backward", &vector.bwd, &run.bwd),
+        ] {
+            let diff = |name: &str, a: &[f32], b: &[f32]| {
+                a.iter()
+                    .zip(b)
+                    .position(|(x, y)| x.to_bits() != y.to_bits())
+                    .map(|i| format!("{name}[{i}]: {} vs {}", a[i], b[i]))
+            };
+            let d = diff("params", &v.params, &r.params)
+                .or_else(|| diff("velocity", &v.velocity, &r.velocity))
+                .or_else(|| diff("grads", &v.grads, &r.grads))
+                .or_else(|| diff("acts", &v.acts, &r.acts));
+            assert!(
+                d.is_none(),
+                "{what}: the vector layout changed a result after {stage}: {d:?}"
+            );
+        }
+    }
     let b64 = b.as_deref().map(f64s);
     let r = linear_block_ref(&spec, n, &f64s(&x), &f64s(&w), b64.as_deref(), &f64s(&g));
     if spec.act.is_some() {

@@ -26,7 +26,25 @@ pub fn conv_out_grad_unit(
         + s * comptime!(cfg.conv_len())
         + oc * comptime!(cfg.conv_h * cfg.conv_w)
         + y * cfg.conv_w;
-    if comptime!(cfg.pool.pooled) {
+    if comptime!(cfg.pool.pooled && cfg.pool.disjoint()) {
+        // One window at most per position: the row is zero but where it holds a window's
+        // argmax, which gets that window's gradient (the sum below, of one term).
+        for x in 0..cfg.conv_w {
+            acts[d_base + x] = 0.0;
+        }
+        let a_base = comptime!(cfg.argmax * cap) + out_plane;
+        let py = y / comptime!(cfg.pool.kernel_h);
+        if py < comptime!(cfg.out_h) {
+            for px in 0..cfg.out_w {
+                let at = py * cfg.out_w + px;
+                let pos = idx[a_base + at] as usize;
+                if pos / cfg.conv_w == y {
+                    acts[d_base + pos % cfg.conv_w] =
+                        act_grad(acts[g_base + at], acts[src_base + at], cfg.act);
+                }
+            }
+        }
+    } else if comptime!(cfg.pool.pooled) {
         let a_base = comptime!(cfg.argmax * cap) + out_plane;
         let (py_lo, py_hi) = outputs_covering(y as i32, y as i32, true, cfg.pool);
         for x in 0..cfg.conv_w {

@@ -13,6 +13,7 @@ use crate::act::{act_grad, activate, Act};
 use crate::sgd::sgd_update;
 
 pub mod reference;
+pub mod vector;
 
 /// Samples summed into one partial sum before it is added to the total, in weight gradients.
 pub const SUM_BLOCK: usize = 32;
@@ -66,6 +67,10 @@ pub struct LinearCfg {
     pub ob: usize,
     /// Input features per input-gradient and weight-gradient unit (divides `in_f`).
     pub ib: usize,
+    /// The `cpu` target's layout ([`vector`]): 16 outputs per forward unit, 16 inputs per
+    /// input-gradient unit, `ob` outputs x 16 inputs per weight-gradient unit, in explicit
+    /// vectors (the same values as the scalar units).
+    pub vector: bool,
     /// Ranges the forward sum is split into ([`k_splits_for`]`(in_features)`).
     pub k_splits: usize,
     /// Offset of the split-K partial sums (`k_splits x out_features` per sample) in the
@@ -89,9 +94,27 @@ impl LinearCfg {
             self.out_act
         }
     }
+    /// Output tiles of a forward unit: 16 outputs (the last one narrower) in the vector
+    /// layout, else `ob`.
+    pub const fn out_tiles(&self) -> usize {
+        if self.vector {
+            self.out_features.div_ceil(vector::LANES)
+        } else {
+            self.out_features / self.ob
+        }
+    }
+    /// Input tiles of an input- or weight-gradient unit: 16 inputs in the vector layout, else
+    /// `ib`.
+    pub const fn in_tiles(&self) -> usize {
+        if self.vector {
+            self.in_features.div_ceil(vector::LANES)
+        } else {
+            self.in_features / self.ib
+        }
+    }
     /// Units of `linear_forward_unit` for a batch of `n`.
     pub const fn forward_units(&self, n: usize) -> usize {
-        n.div_ceil(self.rb) * (self.out_features / self.ob) * self.k_splits
+        n.div_ceil(self.rb) * self.out_tiles() * self.k_splits
     }
     /// Units of `linear_forward_sum_unit` for a batch of `n` (0 without a split).
     pub const fn forward_sum_units(&self, n: usize) -> usize {
@@ -115,7 +138,7 @@ impl LinearCfg {
     }
     /// Units of `linear_input_grad_unit` for a batch of `n`.
     pub const fn input_grad_units(&self, n: usize) -> usize {
-        n.div_ceil(self.rb) * (self.in_features / self.ib)
+        n.div_ceil(self.rb) * self.in_tiles()
     }
     /// Loop iterations of one `linear_forward_unit` invocation (see [`crate::LOOP_LIMIT`]).
     pub const fn forward_loop_iterations(&self) -> usize {
@@ -133,8 +156,11 @@ impl LinearCfg {
     /// Units of `linear_weight_grad_unit`: one per `ob x ib` block of the weight, plus one
     /// per bias.
     pub const fn weight_grad_units(&self) -> usize {
-        (self.out_features / self.ob) * (self.in_features / self.ib)
-            + if self.bias { self.out_features } else { 0 }
+        self.weight_units() + if self.bias { self.out_features } else { 0 }
+    }
+    /// Weight-gradient units of the weight (the biases' follow).
+    pub const fn weight_units(&self) -> usize {
+        (self.out_features / self.ob) * self.in_tiles()
     }
 }
 
@@ -168,64 +194,68 @@ pub fn linear_forward_unit(
     #[comptime] n: usize,
     #[comptime] cap: usize,
 ) {
-    let rb = comptime!(cfg.rb);
-    let ob = comptime!(cfg.ob);
-    let n_ob = comptime!(cfg.out_features / cfg.ob);
-    let n_rb = comptime!(n.div_ceil(cfg.rb));
-    let k_len = comptime!(cfg.in_features / cfg.k_splits);
-    let split = comptime!(cfg.k_splits > 1);
-    let o0 = (unit % n_ob) * ob;
-    let r0 = ((unit / n_ob) % n_rb) * rb;
-    let kk = unit / comptime!(n_ob * n.div_ceil(cfg.rb));
-    let k0 = kk * k_len;
-    let mut acc = Array::<f32>::new(comptime!(cfg.rb * cfg.ob));
-    let mut xs = Array::<f32>::new(comptime!(cfg.rb));
-    #[unroll]
-    for o in 0..ob {
-        let mut b = 0.0f32;
-        if comptime!(cfg.bias && !split) {
-            b = params[cfg.b_off + o0 + o];
-        }
-        #[unroll]
-        for r in 0..rb {
-            acc[r * ob + o] = b;
-        }
-    }
-    let x_base = comptime!(cfg.in_act * cap);
-    for i in k0..k0 + k_len {
-        #[unroll]
-        for r in 0..rb {
-            let row = min(r0 + r, n - 1);
-            xs[r] = acts[x_base + row * cfg.in_features + i];
-        }
+    if comptime!(cfg.vector) {
+        vector::forward(params, acts, part, unit, cfg, n, cap);
+    } else {
+        let rb = comptime!(cfg.rb);
+        let ob = comptime!(cfg.ob);
+        let n_ob = comptime!(cfg.out_features / cfg.ob);
+        let n_rb = comptime!(n.div_ceil(cfg.rb));
+        let k_len = comptime!(cfg.in_features / cfg.k_splits);
+        let split = comptime!(cfg.k_splits > 1);
+        let o0 = (unit % n_ob) * ob;
+        let r0 = ((unit / n_ob) % n_rb) * rb;
+        let kk = unit / comptime!(n_ob * n.div_ceil(cfg.rb));
+        let k0 = kk * k_len;
+        let mut acc = Array::<f32>::new(comptime!(cfg.rb * cfg.ob));
+        let mut xs = Array::<f32>::new(comptime!(cfg.rb));
         #[unroll]
         for o in 0..ob {
-            let wv = params[cfg.w_off + (o0 + o) * cfg.in_features + i];
+            let mut b = 0.0f32;
+            if comptime!(cfg.bias && !split) {
+                b = params[cfg.b_off + o0 + o];
+            }
             #[unroll]
             for r in 0..rb {
-                acc[r * ob + o] += wv * xs[r];
+                acc[r * ob + o] = b;
             }
         }
-    }
-    let y_base = comptime!(cfg.out_act * cap);
-    let p_base = comptime!(cfg.part_a * cap + cfg.part_b);
-    #[unroll]
-    for r in 0..rb {
-        if r0 + r < n {
+        let x_base = comptime!(cfg.in_act * cap);
+        for i in k0..k0 + k_len {
+            #[unroll]
+            for r in 0..rb {
+                let row = min(r0 + r, n - 1);
+                xs[r] = acts[x_base + row * cfg.in_features + i];
+            }
             #[unroll]
             for o in 0..ob {
-                let pre = acc[r * ob + o];
-                if comptime!(split) {
-                    part[p_base
-                        + (r0 + r) * comptime!(cfg.split_len())
-                        + kk * cfg.out_features
-                        + o0
-                        + o] = pre;
-                } else {
-                    let at = (r0 + r) * cfg.out_features + o0 + o;
-                    acts[y_base + at] = activate(pre, cfg.act);
-                    if comptime!(cfg.act.needs_pre()) {
-                        acts[comptime!(cfg.pre_act * cap) + at] = pre;
+                let wv = params[cfg.w_off + (o0 + o) * cfg.in_features + i];
+                #[unroll]
+                for r in 0..rb {
+                    acc[r * ob + o] = fma(wv, xs[r], acc[r * ob + o]);
+                }
+            }
+        }
+        let y_base = comptime!(cfg.out_act * cap);
+        let p_base = comptime!(cfg.part_a * cap + cfg.part_b);
+        #[unroll]
+        for r in 0..rb {
+            if r0 + r < n {
+                #[unroll]
+                for o in 0..ob {
+                    let pre = acc[r * ob + o];
+                    if comptime!(split) {
+                        part[p_base
+                            + (r0 + r) * comptime!(cfg.split_len())
+                            + kk * cfg.out_features
+                            + o0
+                            + o] = pre;
+                    } else {
+                        let at = (r0 + r) * cfg.out_features + o0 + o;
+                        acts[y_base + at] = activate(pre, cfg.act);
+                        if comptime!(cfg.act.needs_pre()) {
+                            acts[comptime!(cfg.pre_act * cap) + at] = pre;
+                        }
                     }
                 }
             }
@@ -272,39 +302,43 @@ pub fn linear_input_grad_unit(
     #[comptime] n: usize,
     #[comptime] cap: usize,
 ) {
-    let rb = comptime!(cfg.rb);
-    let ib = comptime!(cfg.ib);
-    let n_ib = comptime!(cfg.in_features / cfg.ib);
-    let i0 = (unit % n_ib) * ib;
-    let r0 = (unit / n_ib) * rb;
-    let mut acc = Array::<f32>::new(comptime!(cfg.rb * cfg.ib));
-    let mut gs = Array::<f32>::new(comptime!(cfg.rb));
-    #[unroll]
-    for k in 0..comptime!(cfg.rb * cfg.ib) {
-        acc[k] = 0.0;
-    }
-    for o in 0..cfg.out_features {
+    if comptime!(cfg.vector) {
+        vector::input_grad(params, acts, unit, cfg, n, cap);
+    } else {
+        let rb = comptime!(cfg.rb);
+        let ib = comptime!(cfg.ib);
+        let n_ib = comptime!(cfg.in_features / cfg.ib);
+        let i0 = (unit % n_ib) * ib;
+        let r0 = (unit / n_ib) * rb;
+        let mut acc = Array::<f32>::new(comptime!(cfg.rb * cfg.ib));
+        let mut gs = Array::<f32>::new(comptime!(cfg.rb));
         #[unroll]
-        for r in 0..rb {
-            let row = min(r0 + r, n - 1);
-            gs[r] = linear_out_grad(acts, row, o, cfg, cap);
+        for k in 0..comptime!(cfg.rb * cfg.ib) {
+            acc[k] = 0.0;
         }
-        #[unroll]
-        for i in 0..ib {
-            let wv = params[cfg.w_off + o * cfg.in_features + i0 + i];
+        for o in 0..cfg.out_features {
             #[unroll]
             for r in 0..rb {
-                acc[r * ib + i] += gs[r] * wv;
+                let row = min(r0 + r, n - 1);
+                gs[r] = linear_out_grad(acts, row, o, cfg, cap);
             }
-        }
-    }
-    let base = comptime!(cfg.in_grad * cap);
-    #[unroll]
-    for r in 0..rb {
-        if r0 + r < n {
             #[unroll]
             for i in 0..ib {
-                acts[base + (r0 + r) * cfg.in_features + i0 + i] = acc[r * ib + i];
+                let wv = params[cfg.w_off + o * cfg.in_features + i0 + i];
+                #[unroll]
+                for r in 0..rb {
+                    acc[r * ib + i] = fma(gs[r], wv, acc[r * ib + i]);
+                }
+            }
+        }
+        let base = comptime!(cfg.in_grad * cap);
+        #[unroll]
+        for r in 0..rb {
+            if r0 + r < n {
+                #[unroll]
+                for i in 0..ib {
+                    acts[base + (r0 + r) * cfg.in_features + i0 + i] = acc[r * ib + i];
+                }
             }
         }
     }
@@ -332,9 +366,25 @@ pub fn linear_weight_grad_unit(
     let ib = comptime!(cfg.ib);
     let ob = comptime!(cfg.ob);
     let n_ib = comptime!(cfg.in_features / cfg.ib);
-    let w_units = comptime!((cfg.out_features / cfg.ob) * (cfg.in_features / cfg.ib));
+    let w_units = comptime!(cfg.weight_units());
     let x_base = comptime!(cfg.in_act * cap);
-    if unit < w_units {
+    if comptime!(cfg.vector) && unit < w_units {
+        vector::weight_grad(
+            params,
+            velocity,
+            grads,
+            acts,
+            unit,
+            lr,
+            momentum,
+            dampening,
+            weight_decay,
+            flags,
+            cfg,
+            n,
+            cap,
+        );
+    } else if unit < w_units {
         let o0 = (unit / n_ib) * ob;
         let i0 = (unit % n_ib) * ib;
         let mut acc = Array::<f32>::new(comptime!(cfg.ob * cfg.ib));
@@ -362,7 +412,7 @@ pub fn linear_weight_grad_unit(
                     let xv = acts[x_base + s * cfg.in_features + i0 + i];
                     #[unroll]
                     for o in 0..ob {
-                        part[o * ib + i] += gs[o] * xv;
+                        part[o * ib + i] = fma(gs[o], xv, part[o * ib + i]);
                     }
                 }
             }

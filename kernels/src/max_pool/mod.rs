@@ -41,6 +41,15 @@ pub struct MaxPoolCfg {
 }
 
 impl MaxPoolCfg {
+    /// Whether every input position is covered by at most one window: stride equal to the
+    /// kernel, no padding (the windows tile the plane; a position past the last window is
+    /// covered by none).
+    pub const fn disjoint(&self) -> bool {
+        self.stride_h == self.kernel_h
+            && self.stride_w == self.kernel_w
+            && self.padding_h == 0
+            && self.padding_w == 0
+    }
     /// No pool over an `h x w` plane.
     pub const fn none(h: usize, w: usize) -> Self {
         MaxPoolCfg {

@@ -292,6 +292,7 @@ impl LinearSpec {
             rb: self.rb,
             ob: self.ob,
             ib: self.ib,
+            vector: false,
             k_splits: self.k_splits,
             part_a: 0,
             part_b: 0,

@@ -40,6 +40,7 @@ impl HeadSpec {
             rb: 1,
             ob: 1,
             ib: self.ib,
+            vector: false,
             k_splits: 1,
             part_a: 0,
             part_b: 0,

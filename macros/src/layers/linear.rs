@@ -185,15 +185,13 @@ impl BlockOp for LinearBlock {
         let (w_off, b_off, in_act, out_act, in_grad, out_grad, pre_act) = (
             b.w_off, b.b_off, b.in_act, b.out_act, b.in_grad, b.out_grad, b.pre_act,
         );
-        let (rb, ob, ib): (usize, usize, usize) = match target {
-            Target::Cpu => (
-                4,
-                largest_divisor(out_features, &[4, 2, 1]),
-                largest_divisor(in_features, &[4, 2, 1]),
-            ),
-            // One output (input feature, weight) per unit: n x out_features x k_splits
-            // forward units, n x in_features input-gradient units.
-            Target::Gpu => (1, 1, 1),
+        // cpu: 16 features per explicit vector (`cubenet_kernels::linear::vector`), 8 rows
+        // per forward / input-gradient unit, up to 4 outputs per weight-gradient unit.
+        // gpu: one output (input feature, weight) per unit: n x out_features x k_splits
+        // forward units, n x in_features input-gradient units.
+        let (rb, ob, ib, vector): (usize, usize, usize, bool) = match target {
+            Target::Cpu => (8, largest_divisor(out_features, &[4, 2, 1]), 1, true),
+            Target::Gpu => (1, 1, 1, false),
         };
         let k_splits = self.k_splits();
         let (part_a, part_b) = (b.part_a, b.part_b);
@@ -202,7 +200,7 @@ impl BlockOp for LinearBlock {
                 in_features: #in_features, out_features: #out_features, act: #act, bias: #bias,
                 w_off: #w_off, b_off: #b_off, in_act: #in_act, out_act: #out_act,
                 in_grad: #in_grad, out_grad: #out_grad, pre_act: #pre_act, rb: #rb, ob: #ob,
-                ib: #ib, k_splits: #k_splits, part_a: #part_a, part_b: #part_b,
+                ib: #ib, vector: #vector, k_splits: #k_splits, part_a: #part_a, part_b: #part_b,
             }
         }
     }
