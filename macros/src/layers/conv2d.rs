@@ -237,7 +237,7 @@ impl ConvBlock {
         let out_g = self.out_channels / self.groups;
         let in_g = self.in_channels / self.groups;
         let (oh, ow) = self.out_hw;
-        let (ih, iw) = self.in_hw;
+        let (_, iw) = self.in_hw;
         let (pkh, pkw) = self.pool.map_or((1, 1), |p| p.kernel_size);
         let div = |n: usize, at_most: usize| {
             (1..=n.min(at_most.max(1)))
@@ -247,10 +247,9 @@ impl ConvBlock {
         };
         match target {
             Target::Cpu => {
-                // Measured on a 2-core AVX-512 VM (examples/probe_conv.rs sweeps): whole rows;
-                // one conv row per unit once rows are 16 columns or wider, else about 32
-                // positions; as many channels as keep the accumulators within 256 floats (512 for the
-                // input gradient).
+                // Measured on a 2-core AVX-512 VM (per-layer sweeps of the tile sizes): whole
+                // rows; one conv row per unit once rows are 16 columns or wider, else about 32
+                // positions; as many channels as keep the accumulators within 256 floats.
                 let (rows, cols) = if self.fast_forward() {
                     let conv_cols = ow * pkw;
                     let rows = if conv_cols >= 16 {
@@ -263,12 +262,13 @@ impl ConvBlock {
                     (1, 1)
                 };
                 let oc = div(out_g, (256 / (rows * pkh * cols * pkw)).clamp(1, 16));
-                let in_rows = if iw >= 16 {
-                    1
-                } else {
-                    div(ih, (32 / iw).max(1))
-                };
-                let in_c = div(in_g, (512 / (in_rows * iw)).clamp(1, 8));
+                // Input gradient: one input row per unit (two or more spill registers: 2x
+                // slower at 8-16 columns), channels up to 16 vectors of accumulators (16 for
+                // planes narrower than 16, else 8).
+                let in_rows = 1;
+                let col_vectors = iw.div_ceil(16);
+                let in_c_max = if iw < 16 { 16 } else { (16 / col_vectors).clamp(1, 8) };
+                let in_c = div(in_g, in_c_max);
                 let wg_oc = div(out_g, (20 / kw).clamp(1, 8));
                 ([oc, rows, cols, in_c, in_rows, iw, wg_oc, kw], true)
             }
