@@ -368,39 +368,54 @@ pub fn norm_forward_unit(
     let shift = params[cfg.b_off + ch] - mean * scale;
 
     let win = comptime!(cfg.pool.window());
-    for s in s0..s1 {
-        let out_base = comptime!(cfg.out_act * cap)
-            + s * comptime!(cfg.out_len())
-            + ch * comptime!(cfg.out_h * cfg.out_w);
-        let am_base = comptime!(cfg.argmax * cap)
-            + s * comptime!(cfg.out_len())
-            + ch * comptime!(cfg.out_h * cfg.out_w);
-        for py in 0..cfg.out_h {
-            for px in 0..cfg.out_w {
-                // The first maximum in row-major window order; padding and positions past the
-                // end are skipped (see `conv_forward_unit`).
-                let mut best = 0.0f32;
-                let mut best_at = 0u32;
-                let mut found = false;
-                #[unroll]
-                for wi in 0..win {
-                    let (inside, pos) = window_element(py, px, wi, cfg.pool);
-                    if inside {
-                        let v = activate(
-                            normalised(acts, s, ch, pos, scale, shift, cfg, cap),
-                            cfg.act,
-                        );
-                        if replaces(found, v, best) {
-                            best = v;
-                            best_at = pos as u32;
-                            found = true;
+    if comptime!(!cfg.pool.pooled) {
+        // Without a pool: one pass over each plane (the same values as the window loop
+        // below, of one element).
+        let hw = comptime!(cfg.hw());
+        for s in s0..s1 {
+            let out_base = comptime!(cfg.out_act * cap) + s * comptime!(cfg.out_len()) + ch * hw;
+            for pos in 0..hw {
+                acts[out_base + pos] = activate(
+                    normalised(acts, s, ch, pos, scale, shift, cfg, cap),
+                    cfg.act,
+                );
+            }
+        }
+    } else {
+        for s in s0..s1 {
+            let out_base = comptime!(cfg.out_act * cap)
+                + s * comptime!(cfg.out_len())
+                + ch * comptime!(cfg.out_h * cfg.out_w);
+            let am_base = comptime!(cfg.argmax * cap)
+                + s * comptime!(cfg.out_len())
+                + ch * comptime!(cfg.out_h * cfg.out_w);
+            for py in 0..cfg.out_h {
+                for px in 0..cfg.out_w {
+                    // The first maximum in row-major window order; padding and positions past the
+                    // end are skipped (see `conv_forward_unit`).
+                    let mut best = 0.0f32;
+                    let mut best_at = 0u32;
+                    let mut found = false;
+                    #[unroll]
+                    for wi in 0..win {
+                        let (inside, pos) = window_element(py, px, wi, cfg.pool);
+                        if inside {
+                            let v = activate(
+                                normalised(acts, s, ch, pos, scale, shift, cfg, cap),
+                                cfg.act,
+                            );
+                            if replaces(found, v, best) {
+                                best = v;
+                                best_at = pos as u32;
+                                found = true;
+                            }
                         }
                     }
-                }
-                let at = py * cfg.out_w + px;
-                acts[out_base + at] = best;
-                if comptime!(cfg.pool.pooled) {
-                    idx[am_base + at] = best_at;
+                    let at = py * cfg.out_w + px;
+                    acts[out_base + at] = best;
+                    if comptime!(cfg.pool.pooled) {
+                        idx[am_base + at] = best_at;
+                    }
                 }
             }
         }
