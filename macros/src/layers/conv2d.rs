@@ -249,8 +249,9 @@ impl ConvBlock {
             Target::Cpu => {
                 // Measured on a 2-core AVX-512 VM (per-layer sweeps of the tile sizes): whole
                 // rows; one conv row per unit once rows are 16 columns or wider, else about 32
-                // positions; as many channels as keep the accumulators within 256 floats.
-                let (rows, cols) = if self.fast_forward() {
+                // positions; as many channels as keep the accumulators within 256 floats
+                // (stride 1 without a pool: see below).
+                let (mut rows, cols) = if self.fast_forward() {
                     let conv_cols = ow * pkw;
                     let rows = if conv_cols >= 16 {
                         1
@@ -261,13 +262,31 @@ impl ConvBlock {
                 } else {
                     (1, 1)
                 };
-                let oc = div(out_g, (256 / (rows * pkh * cols * pkw)).clamp(1, 16));
+                let oc = if self.pool.is_none() && self.stride == (1, 1) {
+                    // Stride 1 without a pool: about 8 vectors of accumulators, as many
+                    // positions as possible (rows narrower than 16 that divide it packed up to
+                    // 64 positions, other narrow rows one at a time), then output channels.
+                    let packed = ow < 16 && 16 % ow == 0;
+                    rows = if packed { div(oh, 64 / ow) } else { 1 };
+                    let vectors = if packed {
+                        (rows * ow).div_ceil(16)
+                    } else {
+                        rows * ow.div_ceil(16)
+                    };
+                    div(out_g, (8 / vectors).max(1))
+                } else {
+                    div(out_g, (256 / (rows * pkh * cols * pkw)).clamp(1, 16))
+                };
                 // Input gradient: one input row per unit (two or more spill registers: 2x
                 // slower at 8-16 columns), channels up to 16 vectors of accumulators (16 for
                 // planes narrower than 16, else 8).
                 let in_rows = 1;
                 let col_vectors = iw.div_ceil(16);
-                let in_c_max = if iw < 16 { 16 } else { (16 / col_vectors).clamp(1, 8) };
+                let in_c_max = if iw < 16 {
+                    16
+                } else {
+                    (16 / col_vectors).clamp(1, 8)
+                };
                 let in_c = div(in_g, in_c_max);
                 let wg_oc = div(out_g, (20 / kw).clamp(1, 8));
                 ([oc, rows, cols, in_c, in_rows, iw, wg_oc, kw], true)
