@@ -6,7 +6,7 @@ use crate::network;
 
 /// LeNet-5 for 1 x 28 x 28 images (MNIST, Fashion-MNIST): conv 1→6 k5 padding 2, relu,
 /// maxpool 2, conv 6→16 k5, relu, maxpool 2, linear 400→120→84→10 with relu.
-/// 61,706 parameters; the training step is 9 kernels.
+/// 61,706 parameters; the training step is 12 kernels.
 #[network(input = [1, 28, 28])]
 pub struct LeNet5 {
     #[layer(padding = 2)]
@@ -27,7 +27,7 @@ pub struct LeNet5 {
 /// The PyTorch CIFAR-10 tutorial's LeNet for 3 x 32 x 32 images
 /// (<https://pytorch.org/tutorials/beginner/blitz/cifar10_tutorial.html>): conv 3→6 k5, relu,
 /// maxpool 2, conv 6→16 k5, relu, maxpool 2, linear 400→120→84→10 with relu.
-/// 62,006 parameters; the training step is 9 kernels.
+/// 62,006 parameters; the training step is 12 kernels.
 #[network(input = [3, 32, 32])]
 pub struct CifarLeNet {
     conv1: Conv2d<3, 6, 5>,
