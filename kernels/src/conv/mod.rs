@@ -260,7 +260,7 @@ impl ConvCfg {
             return 1;
         }
         let mut r = LANES / self.conv_w;
-        while self.chunk_rows % r != 0 {
+        while !self.chunk_rows.is_multiple_of(r) {
             r -= 1;
         }
         r

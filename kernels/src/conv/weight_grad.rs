@@ -22,6 +22,8 @@ use crate::sgd::sgd_update;
 /// Partial-sum unit `unit`: for one chunk, `tiles.wg_oc` output channels x `tiles.wg_kx`
 /// kernel columns of one (input channel, kernel row); after those, `tiles.wg_oc` biases.
 #[cube]
+// `a = a + b` on vectors: the form the cube macro expands for array elements.
+#[allow(clippy::assign_op_pattern)]
 pub fn conv_weight_partial_unit(
     acts: &mut [f32],
     part: &mut [f32],

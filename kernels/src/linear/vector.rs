@@ -153,7 +153,8 @@ pub fn input_grad(
 /// `ob` outputs x 16 inputs of the weight, summed over the batch in blocks of
 /// [`SUM_BLOCK`] samples (as the scalar unit), stored in `grads`, then SGD.
 #[cube]
-#[allow(clippy::too_many_arguments)]
+// `a = a + b` on vectors: the form the cube macro expands for array elements.
+#[allow(clippy::too_many_arguments, clippy::assign_op_pattern)]
 pub fn weight_grad(
     params: &mut [f32],
     velocity: &mut [f32],

@@ -150,8 +150,12 @@ impl ConvSpec {
         } else {
             1
         };
-        let div =
-            |n: usize, at_most: usize| (1..=n.min(at_most)).rev().find(|d| n % d == 0).unwrap();
+        let div = |n: usize, at_most: usize| {
+            (1..=n.min(at_most))
+                .rev()
+                .find(|d| n.is_multiple_of(*d))
+                .unwrap()
+        };
         let (out_g, in_g) = (self.c_out / self.groups, self.c_in / self.groups);
         let tiles = if wide {
             ConvTiles {

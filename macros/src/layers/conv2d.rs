@@ -242,7 +242,7 @@ impl ConvBlock {
         let div = |n: usize, at_most: usize| {
             (1..=n.min(at_most.max(1)))
                 .rev()
-                .find(|d| n % d == 0)
+                .find(|d| n.is_multiple_of(*d))
                 .unwrap_or(1)
         };
         match target {
