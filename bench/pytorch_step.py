@@ -14,9 +14,18 @@ LeNet-5, 62,006 CIFAR LeNet, 117,418 FashionBn, 78,042 ResNet8). `--params` prin
 import argparse
 import time
 
+import os
+import sys
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+# The same LeNet and torchvision BasicBlock the fixture scripts build.
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from norm_cases import BasicBlock  # noqa: E402
+from sgd_fixture_common import LeNet  # noqa: E402
 
 
 class FashionBn(nn.Module):
@@ -40,28 +49,6 @@ class FashionBn(nn.Module):
         return self.fc2(x)
 
 
-class BasicBlock(nn.Module):
-    """torchvision's ResNet BasicBlock."""
-
-    def __init__(self, inplanes, planes, stride=1, downsample=False):
-        super().__init__()
-        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.downsample = (
-            nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
-            if downsample
-            else None
-        )
-
-    def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + identity)
-
-
 class ResNet8(nn.Module):
     """cubenet::zoo::ResNet8: 3x3 stem with BN, BasicBlocks 16/32/64, global average pool."""
 
@@ -79,24 +66,6 @@ class ResNet8(nn.Module):
         x = self.layer3(self.layer2(self.layer1(x)))
         x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
         return self.fc(x)
-
-
-class LeNet(nn.Module):
-    def __init__(self, in_ch, pad):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_ch, 6, 5, padding=pad)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        self.fc1 = nn.Linear(400, 120)
-        self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, 10)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        x = torch.flatten(x, 1)
-        x = F.relu(self.fc1(x))
-        x = F.relu(self.fc2(x))
-        return self.fc3(x)
 
 
 def main():

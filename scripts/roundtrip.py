@@ -48,6 +48,7 @@ from safetensors.torch import load_file, save_file
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from norm_cases import BasicBlock  # noqa: E402  (torchvision's BasicBlock)
 from sgd_fixture_common import REPO_ROOT, LeNet, setup_determinism  # noqa: E402
 
 FIX = os.path.join(REPO_ROOT, "tests", "fixtures")
@@ -55,29 +56,6 @@ FIX = os.path.join(REPO_ROOT, "tests", "fixtures")
 
 def lenet5():
     return LeNet(in_channels=1, conv1_padding=2)
-
-
-class BasicBlock(nn.Module):
-    """torchvision.models.resnet.BasicBlock (same submodule names, so the same state_dict keys),
-    as in scripts/norm_cases.py."""
-
-    def __init__(self, inplanes, planes, stride=1, downsample=False):
-        super().__init__()
-        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.relu = nn.ReLU(inplace=False)
-        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.downsample = None
-        if downsample:
-            self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False),
-                                            nn.BatchNorm2d(planes))
-
-    def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)
 
 
 def resnet():

@@ -139,3 +139,14 @@ def print_summary(t, out_path):
         print(f"  {k:24s} {str(v.dtype):14s} {list(v.shape)}{extra}")
     print(f"loss0={t['loss0'].item():.9g} loss1={t['loss1'].item():.9g} loss2={t['loss2'].item():.9g}")
     print("logits0[0] =", [round(v, 6) for v in t["logits0"][0].tolist()])
+
+
+def write_fixture(out, tensors, metadata):
+    """Checks that every floating-point tensor is finite, writes `tensors` with `metadata` to
+    `out` (see `_reproducible_safetensors`) and says so."""
+    for k, v in tensors.items():
+        if v.is_floating_point():
+            assert torch.isfinite(v).all(), k
+    with open(out, "wb") as f:
+        f.write(_reproducible_safetensors(tensors, metadata))
+    print(f"wrote {os.path.relpath(out, REPO_ROOT)} ({os.path.getsize(out)} bytes, {len(tensors)} tensors)")

@@ -2,19 +2,8 @@
 //! scripts/op_cases.py with PyTorch 2.15), in f64. Runs on the CPU only.
 mod common;
 
-use common::{data, indices, input, op_case, output, shape};
+use common::{assert_same, data, indices, input, op_case, output, shape};
 use cubenet_kernels::reference::*;
-
-/// |got - want| <= 1e-9 * max(1, |want|): the reference and PyTorch both compute in f64.
-fn assert_same(what: &str, got: &[f64], want: &[f64]) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (g - w).abs() <= 1e-9 * w.abs().max(1.0),
-            "{what}[{i}]: reference {g}, PyTorch {w}"
-        );
-    }
-}
 
 fn conv_shape(case: &serde_json::Value) -> Conv2dShape {
     let (x, w) = (

@@ -15,16 +15,6 @@ use common::run::{check_block, run_block};
 use common::{client, f32s, indices, input, op_case, output, shape};
 use cubenet_kernels::Act;
 
-fn assert_same(what: &str, got: &[f64], want: &[f64]) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (g - w).abs() <= 1e-9 * w.abs().max(1.0),
-            "{what}[{i}]: reference {g}, PyTorch {w}"
-        );
-    }
-}
-
 /// Runs the block `spec` on the case's `x` (with `weight`/`bias` from the case, or the
 /// given ones) and upstream gradient, with `n` = the case's batch and capacity `cap`.
 fn torch_conv_case(name: &str, spec: ConvSpec, w: Option<Vec<f64>>, cap: usize) {
@@ -37,21 +27,7 @@ fn torch_conv_case(name: &str, spec: ConvSpec, w: Option<Vec<f64>>, cap: usize) 
     let mut r = conv_block_ref(&spec, n, &x, &w, b.as_deref(), &up);
 
     // The reference against PyTorch, then the kernel against the PyTorch numbers.
-    let zeros = |v: &[f64]| vec![0.0; v.len()];
-    let out = output(case, "output");
-    assert_same(&format!("{name} output"), &r.out, &out);
-    (r.out, r.out_scale) = (out.clone(), zeros(&out));
-    let gx = output(case, "grad_x");
-    assert_same(&format!("{name} grad_x"), &r.grad_x, &gx);
-    (r.grad_x, r.grad_x_scale) = (gx.clone(), zeros(&gx));
-    if case["outputs"].get("grad_weight").is_some() {
-        let gw = output(case, "grad_weight");
-        assert_same(&format!("{name} grad_weight"), &r.grad_w, &gw);
-        (r.grad_w, r.grad_w_scale) = (gw.clone(), zeros(&gw));
-        let gb = output(case, "grad_bias");
-        assert_same(&format!("{name} grad_bias"), &r.grad_b, &gb);
-        (r.grad_b, r.grad_b_scale) = (gb.clone(), zeros(&gb));
-    }
+    r.take_pytorch(name, case);
     if let Some(am) = case["outputs"].get("argmax_flat_index") {
         assert_eq!(
             r.argmax.as_deref(),

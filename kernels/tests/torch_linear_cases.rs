@@ -177,16 +177,6 @@ fn p4b_sgd_weight_decay() {
     sgd_case("P4b_sgd_weight_decay");
 }
 
-fn assert_same(what: &str, got: &[f64], want: &[f64]) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (g - w).abs() <= 1e-9 * w.abs().max(1.0),
-            "{what}[{i}]: reference {g}, PyTorch {w}"
-        );
-    }
-}
-
 /// Runs the linear block `spec` on `n` rows of `x` (cap `cap`) and checks it against the
 /// PyTorch `output` and `grad_x` of case `name`, and its weight and bias gradients where the
 /// case has them (otherwise the f64 reference's, which tests/reference.rs checks against
@@ -204,21 +194,7 @@ fn linear_torch_case(
 ) {
     let case = op_case(name);
     let mut r = linear_block_ref(&spec, n, x, w, Some(b), up);
-    let zeros = |v: &[f64]| vec![0.0; v.len()];
-    let out = output(case, "output");
-    assert_same(&format!("{name} output"), &r.out, &out);
-    (r.out, r.out_scale) = (out.clone(), zeros(&out));
-    let gx = output(case, "grad_x");
-    assert_same(&format!("{name} grad_x"), &r.grad_x, &gx);
-    (r.grad_x, r.grad_x_scale) = (gx.clone(), zeros(&gx));
-    if case["outputs"].get("grad_weight").is_some() {
-        let gw = output(case, "grad_weight");
-        assert_same(&format!("{name} grad_weight"), &r.grad_w, &gw);
-        (r.grad_w, r.grad_w_scale) = (gw.clone(), zeros(&gw));
-        let gb = output(case, "grad_bias");
-        assert_same(&format!("{name} grad_bias"), &r.grad_b, &gb);
-        (r.grad_b, r.grad_b_scale) = (gb.clone(), zeros(&gb));
-    }
+    r.take_pytorch(name, case);
     let (lay, cfg) = (spec.layout(), spec.cfg());
     let run = run_block(
         &client(),

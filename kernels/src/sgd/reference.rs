@@ -1,7 +1,8 @@
 //! `torch.optim.SGD`.
 
-/// Hyper-parameters of `torch.optim.SGD` (same names, same defaults through [`Self::new`]).
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Hyper-parameters of `torch.optim.SGD` (same names, same defaults through [`Self::new`];
+/// `Default` is all zero).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct SgdOptions {
     /// Learning rate.
     pub lr: f64,
@@ -20,10 +21,7 @@ impl SgdOptions {
     pub fn new(lr: f64) -> Self {
         Self {
             lr,
-            momentum: 0.0,
-            dampening: 0.0,
-            weight_decay: 0.0,
-            nesterov: false,
+            ..Self::default()
         }
     }
 }

@@ -383,6 +383,30 @@ pub struct BlockRef {
     pub grad_conv_scale: Vec<f64>,
 }
 
+impl BlockRef {
+    /// Checks the reference's output and gradients against PyTorch's in `case` (the op cases
+    /// of `scripts/op_cases.py`, 1e-9 relative) and puts PyTorch's values in their place,
+    /// with zero scales, so that the kernel is then checked against PyTorch's numbers.
+    pub fn take_pytorch(&mut self, name: &str, case: &serde_json::Value) {
+        use super::{assert_same, output};
+        let zeros = |v: &[f64]| vec![0.0; v.len()];
+        let out = output(case, "output");
+        assert_same(&format!("{name} output"), &self.out, &out);
+        (self.out, self.out_scale) = (out.clone(), zeros(&out));
+        let gx = output(case, "grad_x");
+        assert_same(&format!("{name} grad_x"), &self.grad_x, &gx);
+        (self.grad_x, self.grad_x_scale) = (gx.clone(), zeros(&gx));
+        if case["outputs"].get("grad_weight").is_some() {
+            let gw = output(case, "grad_weight");
+            assert_same(&format!("{name} grad_weight"), &self.grad_w, &gw);
+            (self.grad_w, self.grad_w_scale) = (gw.clone(), zeros(&gw));
+            let gb = output(case, "grad_bias");
+            assert_same(&format!("{name} grad_bias"), &self.grad_b, &gb);
+            (self.grad_b, self.grad_b_scale) = (gb.clone(), zeros(&gb));
+        }
+    }
+}
+
 /// `pool(act(conv2d(x, w, b)))` and its backward for the upstream gradient `g`, composed
 /// from the reference ops.
 pub fn conv_block_ref(

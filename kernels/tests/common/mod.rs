@@ -217,3 +217,14 @@ pub fn input(case: &Value, name: &str) -> Vec<f64> {
 pub fn output(case: &Value, name: &str) -> Vec<f64> {
     data(&case["outputs"][name])
 }
+
+/// |got - want| <= 1e-9 * max(1, |want|): the f64 reference against PyTorch's f64 values.
+pub fn assert_same(what: &str, got: &[f64], want: &[f64]) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= 1e-9 * w.abs().max(1.0),
+            "{what}[{i}]: reference {g}, PyTorch {w}"
+        );
+    }
+}
