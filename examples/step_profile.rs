@@ -17,7 +17,8 @@ use rand::{Rng, SeedableRng};
 
 #[derive(Parser)]
 struct Args {
-    /// `lenet5` (Fashion-MNIST shape) or `cifar` (the CIFAR tutorial LeNet).
+    /// `lenet5` (Fashion-MNIST shape), `cifar` (the CIFAR tutorial LeNet), `bn` (FashionBn) or
+    /// `resnet8` (`cubenet::zoo`).
     #[arg(long, default_value = "lenet5")]
     net: String,
     /// Samples per step.

@@ -4,7 +4,8 @@
 //! `act` one of [`Act`]; relu'(0) = 0.
 //!
 //! A wide layer's forward sum over `in_features` is split into `k_splits` equal ranges
-//! (split-K, a shape-only rule: [`k_splits_for`]): [`linear_forward_unit`] stores each range's
+//! (split-K; `#[network]` picks `k_splits` from the shape alone, see
+//! `macros/src/layers/linear.rs`): [`linear_forward_unit`] stores each range's
 //! partial sum in the `part` arena and [`linear_forward_sum_unit`] adds them in range order to
 //! the bias, then applies the activation. Without a split the forward unit does it all.
 use cubecl::prelude::*;
@@ -17,23 +18,6 @@ pub mod vector;
 
 /// Samples summed into one partial sum before it is added to the total, in weight gradients.
 pub const SUM_BLOCK: usize = 32;
-
-/// The smallest number of `in_features` one split-K range sums (see [`k_splits_for`]).
-pub const MIN_SPLIT_LEN: usize = 256;
-
-/// How many ranges the forward sum over `in_features` is split into: the largest of 8, 4, 2
-/// that divides `in_features` into ranges of at least [`MIN_SPLIT_LEN`], else 1. Depends on
-/// the shape only, so results are the same on every target (800 -> 2, 3136 -> 8, 400 -> 1).
-pub const fn k_splits_for(in_features: usize) -> usize {
-    let mut d = 8;
-    while d > 1 {
-        if in_features.is_multiple_of(d) && in_features / d >= MIN_SPLIT_LEN {
-            return d;
-        }
-        d /= 2;
-    }
-    1
-}
 
 /// Comptime description of one linear block.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
@@ -71,7 +55,8 @@ pub struct LinearCfg {
     /// input-gradient unit, `ob` outputs x 16 inputs per weight-gradient unit, in explicit
     /// vectors (the same values as the scalar units).
     pub vector: bool,
-    /// Ranges the forward sum is split into ([`k_splits_for`]`(in_features)`).
+    /// Ranges the forward sum is split into (1: none; `#[network]`'s rule: the largest of 8,
+    /// 4, 2 dividing `in_features` into ranges of at least 256).
     pub k_splits: usize,
     /// Offset of the split-K partial sums (`k_splits x out_features` per sample) in the
     /// `part` arena: `part_a * cap + part_b` (unused when `k_splits == 1`).
@@ -368,75 +353,77 @@ pub fn linear_weight_grad_unit(
     let n_ib = comptime!(cfg.in_features / cfg.ib);
     let w_units = comptime!(cfg.weight_units());
     let x_base = comptime!(cfg.in_act * cap);
-    if comptime!(cfg.vector) && unit < w_units {
-        vector::weight_grad(
-            params,
-            velocity,
-            grads,
-            acts,
-            unit,
-            lr,
-            momentum,
-            dampening,
-            weight_decay,
-            flags,
-            cfg,
-            n,
-            cap,
-        );
-    } else if unit < w_units {
-        let o0 = (unit / n_ib) * ob;
-        let i0 = (unit % n_ib) * ib;
-        let mut acc = Array::<f32>::new(comptime!(cfg.ob * cfg.ib));
-        let mut gs = Array::<f32>::new(comptime!(cfg.ob));
-        #[unroll]
-        for k in 0..comptime!(cfg.ob * cfg.ib) {
-            acc[k] = 0.0;
-        }
-        // Blocked sum over the batch: chunks of SUM_BLOCK samples into `part`, then the
-        // chunks into `acc` (f32 error grows with the chunk count, not n).
-        let mut part = Array::<f32>::new(comptime!(cfg.ob * cfg.ib));
-        for chunk in 0..comptime!(n.div_ceil(SUM_BLOCK)) {
+    if unit < w_units {
+        if comptime!(cfg.vector) {
+            vector::weight_grad(
+                params,
+                velocity,
+                grads,
+                acts,
+                unit,
+                lr,
+                momentum,
+                dampening,
+                weight_decay,
+                flags,
+                cfg,
+                n,
+                cap,
+            );
+        } else {
+            let o0 = (unit / n_ib) * ob;
+            let i0 = (unit % n_ib) * ib;
+            let mut acc = Array::<f32>::new(comptime!(cfg.ob * cfg.ib));
+            let mut gs = Array::<f32>::new(comptime!(cfg.ob));
             #[unroll]
             for k in 0..comptime!(cfg.ob * cfg.ib) {
-                part[k] = 0.0;
+                acc[k] = 0.0;
             }
-            let end = min((chunk + 1) * SUM_BLOCK, n);
-            for s in chunk * SUM_BLOCK..end {
+            // Blocked sum over the batch: chunks of SUM_BLOCK samples into `part`, then the
+            // chunks into `acc` (f32 error grows with the chunk count, not n).
+            let mut part = Array::<f32>::new(comptime!(cfg.ob * cfg.ib));
+            for chunk in 0..comptime!(n.div_ceil(SUM_BLOCK)) {
                 #[unroll]
-                for o in 0..ob {
-                    gs[o] = linear_out_grad(acts, s, o0 + o, cfg, cap);
+                for k in 0..comptime!(cfg.ob * cfg.ib) {
+                    part[k] = 0.0;
                 }
-                #[unroll]
-                for i in 0..ib {
-                    let xv = acts[x_base + s * cfg.in_features + i0 + i];
+                let end = min((chunk + 1) * SUM_BLOCK, n);
+                for s in chunk * SUM_BLOCK..end {
                     #[unroll]
                     for o in 0..ob {
-                        part[o * ib + i] = fma(gs[o], xv, part[o * ib + i]);
+                        gs[o] = linear_out_grad(acts, s, o0 + o, cfg, cap);
                     }
+                    #[unroll]
+                    for i in 0..ib {
+                        let xv = acts[x_base + s * cfg.in_features + i0 + i];
+                        #[unroll]
+                        for o in 0..ob {
+                            part[o * ib + i] = fma(gs[o], xv, part[o * ib + i]);
+                        }
+                    }
+                }
+                #[unroll]
+                for k in 0..comptime!(cfg.ob * cfg.ib) {
+                    acc[k] += part[k];
                 }
             }
             #[unroll]
-            for k in 0..comptime!(cfg.ob * cfg.ib) {
-                acc[k] += part[k];
-            }
-        }
-        #[unroll]
-        for o in 0..ob {
-            #[unroll]
-            for i in 0..ib {
-                sgd_update(
-                    params,
-                    velocity,
-                    grads,
-                    cfg.w_off + (o0 + o) * cfg.in_features + i0 + i,
-                    acc[o * ib + i],
-                    lr,
-                    momentum,
-                    dampening,
-                    weight_decay,
-                    flags,
-                );
+            for o in 0..ob {
+                #[unroll]
+                for i in 0..ib {
+                    sgd_update(
+                        params,
+                        velocity,
+                        grads,
+                        cfg.w_off + (o0 + o) * cfg.in_features + i0 + i,
+                        acc[o * ib + i],
+                        lr,
+                        momentum,
+                        dampening,
+                        weight_decay,
+                        flags,
+                    );
+                }
             }
         }
     } else {

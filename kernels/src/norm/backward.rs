@@ -8,12 +8,14 @@ use super::{batch_moments, inv_std, lanes_total, normalised, unit_samples, NormC
 use crate::act::{act_grad, activate};
 use crate::sgd::sgd_update;
 
-/// d(loss)/d(normalised output) at plane position `pos` of sample `s`, channel `ch`, of an
-/// unpooled block: the output gradient through the activation's derivative.
+/// `dy` (d(loss)/d(normalised output)) at plane position `pos` of sample `s`, channel `ch`:
+/// with a pool, what the scatter through the argmax left at `dy_base + pos`; without, the
+/// output gradient through the activation's derivative, also stored there.
 #[cube]
 #[allow(clippy::too_many_arguments)]
-fn unpooled_dy(
+fn plane_dy(
     acts: &mut [f32],
+    dy_base: usize,
     g_base: usize,
     s: usize,
     ch: usize,
@@ -23,20 +25,26 @@ fn unpooled_dy(
     #[comptime] cfg: NormCfg,
     #[comptime] cap: usize,
 ) -> f32 {
-    let mut g = acts[g_base + pos];
-    if comptime!(cfg.act.is_some()) {
-        let pre = normalised(acts, s, ch, pos, scale, shift, cfg, cap);
-        if comptime!(cfg.act.needs_pre()) {
-            g = act_grad(g, pre, cfg.act);
-        } else {
-            g = act_grad(g, activate(pre, cfg.act), cfg.act);
+    let mut g = 0.0f32;
+    if comptime!(cfg.pool.pooled) {
+        g = acts[dy_base + pos];
+    } else {
+        g = acts[g_base + pos];
+        if comptime!(cfg.act.is_some()) {
+            let pre = normalised(acts, s, ch, pos, scale, shift, cfg, cap);
+            if comptime!(cfg.act.needs_pre()) {
+                g = act_grad(g, pre, cfg.act);
+            } else {
+                g = act_grad(g, activate(pre, cfg.act), cfg.act);
+            }
         }
+        acts[dy_base + pos] = g;
     }
     g
 }
 
-/// Backward unit, first stage: `dy` of each of the unit's (sample, channel) planes (the output gradient
-/// routed through the pool's argmax and the activation's derivative) and the plane's
+/// Backward unit, first stage: `dy` of each of the unit's (sample, channel) planes (the output
+/// gradient routed through the pool's argmax and the activation's derivative) and the planes'
 /// partial sums `sum(dy)` and `sum((x - mean) * dy)`.
 #[cube]
 #[allow(clippy::too_many_arguments)]
@@ -93,13 +101,7 @@ pub fn norm_grad_unit(
             #[unroll]
             for l in 0..LANES {
                 let pos = b * LANES + l;
-                let mut g = 0.0f32;
-                if comptime!(cfg.pool.pooled) {
-                    g = acts[dy_base + pos];
-                } else {
-                    g = unpooled_dy(acts, g_base, s, ch, pos, scale, shift, cfg, cap);
-                    acts[dy_base + pos] = g;
-                }
+                let g = plane_dy(acts, dy_base, g_base, s, ch, pos, scale, shift, cfg, cap);
                 acc_sum[l] += g;
                 acc_dot[l] += (acts[x_base + pos] - mean) * g;
             }
@@ -107,13 +109,7 @@ pub fn norm_grad_unit(
         #[unroll]
         for l in 0..comptime!(hw % LANES) {
             let pos = comptime!(hw / LANES * LANES + l);
-            let mut g = 0.0f32;
-            if comptime!(cfg.pool.pooled) {
-                g = acts[dy_base + pos];
-            } else {
-                g = unpooled_dy(acts, g_base, s, ch, pos, scale, shift, cfg, cap);
-                acts[dy_base + pos] = g;
-            }
+            let g = plane_dy(acts, dy_base, g_base, s, ch, pos, scale, shift, cfg, cap);
             acc_sum[l] += g;
             acc_dot[l] += (acts[x_base + pos] - mean) * g;
         }

@@ -247,35 +247,40 @@ impl ConvBlock {
         };
         match target {
             Target::Cpu => {
-                // Measured on a 2-core AVX-512 VM (per-layer sweeps of the tile sizes): whole
-                // rows; one conv row per unit once rows are 16 columns or wider, else about 32
-                // positions; as many channels as keep the accumulators within 256 floats
-                // (stride 1 without a pool: see below).
-                let (mut rows, cols) = if self.fast_forward() {
-                    let conv_cols = ow * pkw;
-                    let rows = if conv_cols >= 16 {
-                        1
-                    } else {
-                        div(oh, (32 / (conv_cols * pkh)).max(1))
-                    };
-                    (rows, ow)
-                } else {
-                    (1, 1)
-                };
-                let oc = if self.pool.is_none() && self.stride == (1, 1) {
-                    // Stride 1 without a pool: about 8 vectors of accumulators, as many
-                    // positions as possible (rows narrower than 16 that divide it packed up to
-                    // 64 positions, other narrow rows one at a time), then output channels.
+                // Measured on a 2-core AVX-512 VM (per-layer sweeps of the tile sizes).
+                let (rows, cols, oc) = if self.pool.is_none() && self.stride == (1, 1) {
+                    // Stride 1 without a pool: whole rows, about 8 vectors of accumulators, as
+                    // many positions as possible (rows narrower than 16 that divide it packed
+                    // up to 64 positions, other narrow rows one at a time), then output
+                    // channels.
                     let packed = ow < 16 && 16 % ow == 0;
-                    rows = if packed { div(oh, 64 / ow) } else { 1 };
+                    let rows = if packed { div(oh, 64 / ow) } else { 1 };
                     let vectors = if packed {
                         (rows * ow).div_ceil(16)
                     } else {
                         rows * ow.div_ceil(16)
                     };
-                    div(out_g, (8 / vectors).max(1))
+                    (rows, ow, div(out_g, (8 / vectors).max(1)))
                 } else {
-                    div(out_g, (256 / (rows * pkh * cols * pkw)).clamp(1, 16))
+                    // Otherwise whole rows; one conv row per unit once rows are 16 columns or
+                    // wider, else about 32 positions; as many channels as keep the
+                    // accumulators within 256 floats.
+                    let (rows, cols) = if self.fast_forward() {
+                        let conv_cols = ow * pkw;
+                        let rows = if conv_cols >= 16 {
+                            1
+                        } else {
+                            div(oh, (32 / (conv_cols * pkh)).max(1))
+                        };
+                        (rows, ow)
+                    } else {
+                        (1, 1)
+                    };
+                    (
+                        rows,
+                        cols,
+                        div(out_g, (256 / (rows * pkh * cols * pkw)).clamp(1, 16)),
+                    )
                 };
                 // Input gradient: one input row per unit (two or more spill registers: 2x
                 // slower at 8-16 columns), channels up to 16 vectors of accumulators (16 for

@@ -110,14 +110,19 @@ pub struct LinearBlock {
     pub bias: bool,
 }
 
+/// The fewest `in_features` one split-K range sums.
+const MIN_SPLIT_LEN: usize = 256;
+
 impl LinearBlock {
-    /// The split-K ranges of its forward sum: `cubenet_kernels::linear::k_splits_for`'s rule
-    /// (the largest of 8, 4, 2 leaving ranges of at least 256 features), on the shape alone.
+    /// The split-K ranges of its forward sum (`cubenet_kernels::linear::LinearCfg::k_splits`):
+    /// the largest of 8, 4, 2 that divides `in_features` into ranges of at least
+    /// [`MIN_SPLIT_LEN`], else 1 (800 -> 2, 3136 -> 8, 400 -> 1). The shape alone decides, so
+    /// every target sums in the same order.
     fn k_splits(&self) -> usize {
         let f = self.in_features;
         [8, 4, 2]
             .into_iter()
-            .find(|&d| f.is_multiple_of(d) && f / d >= 256)
+            .find(|&d| f.is_multiple_of(d) && f / d >= MIN_SPLIT_LEN)
             .unwrap_or(1)
     }
 }
