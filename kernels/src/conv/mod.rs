@@ -54,6 +54,9 @@ pub struct ConvTiles {
     pub wg_oc: usize,
     /// Weight gradient: kernel columns per unit (`kernel_w` or 1).
     pub wg_kx: usize,
+    /// d(conv output): conv rows per unit (1 or `conv_h`: a whole plane, which a disjoint
+    /// pool fills by zeroing it and scattering each window's gradient to its argmax).
+    pub og_rows: usize,
     /// Weight gradient: keep the [`LANES`] lanes in one explicit 16-wide vector (cubecl's
     /// cpu runtime; WGSL and CUDA have no such vector) rather than 16 scalars.
     pub vector: bool,
@@ -223,15 +226,25 @@ impl ConvCfg {
 
     // ---- d(conv output) ----
 
-    /// Units of [`conv_out_grad_unit`] (one per (sample, channel, conv row)).
+    /// Units of [`conv_out_grad_unit`] (one per (sample, channel, band of `tiles.og_rows`
+    /// conv rows)).
     pub const fn out_grad_units(&self, n: usize) -> usize {
-        n * self.out_channels * self.conv_h
+        n * self.out_channels * (self.conv_h / self.tiles.og_rows)
+    }
+    /// A unit of [`conv_out_grad_unit`] takes a whole plane and scatters to the argmaxes of
+    /// a disjoint pool.
+    pub const fn out_grad_scatters_plane(&self) -> bool {
+        self.pool.pooled && self.pool.disjoint() && self.tiles.og_rows == self.conv_h
     }
     /// Loop iterations of one [`conv_out_grad_unit`]: per column, the pool windows that
-    /// cover it.
+    /// cover it, per row; a plane scatter zeroes the plane and visits each pool output once.
     pub const fn out_grad_loop_iterations(&self) -> usize {
-        let (rows, cols) = self.pool.outputs_per_span(1, 1);
-        self.conv_w * (1 + rows * (1 + cols))
+        if self.out_grad_scatters_plane() {
+            self.conv_h * self.conv_w + self.out_h * self.out_w
+        } else {
+            let (rows, cols) = self.pool.outputs_per_span(1, 1);
+            self.tiles.og_rows * (1 + self.conv_w * (1 + rows * (1 + cols)))
+        }
     }
 
     // ---- input gradient ----

@@ -7,7 +7,10 @@ use super::ConvCfg;
 use crate::act::act_grad;
 use crate::max_pool::outputs_covering;
 
-/// Unit `unit`: one conv row of one output channel of one sample.
+/// Unit `unit`: `cfg.tiles.og_rows` conv rows (one, or the whole plane) of one output channel
+/// of one sample. A whole plane behind a disjoint pool is zeroed and each window's gradient
+/// stored at its argmax (no search); otherwise each row is done by [`out_grad_row`]. Either
+/// way every element gets the same value.
 #[cube]
 pub fn conv_out_grad_unit(
     acts: &mut [f32],
@@ -16,9 +19,51 @@ pub fn conv_out_grad_unit(
     #[comptime] cfg: ConvCfg,
     #[comptime] cap: usize,
 ) {
-    let y = unit % cfg.conv_h;
-    let oc = (unit / cfg.conv_h) % cfg.out_channels;
-    let s = unit / comptime!(cfg.conv_h * cfg.out_channels);
+    let bands = comptime!(cfg.conv_h / cfg.tiles.og_rows);
+    let band = unit % bands;
+    let oc = (unit / bands) % cfg.out_channels;
+    let s = unit / comptime!(bands * cfg.out_channels);
+    if comptime!(cfg.out_grad_scatters_plane()) {
+        let out_plane = s * comptime!(cfg.out_len()) + oc * comptime!(cfg.out_h * cfg.out_w);
+        let g_base = comptime!(cfg.out_grad * cap) + out_plane;
+        let src_base = comptime!(cfg.act_src() * cap) + out_plane;
+        let a_base = comptime!(cfg.argmax * cap) + out_plane;
+        let d_base = comptime!(cfg.dconv * cap)
+            + s * comptime!(cfg.conv_len())
+            + oc * comptime!(cfg.conv_h * cfg.conv_w);
+        for p in 0..comptime!(cfg.conv_h * cfg.conv_w) {
+            acts[d_base + p] = 0.0;
+        }
+        for at in 0..comptime!(cfg.out_h * cfg.out_w) {
+            let pos = idx[a_base + at] as usize;
+            acts[d_base + pos] = act_grad(acts[g_base + at], acts[src_base + at], cfg.act);
+        }
+    } else {
+        for r in 0..comptime!(cfg.tiles.og_rows) {
+            out_grad_row(
+                acts,
+                idx,
+                s,
+                oc,
+                band * comptime!(cfg.tiles.og_rows) + r,
+                cfg,
+                cap,
+            );
+        }
+    }
+}
+
+/// Conv row `y` of output channel `oc` of sample `s`.
+#[cube]
+fn out_grad_row(
+    acts: &mut [f32],
+    idx: &mut [u32],
+    s: usize,
+    oc: usize,
+    y: usize,
+    #[comptime] cfg: ConvCfg,
+    #[comptime] cap: usize,
+) {
     let out_plane = s * comptime!(cfg.out_len()) + oc * comptime!(cfg.out_h * cfg.out_w);
     let g_base = comptime!(cfg.out_grad * cap) + out_plane;
     let src_base = comptime!(cfg.act_src() * cap) + out_plane;

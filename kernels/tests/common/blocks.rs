@@ -167,6 +167,7 @@ impl ConvSpec {
                 in_cols: self.w,
                 wg_oc: div(out_g, 3),
                 wg_kx: self.k.1,
+                og_rows: h_conv,
                 vector: cfg!(feature = "test-cpu"),
             }
         } else {
@@ -179,6 +180,7 @@ impl ConvSpec {
                 in_cols: 1,
                 wg_oc: 1,
                 wg_kx: 1,
+                og_rows: 1,
                 vector: false,
             }
         };
