@@ -44,7 +44,7 @@ pub use adam::{AdamFlags, AdamScalars};
 pub use avg_pool::AvgPoolCfg;
 pub use conv::ConvCfg;
 pub use dropout::DropoutCfg;
-pub use head::HeadCfg;
+pub use head::{HeadCfg, Loss};
 pub use linear::LinearCfg;
 pub use max_pool::MaxPoolCfg;
 pub use norm::NormCfg;

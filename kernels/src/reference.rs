@@ -24,7 +24,10 @@ pub use crate::avg_pool::reference::{
 };
 pub use crate::conv::reference::{conv2d_backward, conv2d_forward, Conv2dGrads, Conv2dShape};
 pub use crate::dropout::reference::{dropout_backward, dropout_eval_forward, dropout_forward};
-pub use crate::head::reference::{argmax, softmax_cross_entropy, CrossEntropy};
+pub use crate::head::reference::{
+    argmax, bce_with_logits, cross_entropy_smoothed, mse, softmax_cross_entropy, CrossEntropy,
+    LossOutput,
+};
 pub use crate::linear::reference::{linear_backward, linear_forward, LinearGrads, LinearShape};
 pub use crate::max_pool::reference::{
     max_pool2d_backward, max_pool2d_forward, MaxPool2dOutput, MaxPool2dShape,

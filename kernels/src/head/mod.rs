@@ -1,15 +1,62 @@
-//! The head: the last linear layer (logits) + softmax + cross-entropy, forward and backward,
-//! one unit per sample.
+//! The head: the last linear layer (outputs `z`, `C` per row) and the loss ([`Loss`]),
+//! forward and backward, one unit per sample. Every loss is PyTorch's with reduction 'mean'.
 //!
-//! Loss (torch.nn.CrossEntropyLoss, reduction 'mean'): `loss_i = logsumexp(z_i) - z_i[t_i]`
-//! computed as `m = max z_i; lse = ln(sum exp(z_i - m)); loss_i = lse - (z_i[t_i] - m)`, so
-//! that huge logits give neither inf nor NaN; the mean is over the `n` rows present, and
-//! `d(mean loss)/dz_i = (softmax(z_i) - onehot(t_i)) / n`.
+//! - Cross-entropy (torch.nn.CrossEntropyLoss, class index `t_i`, `label_smoothing` ε):
+//!   `m = max z_i; lse = ln(sum exp(z_i - m))`, so that huge logits give neither inf nor NaN;
+//!   `loss_i = lse - (1 - ε)(z_i[t_i] - m) - ε/C sum_c (z_i[c] - m)`, the mean over the `n` rows
+//!   present, and `d(mean loss)/dz_i = (softmax(z_i) - (1 - ε) onehot(t_i) - ε/C) / n`.
+//! - MSE (torch.nn.MSELoss, f32 targets `y`, `n x C`): mean of `(z - y)^2` over all `n C`
+//!   elements; `d/dz = 2 (z - y) / (n C)`. The per-row loss is the row's mean.
+//! - BCE with logits (torch.nn.BCEWithLogitsLoss, targets `y` in [0, 1], `n x C`):
+//!   `l = max(z, 0) - z y + ln(1 + exp(-|z|))` (the max-subtracted form, finite for any `z`),
+//!   mean over `n C`; `d/dz = (sigmoid(z) - y) / (n C)` with `sigmoid` evaluated through
+//!   `exp(-|z|)`. The per-row loss is the row's mean.
 use cubecl::prelude::*;
 
 use crate::linear::LinearCfg;
 
 pub mod reference;
+
+/// The training objective of a head (`#[network(loss = ...)]`).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Loss {
+    /// Softmax cross-entropy against a class index per row, with label smoothing ε (the f32
+    /// bits of ε, in `[0, 1)`; 0 is plain cross-entropy).
+    CrossEntropy {
+        /// `f32::to_bits` of ε.
+        label_smoothing_bits: u32,
+    },
+    /// Mean squared error against `C` f32 targets per row.
+    Mse,
+    /// Binary cross-entropy on the logits against `C` f32 targets in [0, 1] per row.
+    BceWithLogits,
+}
+
+impl Loss {
+    /// Cross-entropy with label smoothing `eps`.
+    pub const fn cross_entropy(eps: f32) -> Loss {
+        Loss::CrossEntropy {
+            label_smoothing_bits: eps.to_bits(),
+        }
+    }
+    /// ε of a cross-entropy loss (0 for the others).
+    pub const fn label_smoothing(&self) -> f32 {
+        match self {
+            Loss::CrossEntropy {
+                label_smoothing_bits,
+            } => f32::from_bits(*label_smoothing_bits),
+            _ => 0.0,
+        }
+    }
+    /// Whether the targets are class indices (`idx` arena) rather than f32 values.
+    pub const fn takes_classes(&self) -> bool {
+        matches!(self, Loss::CrossEntropy { .. })
+    }
+    /// Whether this is [`Loss::Mse`].
+    pub const fn is_mse(&self) -> bool {
+        matches!(self, Loss::Mse)
+    }
+}
 
 /// Comptime description of the head.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
@@ -19,9 +66,14 @@ pub struct HeadCfg {
     pub linear: LinearCfg,
     /// Per-sample offset of the per-row loss (1 float) in `acts`.
     pub loss_act: usize,
-    /// Per-sample offset of the label (1 u32) in `idx`.
+    /// The loss.
+    pub loss: Loss,
+    /// Per-sample offset of the label (1 u32) in `idx` (class losses).
     pub label: usize,
-    /// Per-sample offset of the correctness flag (1 u32: 1 if argmax(logits) == label).
+    /// Per-sample offset of the f32 targets (`C` floats) in `acts` (value losses).
+    pub target: usize,
+    /// Per-sample offset of the correctness count (1 u32): cross-entropy 1 if argmax(logits)
+    /// == label; BCE the number of outputs with `z > 0` exactly where `y > 0.5`; MSE 0.
     pub correct: usize,
     /// Whether the head also writes d(loss)/d(input of the last linear) (false when the
     /// last linear is the first layer, or for evaluation).
@@ -70,53 +122,111 @@ pub fn head_unit(
             z[o] += xv * params[lin.w_off + o * lin.in_features + i];
         }
     }
-    let label = idx[comptime!(cfg.label * cap) + s];
-    let mut m = z[0];
-    let mut arg = 0u32;
-    #[unroll]
-    for o in 1..classes {
-        if z[o] > m {
-            m = z[o];
-            arg = o as u32;
-        }
-    }
-    let mut sum = 0.0f32;
-    // A quiet-NaN bit pattern built from the run-time label: WGSL has no NaN literal
-    // (`f32(NaN)` fails shader validation), and a constant NaN could be folded away.
-    let mut zt = f32::reinterpret(label | 0x7fc0_0000u32);
-    #[unroll]
-    for o in 0..classes {
-        sum += f32::exp(z[o] - m);
-        if label == o as u32 {
-            zt = z[o];
-        }
-    }
-    let lse = f32::ln(sum);
-    acts[comptime!(cfg.loss_act * cap) + s] = lse - (zt - m);
-    let mut ok = 0u32;
-    if arg == label {
-        ok = 1u32;
-    }
-    idx[comptime!(cfg.correct * cap) + s] = ok;
     let z_base = comptime!(lin.out_act * cap) + s * classes;
     #[unroll]
     for o in 0..classes {
         acts[z_base + o] = z[o];
     }
+    let loss_at = comptime!(cfg.loss_act * cap) + s;
+    let correct_at = comptime!(cfg.correct * cap) + s;
+    if comptime!(cfg.loss.takes_classes()) {
+        let label = idx[comptime!(cfg.label * cap) + s];
+        let mut m = z[0];
+        let mut arg = 0u32;
+        #[unroll]
+        for o in 1..classes {
+            if z[o] > m {
+                m = z[o];
+                arg = o as u32;
+            }
+        }
+        let mut sum = 0.0f32;
+        // A quiet-NaN bit pattern built from the run-time label: WGSL has no NaN literal
+        // (`f32(NaN)` fails shader validation), and a constant NaN could be folded away.
+        let mut zt = f32::reinterpret(label | 0x7fc0_0000u32);
+        #[unroll]
+        for o in 0..classes {
+            sum += f32::exp(z[o] - m);
+            if label == o as u32 {
+                zt = z[o];
+            }
+        }
+        let lse = f32::ln(sum);
+        let eps = comptime!(cfg.loss.label_smoothing());
+        if comptime!(eps == 0.0) {
+            acts[loss_at] = lse - (zt - m);
+        } else {
+            let mut sum_z = 0.0f32;
+            #[unroll]
+            for o in 0..classes {
+                sum_z += z[o] - m;
+            }
+            acts[loss_at] = lse
+                - f32::new(comptime!(1.0 - eps)) * (zt - m)
+                - f32::new(comptime!(eps / classes as f32)) * sum_z;
+        }
+        let mut ok = 0u32;
+        if arg == label {
+            ok = 1u32;
+        }
+        idx[correct_at] = ok;
+        if comptime!(train) {
+            let valid = label < classes as u32;
+            let inv_n = comptime!(1.0f32 / n as f32);
+            #[unroll]
+            for o in 0..classes {
+                let mut g = f32::exp(z[o] - m) / sum;
+                if comptime!(eps != 0.0) {
+                    g -= f32::new(comptime!(eps / classes as f32));
+                }
+                if label == o as u32 {
+                    g -= f32::new(comptime!(1.0 - eps));
+                }
+                if !valid {
+                    g = 0.0;
+                }
+                z[o] = g * inv_n;
+            }
+        }
+    } else {
+        let t_base = comptime!(cfg.target * cap) + s * classes;
+        let mut sum = 0.0f32;
+        let mut ok = 0u32;
+        #[unroll]
+        for o in 0..classes {
+            let y = acts[t_base + o];
+            let x = z[o];
+            if comptime!(cfg.loss.is_mse()) {
+                let d = x - y;
+                sum += d * d;
+                if comptime!(train) {
+                    z[o] = d * f32::new(comptime!(2.0 / (n * classes) as f32));
+                }
+            } else {
+                // BCE with logits: e = exp(-|x|) never overflows.
+                let e = f32::exp(-f32::abs(x));
+                let mut pos = 0.0f32;
+                let mut sig = e / (1.0 + e);
+                if x > 0.0 {
+                    pos = x;
+                    sig = 1.0 / (1.0 + e);
+                }
+                sum += pos - x * y + f32::ln(1.0 + e);
+                if (x > 0.0) == (y > 0.5) {
+                    ok += 1;
+                }
+                if comptime!(train) {
+                    z[o] = (sig - y) * f32::new(comptime!(1.0 / (n * classes) as f32));
+                }
+            }
+        }
+        acts[loss_at] = sum * f32::new(comptime!(1.0 / classes as f32));
+        idx[correct_at] = ok;
+    }
     if comptime!(train) {
-        let valid = label < classes as u32;
-        let inv_n = comptime!(1.0f32 / n as f32);
         let g_base = comptime!(lin.out_grad * cap) + s * classes;
         #[unroll]
         for o in 0..classes {
-            let mut g = f32::exp(z[o] - m) / sum;
-            if label == o as u32 {
-                g -= 1.0;
-            }
-            if !valid {
-                g = 0.0;
-            }
-            z[o] = g * inv_n;
             acts[g_base + o] = z[o];
         }
         if comptime!(cfg.input_grad) {

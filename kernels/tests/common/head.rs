@@ -48,7 +48,9 @@ impl HeadSpec {
         HeadCfg {
             linear,
             loss_act: 2 * i + 2 * c,
+            loss: cubenet_kernels::head::Loss::cross_entropy(0.0),
             label: 0,
+            target: 0,
             correct: 1,
             input_grad: self.input_grad,
         }
