@@ -25,6 +25,7 @@ const SPEC: HeadSpec = HeadSpec {
 /// Runs the head of [`SPEC`] with `loss` on `n` of `cap` rows: input `x`, weight `w`, bias
 /// `b`, class labels (cross-entropy) or f32 `targets` (`n x classes`). Returns the arenas
 /// before and after, and the config.
+#[allow(clippy::too_many_arguments)]
 fn run(
     loss: Loss,
     n: usize,

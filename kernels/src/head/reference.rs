@@ -93,7 +93,7 @@ fn elementwise(
     f: impl Fn(f64, f64) -> (f64, f64),
 ) -> LossOutput {
     assert!(
-        classes > 0 && !z.is_empty() && z.len() == y.len() && z.len() % classes == 0,
+        classes > 0 && !z.is_empty() && z.len() == y.len() && z.len().is_multiple_of(classes),
         "loss: {} outputs, {} targets, {classes} per row",
         z.len(),
         y.len()
