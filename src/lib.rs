@@ -65,7 +65,7 @@ pub use cubenet_macros::network;
 pub use cubenet_runtime::{
     checkpoint, curves, data, default_device, describe, infer, optim, resume, schedule, trainer,
     Adam, BlockInfo, BufferInfo, Device, Error, Init, KernelPlan, Layout, NamedTensor, NetState,
-    Network, Optimizer, ParamInfo, Result, Sgd, StopFlag, Target,
+    Network, Optimizer, ParamInfo, Result, Sgd, StopFlag, Target, Targets,
 };
 
 /// Gives the Vulkan loader a private `XDG_RUNTIME_DIR` (under the system temp folder) when
@@ -92,7 +92,9 @@ pub mod prelude {
     pub use cubenet_runtime::data::{Batch, DataLoader, Dataset, Normalize, Split};
     pub use cubenet_runtime::schedule::{CosineAnnealingLr, LinearLr};
     pub use cubenet_runtime::trainer::{evaluate, fit, EpochReport, StepLr, TrainConfig};
-    pub use cubenet_runtime::{default_device, Adam, Device, Network, Optimizer, Sgd, StopFlag};
+    pub use cubenet_runtime::{
+        default_device, Adam, Device, Network, Optimizer, Sgd, StopFlag, Targets,
+    };
 }
 
 /// Paths used by the code `#[network]` generates. Not a public API.

@@ -27,6 +27,27 @@ pub struct NetAttr {
     pub input: [Spanned<usize>; 3],
     /// `print`: print the shapes and fusion plan at compile time.
     pub print: bool,
+    /// `loss = ...` and `label_smoothing = ...`.
+    pub loss: LossDecl,
+}
+
+/// The training objective (`#[network(loss = cross_entropy | mse | bce_with_logits)]`,
+/// PyTorch's `nn.CrossEntropyLoss`, `nn.MSELoss`, `nn.BCEWithLogitsLoss`, mean reduction).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LossDecl {
+    /// With `label_smoothing` (0 when not given).
+    CrossEntropy {
+        label_smoothing: f32,
+    },
+    Mse,
+    BceWithLogits,
+}
+
+impl LossDecl {
+    /// Whether the targets are f32 values (one per output) rather than class indices.
+    pub fn takes_values(&self) -> bool {
+        !matches!(self, LossDecl::CrossEntropy { .. })
+    }
 }
 
 /// The sliding window of a Conv2d or a pool (a pool's dilation is 1), PyTorch's option names.

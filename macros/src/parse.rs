@@ -13,12 +13,21 @@ use syn::spanned::Spanned as _;
 use syn::{Expr, Fields, Ident, Item, PathArguments, Token, Type};
 
 use crate::errors::Errors;
-use crate::ir::{NetAttr, Spanned};
+use crate::ir::{LossDecl, NetAttr, Spanned};
 use crate::layers::{Invalid, LayerDecl, LayerKind, LayerType};
-use crate::options::{layer_attrs, parse_options, usize_of, AttrArg, Options};
+use crate::options::{
+    layer_attrs, parse_float, parse_options, usize_of, AttrArg, FloatRule, Options,
+};
 use crate::suggest::{did_you_mean, nearest};
 
-const ATTR_KEYS: &[&str] = &["input", "print"];
+const ATTR_KEYS: &[&str] = &["input", "print", "loss", "label_smoothing"];
+
+/// The losses `loss = ...` takes.
+const LOSSES: &[&str] = &["cross_entropy", "mse", "bce_with_logits"];
+
+/// The arguments, as listed in errors.
+const ARGS: &str =
+    "`input = [C, H, W]`, `loss = cross_entropy | mse | bce_with_logits`, `label_smoothing = 0.1`, `print`";
 
 /// Parses the attribute's arguments. `None` when the input shape is missing or wrong (an
 /// error was pushed).
@@ -32,6 +41,8 @@ pub fn parse_attr(attr: TokenStream, errors: &mut Errors) -> Option<NetAttr> {
     };
     let mut input = None;
     let mut print = false;
+    let mut loss: Option<Spanned<&'static str>> = None;
+    let mut smoothing: Option<Spanned<f32>> = None;
     let mut seen: Vec<Ident> = Vec::new();
     // Whether an unknown argument may have been meant as `input` (then "missing input" would
     // repeat its error).
@@ -57,13 +68,18 @@ pub fn parse_attr(attr: TokenStream, errors: &mut Errors) -> Option<NetAttr> {
                 }
                 print = true;
             }
+            "loss" => loss = parse_loss(&arg, errors),
+            "label_smoothing" => smoothing = parse_smoothing(&arg, errors),
             other => {
                 let suggestion = nearest(other, ATTR_KEYS);
                 input_like |=
                     suggestion == Some("input") || matches!(arg.value, Some(Expr::Array(_)));
                 errors.push(
                     arg.key.span(),
-                    format!("unknown `#[network]` argument `{other}` (arguments: `input = [C, H, W]`, `print`){}", did_you_mean(other, ATTR_KEYS)),
+                    format!(
+                        "unknown `#[network]` argument `{other}` (arguments: {ARGS}){}",
+                        did_you_mean(other, ATTR_KEYS)
+                    ),
                 );
             }
         }
@@ -74,10 +90,97 @@ pub fn parse_attr(attr: TokenStream, errors: &mut Errors) -> Option<NetAttr> {
             "missing the input shape: write `#[network(input = [C, H, W])]`, e.g. `#[network(input = [1, 28, 28])]` for 28 x 28 grayscale images",
         );
     }
+    let loss = match (loss.map(|l| l.value), smoothing) {
+        (Some("mse"), Some(ls)) | (Some("bce_with_logits"), Some(ls)) => {
+            errors.push(
+                ls.span,
+                format!(
+                    "`label_smoothing` applies to `loss = cross_entropy` only, and this network's loss is `{}`; remove it",
+                    loss.map_or("", |l| l.value)
+                ),
+            );
+            return None;
+        }
+        (Some("mse"), None) => LossDecl::Mse,
+        (Some("bce_with_logits"), None) => LossDecl::BceWithLogits,
+        _ => LossDecl::CrossEntropy {
+            label_smoothing: smoothing.map_or(0.0, |s| s.value),
+        },
+    };
     Some(NetAttr {
         input: input?,
         print,
+        loss,
     })
+}
+
+/// `loss = cross_entropy | mse | bce_with_logits` (an identifier or a string literal).
+fn parse_loss(arg: &AttrArg, errors: &mut Errors) -> Option<Spanned<&'static str>> {
+    let expect = "expected `loss = cross_entropy`, `loss = mse` or `loss = bce_with_logits` (PyTorch's nn.CrossEntropyLoss, nn.MSELoss, nn.BCEWithLogitsLoss)";
+    let Some(value) = &arg.value else {
+        errors.push(arg.key.span(), expect);
+        return None;
+    };
+    let (name, span) = match value {
+        Expr::Path(p) if p.path.get_ident().is_some() => {
+            let id = p.path.get_ident()?;
+            (id.to_string(), id.span())
+        }
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        }) => (s.value(), s.span()),
+        _ => {
+            errors.push_tokens(value, expect);
+            return None;
+        }
+    };
+    match LOSSES.iter().find(|l| **l == name) {
+        Some(l) => Some(Spanned::at(*l, span)),
+        None => {
+            let hint = match name.as_str() {
+                "nll"
+                | "nll_loss"
+                | "l1"
+                | "l1_loss"
+                | "smooth_l1"
+                | "huber"
+                | "bce"
+                | "binary_cross_entropy"
+                | "kl_div"
+                | "ctc" => {
+                    format!(" (`{name}` is not supported (yet); with raw logits use `bce_with_logits` for BCE)")
+                }
+                _ => did_you_mean(&name, LOSSES),
+            };
+            errors.push(span, format!("unknown loss `{name}`: {expect}{hint}"));
+            None
+        }
+    }
+}
+
+/// `label_smoothing = ε`, a number in [0, 1] (torch.nn.CrossEntropyLoss).
+fn parse_smoothing(arg: &AttrArg, errors: &mut Errors) -> Option<Spanned<f32>> {
+    const RULE: FloatRule = FloatRule {
+        bad: None,
+        negative: ": it is the weight of the uniform distribution, in [0, 1]",
+    };
+    let Some(value) = &arg.value else {
+        errors.push(
+            arg.key.span(),
+            "expected `label_smoothing = ε` with ε in [0, 1], e.g. `label_smoothing = 0.1`",
+        );
+        return None;
+    };
+    let v = parse_float(value, &RULE, "`label_smoothing`", errors)?;
+    if v > 1.0 {
+        errors.push_tokens(
+            value,
+            format!("`label_smoothing` must be in [0, 1] (PyTorch's rule), found {v}"),
+        );
+        return None;
+    }
+    Some(Spanned::at(v, value.span()))
 }
 
 /// `input = [C, H, W]`.

@@ -4,6 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 
+use crate::ir::LossDecl;
 use crate::layers::NetDecl;
 use crate::plan::{Job, Plan};
 use crate::shape::Shaped;
@@ -50,9 +51,17 @@ pub fn summary(decl: &NetDecl, shapes: &[Option<Shaped>], plan: &Plan, name: &st
             .sum::<usize>()
     );
     let _ = writeln!(s, "fused blocks:");
+    let head = match plan.loss {
+        LossDecl::CrossEntropy { label_smoothing } if label_smoothing > 0.0 => {
+            format!("head (+ softmax cross-entropy, label_smoothing {label_smoothing})")
+        }
+        LossDecl::CrossEntropy { .. } => "head (+ softmax cross-entropy)".to_string(),
+        LossDecl::Mse => "head (+ MSE)".to_string(),
+        LossDecl::BceWithLogits => "head (+ BCE with logits)".to_string(),
+    };
     for (i, b) in plan.blocks.iter().enumerate() {
         let kind = if i + 1 == plan.blocks.len() {
-            "head (+ softmax cross-entropy)"
+            head.as_str()
         } else {
             b.op.label()
         };

@@ -95,6 +95,11 @@ pub struct Layout {
     pub input_act: usize,
     /// Per-sample offset of the per-row loss in `acts`.
     pub loss_act: usize,
+    /// The training objective (`#[network(loss = ...)]`; cross-entropy by default).
+    pub loss: cubenet_kernels::Loss,
+    /// Per-sample offset of the f32 targets (`classes` floats) of a value loss (MSE, BCE) in
+    /// `acts` (unused for cross-entropy).
+    pub target_act: usize,
     /// Per-sample offset of the logits in `acts`.
     pub logits_act: usize,
     /// Per-sample offset of the label in `idx`.

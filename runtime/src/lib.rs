@@ -21,6 +21,7 @@ pub mod schedule;
 pub mod state;
 pub mod state_dict;
 pub mod stop;
+pub mod targets;
 pub mod trainer;
 
 pub use device::{default_device, describe, Device, Target};
@@ -33,3 +34,4 @@ pub use plan::KernelPlan;
 pub use state::NetState;
 pub use state_dict::NamedTensor;
 pub use stop::StopFlag;
+pub use targets::Targets;

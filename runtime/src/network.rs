@@ -10,6 +10,7 @@ use crate::optim::{validate_clip, Optimizer, Sgd};
 use crate::plan::KernelPlan;
 use crate::state::NetState;
 use crate::state_dict::{self, NamedTensor};
+use crate::targets::Targets;
 
 /// A network compiled by `#[network]`: its layout, its kernels, and the operations a trainer
 /// needs. The required items are generated; the provided methods are the public API.
@@ -96,20 +97,27 @@ pub trait Network: Sized {
         )?))
     }
 
-    /// One training step on `images` (`n x C x H x W`, normalised) and `labels` (`n`):
-    /// forward, softmax cross-entropy (mean over the `n` rows), backward, SGD update.
-    /// Returns the mean loss of the batch (before the update).
+    /// One training step on `images` (`n x C x H x W`, normalised) and `targets` (`n` class
+    /// indices as `&[u32]`, or `n x classes` f32 values as `&[f32]` for `loss = mse` /
+    /// `bce_with_logits`; see [`Targets`]): forward, the loss (mean, as PyTorch's), backward,
+    /// SGD update. Returns the mean loss of the batch (before the update).
     ///
     /// # Errors
-    /// Shape and label errors ([`NetState::upload`]), invalid `sgd` values, kernel errors.
-    fn train_step(&mut self, images: &[f32], labels: &[u32], sgd: &Sgd) -> Result<f32> {
+    /// Shape, label and target errors ([`NetState::upload`]), invalid `sgd` values, kernel
+    /// errors.
+    fn train_step<'t>(
+        &mut self,
+        images: &[f32],
+        targets: impl Into<Targets<'t>>,
+        sgd: &Sgd,
+    ) -> Result<f32> {
         sgd.validate()?;
         Ok(step_unchecked(
             self.state_mut(),
             &Self::LAYOUT,
             Self::launch_train,
             images,
-            labels,
+            targets.into(),
             &Optimizer::Sgd(*sgd),
             None,
         )?
@@ -131,10 +139,10 @@ pub trait Network: Sized {
     ///
     /// [`SgdFlags::NO_UPDATE`]: cubenet_kernels::SgdFlags::NO_UPDATE
     /// [`Error::Config`]: crate::Error::Config
-    fn train_step_with(
+    fn train_step_with<'t>(
         &mut self,
         images: &[f32],
-        labels: &[u32],
+        targets: impl Into<Targets<'t>>,
         optimizer: &Optimizer,
         clip_grad_norm: Option<f32>,
     ) -> Result<f32> {
@@ -145,7 +153,7 @@ pub trait Network: Sized {
             &Self::LAYOUT,
             Self::launch_train,
             images,
-            labels,
+            targets.into(),
             optimizer,
             clip_grad_norm,
         )?
@@ -154,9 +162,13 @@ pub trait Network: Sized {
 
     /// Computes the gradients of the mean loss on a batch without updating the parameters
     /// (read them with [`NetState::read_grads`]). Returns the mean loss.
-    fn compute_gradients(&mut self, images: &[f32], labels: &[u32]) -> Result<f32> {
+    fn compute_gradients<'t>(
+        &mut self,
+        images: &[f32],
+        targets: impl Into<Targets<'t>>,
+    ) -> Result<f32> {
         self.state().require_training()?;
-        let n = self.state().upload(images, Some(labels))?;
+        let n = self.state().upload(images, Some(targets.into()))?;
         self.state_mut().begin_forward(n)?;
         Self::launch_train(self.state(), n, StepArgs::NO_UPDATE);
         let losses = self
@@ -165,10 +177,16 @@ pub trait Network: Sized {
         Ok(mean_in_order(&losses))
     }
 
-    /// Evaluates a labelled batch: returns (number of rows whose argmax logit is the label,
-    /// sum of the per-row losses).
-    fn evaluate(&mut self, images: &[f32], labels: &[u32]) -> Result<(usize, f64)> {
-        let n = self.state().upload(images, Some(labels))?;
+    /// Evaluates a batch against its targets: returns (the correct count, the sum of the
+    /// per-row losses). The count is, for cross-entropy, the rows whose argmax output is the
+    /// label; for BCE with logits, the outputs whose sign agrees with `target > 0.5`
+    /// (`n x classes` of them); for MSE, 0. The per-row loss of MSE and BCE is the row's mean.
+    fn evaluate<'t>(
+        &mut self,
+        images: &[f32],
+        targets: impl Into<Targets<'t>>,
+    ) -> Result<(usize, f64)> {
+        let n = self.state().upload(images, Some(targets.into()))?;
         self.state_mut().begin_forward(n)?;
         Self::launch_eval(self.state(), n);
         let correct = self
@@ -178,7 +196,7 @@ pub trait Network: Sized {
             .state()
             .read_acts(Self::LAYOUT.loss_act, 1, n, "evaluation")?;
         Ok((
-            correct.iter().filter(|&&c| c == 1).count(),
+            correct.iter().map(|&c| c as usize).sum(),
             losses.iter().map(|&l| l as f64).sum(),
         ))
     }

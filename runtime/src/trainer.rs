@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use cubenet_kernels::Loss;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::data::DataLoader;
@@ -82,10 +83,14 @@ impl TrainConfig {
     }
 }
 
-/// Accuracy (fraction of rows whose argmax logit is the label) and mean loss of `net` over
-/// every batch `loader` yields (all samples, the short last batch included, unless the loader
-/// was built with `drop_last`), in eval mode (BatchNorm running statistics, no Dropout); the
-/// network's mode is restored afterwards.
+/// Accuracy and mean loss of `net` over every batch `loader` yields (all samples, the short
+/// last batch included, unless the loader was built with `drop_last`), in eval mode
+/// (BatchNorm running statistics, no Dropout); the network's mode is restored afterwards.
+///
+/// The accuracy fits the loss: cross-entropy, the fraction of rows whose argmax output is the
+/// label; BCE with logits, the per-label accuracy (the fraction of the `n x classes` outputs
+/// whose sign agrees with `target > 0.5`); MSE has none (0). The loss is the mean per-row loss
+/// (for MSE and BCE the mean over every element, as PyTorch's mean reduction).
 pub fn evaluate<N: Network>(net: &mut N, loader: &DataLoader) -> Result<(f64, f64)> {
     let was_training = net.training();
     net.eval();
@@ -109,7 +114,11 @@ fn evaluate_batches<N: Network>(net: &mut N, loader: &DataLoader) -> Result<(f64
     if seen == 0 {
         return Err(Error::Config("the evaluation set is empty".into()));
     }
-    Ok((correct as f64 / seen as f64, loss / seen as f64))
+    let per_row = match N::LAYOUT.loss {
+        Loss::BceWithLogits => N::LAYOUT.classes,
+        _ => 1,
+    };
+    Ok((correct as f64 / (seen * per_row) as f64, loss / seen as f64))
 }
 
 /// Trains `net` for `cfg.epochs` epochs on `train`, evaluating on `test` after each epoch.
@@ -236,7 +245,7 @@ pub fn fit<N: Network>(
                 &N::LAYOUT,
                 N::launch_train,
                 &batch.images,
-                &batch.labels,
+                (&batch.labels).into(),
                 &opt,
                 cfg.clip_grad_norm,
             )?;
@@ -306,7 +315,7 @@ pub fn fit<N: Network>(
         let (test_accuracy, test_loss) = match test {
             Some(t) => {
                 let (a, l) = evaluate(net, t)?;
-                (Some(a), Some(l))
+                (N::LAYOUT.loss.has_accuracy().then_some(a), Some(l))
             }
             None => (None, None),
         };
@@ -318,8 +327,13 @@ pub fn fit<N: Network>(
             test_accuracy,
             test_loss,
         };
+        let accuracy_name = match N::LAYOUT.loss {
+            Loss::BceWithLogits => "test_label_accuracy",
+            _ => "test_accuracy",
+        };
         let test_part = match (report.test_accuracy, report.test_loss) {
-            (Some(a), Some(l)) => format!(" test_loss {l:.4} test_accuracy {a:.4}"),
+            (Some(a), Some(l)) => format!(" test_loss {l:.4} {accuracy_name} {a:.4}"),
+            (None, Some(l)) => format!(" test_loss {l:.4}"),
             _ => String::new(),
         };
         eprintln!(

@@ -78,6 +78,15 @@ impl Fixture {
             .collect()
     }
 
+    /// Whether tensor `key` is float32 (else an error if missing).
+    pub fn is_f32(&self, key: &str) -> bool {
+        let t = self
+            .tensors
+            .get(key)
+            .unwrap_or_else(|| panic!("{} has no tensor `{key}`", self.name));
+        t.2 == safetensors::Dtype::F32
+    }
+
     /// A uint8 tensor.
     pub fn bytes(&self, key: &str) -> Vec<u8> {
         self.get(key, safetensors::Dtype::U8).1.clone()

@@ -22,7 +22,7 @@
 //! be non-zero somewhere, or the case would test nothing there.
 use std::collections::{BTreeSet, HashMap};
 
-use cubenet::{NamedTensor, Network, Optimizer};
+use cubenet::{NamedTensor, Network, Optimizer, Targets};
 
 use super::{assert_close, device, grads, params, Fixture};
 
@@ -269,18 +269,37 @@ impl<'f, N: Network> Parity<'f, N> {
         self
     }
 
-    /// Batch `k` (the one batch with [`Parity::same_batch`]).
+    /// Batch `k` (the one batch with [`Parity::same_batch`]): inputs and class labels (empty
+    /// when the targets are f32 values: [`Parity::values`]).
     pub fn batch(&self, k: usize) -> (Vec<f32>, Vec<u32>) {
-        let n = if self.same_batch {
+        let fx = self.want.fx;
+        let y = self.y_key(k);
+        let labels = if fx.is_f32(&y) {
+            Vec::new()
+        } else {
+            fx.labels(&y)
+        };
+        (fx.f32(&self.x_key(k)), labels)
+    }
+
+    /// The f32 targets of batch `k` (a value loss's), if the fixture's `y` is float32.
+    pub fn values(&self, k: usize) -> Option<Vec<f32>> {
+        let y = self.y_key(k);
+        self.want.fx.is_f32(&y).then(|| self.want.fx.f32(&y))
+    }
+
+    fn suffix(&self, k: usize) -> String {
+        if self.same_batch {
             String::new()
         } else {
             k.to_string()
-        };
-        let fx = self.want.fx;
-        (
-            fx.f32(&join(&self.batches, &format!("x{n}"))),
-            fx.labels(&join(&self.batches, &format!("y{n}"))),
-        )
+        }
+    }
+    fn x_key(&self, k: usize) -> String {
+        join(&self.batches, &format!("x{}", self.suffix(k)))
+    }
+    fn y_key(&self, k: usize) -> String {
+        join(&self.batches, &format!("y{}", self.suffix(k)))
     }
 
     /// A network of capacity [`Parity::capacity`] (seed 0) holding the initial state, in
@@ -301,11 +320,16 @@ impl<'f, N: Network> Parity<'f, N> {
         let want = &self.want;
         let mut net = self.network();
         let (x, y) = self.batch(1);
+        let v1 = self.values(1);
         if let Some(key) = &self.logits {
             want.values("logits", &net.forward(&x).unwrap(), key);
         }
         if let Some(key) = &self.gradients {
-            let loss = net.compute_gradients(&x, &y).unwrap();
+            let loss = match &v1 {
+                Some(v) => net.compute_gradients(&x, v),
+                None => net.compute_gradients(&x, &y),
+            }
+            .unwrap();
             want.loss("gradient pass: loss", loss, key);
             want.grads("gradient pass", &net, "grad.");
         }
@@ -321,9 +345,14 @@ impl<'f, N: Network> Parity<'f, N> {
             if let Some(f) = &self.before_step {
                 f(want, k, &mut net, &x, &y);
             }
+            let values = self.values(k);
+            let targets: Targets = match &values {
+                Some(v) => v.into(),
+                None => (&y).into(),
+            };
             let loss = match (optimizer, self.clip) {
-                (Optimizer::Sgd(sgd), None) => net.train_step(&x, &y, sgd),
-                (optimizer, clip) => net.train_step_with(&x, &y, optimizer, clip),
+                (Optimizer::Sgd(sgd), None) => net.train_step(&x, targets, sgd),
+                (optimizer, clip) => net.train_step_with(&x, targets, optimizer, clip),
             }
             .unwrap();
             want.loss(&format!("step {k}: loss"), loss, &format!("loss{k}"));

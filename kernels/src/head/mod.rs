@@ -52,6 +52,11 @@ impl Loss {
     pub const fn takes_classes(&self) -> bool {
         matches!(self, Loss::CrossEntropy { .. })
     }
+    /// Whether an accuracy is defined (cross-entropy: of the rows; BCE: of the labels; MSE:
+    /// none).
+    pub const fn has_accuracy(&self) -> bool {
+        !matches!(self, Loss::Mse)
+    }
     /// Whether this is [`Loss::Mse`].
     pub const fn is_mse(&self) -> bool {
         matches!(self, Loss::Mse)

@@ -73,6 +73,7 @@ pub fn layout(plan: &Plan) -> TokenStream {
     );
     let logits_act = blocks[blocks.len() - 1].out_act;
     let (label_idx, correct_idx) = (plan.label_idx, plan.correct_idx);
+    let (loss, target_act) = (super::loss_tokens(plan.loss), plan.target_act);
     let (part_a, part_b) = (plan.part_a, plan.part_b);
     quote! {
         ::cubenet::__private::Layout {
@@ -85,6 +86,8 @@ pub fn layout(plan: &Plan) -> TokenStream {
             idx_per_sample: #idx_per_sample,
             input_act: #input_act,
             loss_act: #loss_act,
+            loss: #loss,
+            target_act: #target_act,
             logits_act: #logits_act,
             label_idx: #label_idx,
             correct_idx: #correct_idx,

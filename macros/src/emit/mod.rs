@@ -7,6 +7,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::ItemStruct;
 
+use crate::ir::LossDecl;
 use crate::layers::block::{cfg_ident, Target};
 use crate::plan::Plan;
 
@@ -60,6 +61,7 @@ pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
     let head_cfg = cfg_ident(k - 1);
     let targets = 0..Target::ALL.len();
     let (loss_act, label_idx, correct_idx) = (plan.loss_act, plan.label_idx, plan.correct_idx);
+    let (loss, target_act) = (loss_tokens(plan.loss), plan.target_act);
     let input_grad = k >= 2;
     let train_kernels: Vec<TokenStream> = plan
         .train
@@ -124,7 +126,9 @@ pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
             pub const HEAD: [HeadCfg; 2] = [#(HeadCfg {
                 linear: #head_cfg[#targets],
                 loss_act: #loss_act,
+                loss: #loss,
                 label: #label_idx,
+                target: #target_act,
                 correct: #correct_idx,
                 input_grad: #input_grad,
             }),*];
@@ -174,5 +178,16 @@ pub fn emit(item: &ItemStruct, plan: &Plan, summary: &str) -> TokenStream {
                 }
             }
         }
+    }
+}
+
+/// `cubenet_kernels::Loss` of `loss`, as a path the generated code can name.
+pub fn loss_tokens(loss: LossDecl) -> TokenStream {
+    match loss {
+        LossDecl::CrossEntropy { label_smoothing } => {
+            quote!(::cubenet::__private::kernels::Loss::cross_entropy(#label_smoothing))
+        }
+        LossDecl::Mse => quote!(::cubenet::__private::kernels::Loss::Mse),
+        LossDecl::BceWithLogits => quote!(::cubenet::__private::kernels::Loss::BceWithLogits),
     }
 }

@@ -16,7 +16,7 @@ use crate::suggest::did_you_mean;
 mod values;
 
 use values::parse_value;
-pub use values::usize_of;
+pub use values::{parse_float, usize_of};
 
 /// What kind of value an option takes.
 #[derive(Clone, Copy)]

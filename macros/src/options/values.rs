@@ -162,7 +162,7 @@ fn quoted_choices(choices: &[&str]) -> String {
 }
 
 /// A finite number >= 0, written as an integer or float literal.
-fn parse_float(expr: &Expr, rule: &FloatRule, what: &str, errors: &mut Errors) -> Option<f32> {
+pub fn parse_float(expr: &Expr, rule: &FloatRule, what: &str, errors: &mut Errors) -> Option<f32> {
     let parsed = match expr {
         Expr::Lit(syn::ExprLit {
             lit: Lit::Float(f), ..

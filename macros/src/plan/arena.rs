@@ -20,6 +20,8 @@ pub struct Arenas {
     pub idx_per_sample: usize,
     pub input_act: usize,
     pub loss_act: usize,
+    /// Per-sample offset of a value loss's targets (`classes` floats; unused otherwise).
+    pub target_act: usize,
     pub label_idx: usize,
     pub correct_idx: usize,
 }
@@ -33,6 +35,7 @@ fn add(a: usize, b: usize) -> Option<usize> {
 pub fn lay_out(
     blocks: &mut [Block],
     input_shape: [usize; 3],
+    targets: usize,
     struct_span: Span,
     errors: &mut Errors,
 ) -> Option<Arenas> {
@@ -111,7 +114,9 @@ pub fn lay_out(
     }
     wire(blocks, input_act);
     let loss_act = a;
-    let Some(acts_per_sample) = add(a, 1) else {
+    // A value loss's f32 targets (`targets` floats) after the per-row loss.
+    let target_act = a + 1;
+    let Some(acts_per_sample) = add(a, 1 + targets) else {
         return too_large("activations per sample");
     };
 
@@ -147,6 +152,7 @@ pub fn lay_out(
         idx_per_sample: ix,
         input_act,
         loss_act,
+        target_act,
         label_idx,
         correct_idx,
     })

@@ -4,6 +4,7 @@
 use proc_macro2::Span;
 
 use crate::errors::Errors;
+use crate::ir::LossDecl;
 use crate::layers::block::{Block, Phase};
 use crate::layers::{At, LayerType, Lowering, NetDecl};
 use crate::shape::Shaped;
@@ -48,6 +49,10 @@ pub struct Plan {
     pub idx_per_sample: usize,
     pub input_act: usize,
     pub loss_act: usize,
+    /// Per-sample offset of a value loss's f32 targets (`classes` floats).
+    pub target_act: usize,
+    /// The training objective.
+    pub loss: LossDecl,
     pub label_idx: usize,
     pub correct_idx: usize,
     pub classes: usize,
@@ -85,7 +90,9 @@ pub fn plan(
     }
     let classes = last.op.out_len();
     let input_shape = decl.attr.input.map(|d| d.value);
-    let layout = arena::lay_out(&mut blocks, input_shape, struct_span, errors)?;
+    let loss = decl.attr.loss;
+    let targets = if loss.takes_values() { classes } else { 0 };
+    let layout = arena::lay_out(&mut blocks, input_shape, targets, struct_span, errors)?;
     let schedule = schedule::kernels(&blocks);
     Some(Plan {
         train: schedule.train,
@@ -104,6 +111,8 @@ pub fn plan(
         idx_per_sample: layout.idx_per_sample,
         input_act: layout.input_act,
         loss_act: layout.loss_act,
+        target_act: layout.target_act,
+        loss,
         label_idx: layout.label_idx,
         correct_idx: layout.correct_idx,
         classes,

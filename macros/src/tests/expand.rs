@@ -74,7 +74,7 @@ fn one_mistake_is_one_error() {
         (
             quote!(inptu = [1, 28, 28]),
             quote!(struct Net { flatten: Flatten, fc: Linear<784, 10> }),
-            "unknown `#[network]` argument `inptu` (arguments: `input = [C, H, W]`, `print`); did you mean `input`?",
+            "unknown `#[network]` argument `inptu` (arguments: `input = [C, H, W]`, `loss = cross_entropy | mse | bce_with_logits`, `label_smoothing = 0.1`, `print`); did you mean `input`?",
         ),
         (
             quote!(input = [3, 32]),
@@ -172,6 +172,26 @@ fn one_mistake_is_one_error() {
             quote!(input = [1, 28, 28]),
             quote!(struct Net { conv: Conv2d<1, 6, 5>, flatten: Flatten, gap: AdaptiveAvgPool2d<1>, fc: Linear<6, 10> }),
             "AdaptiveAvgPool2d `gap` needs a C x H x W input, but `flatten` gives 3456 flat features; an AdaptiveAvgPool2d must come before the Flatten",
+        ),
+        (
+            quote!(input = [1, 28, 28], loss = mean_squared),
+            quote!(struct Net { flatten: Flatten, fc: Linear<784, 10> }),
+            "unknown loss `mean_squared`: expected `loss = cross_entropy`, `loss = mse` or `loss = bce_with_logits`",
+        ),
+        (
+            quote!(input = [1, 28, 28], loss = l1_loss),
+            quote!(struct Net { flatten: Flatten, fc: Linear<784, 10> }),
+            "unknown loss `l1_loss`: expected `loss = cross_entropy`, `loss = mse` or `loss = bce_with_logits` (PyTorch's nn.CrossEntropyLoss, nn.MSELoss, nn.BCEWithLogitsLoss) (`l1_loss` is not supported (yet)",
+        ),
+        (
+            quote!(input = [1, 28, 28], loss = mse, label_smoothing = 0.1),
+            quote!(struct Net { flatten: Flatten, fc: Linear<784, 10> }),
+            "`label_smoothing` applies to `loss = cross_entropy` only, and this network's loss is `mse`; remove it",
+        ),
+        (
+            quote!(input = [1, 28, 28], label_smoothing = 1.5),
+            quote!(struct Net { flatten: Flatten, fc: Linear<784, 10> }),
+            "`label_smoothing` must be in [0, 1] (PyTorch's rule), found 1.5",
         ),
     ];
     for (attr, item, expected) in cases {

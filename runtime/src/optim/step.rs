@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::layout::Layout;
 use crate::optim::{clip_coefficient, Adam, Optimizer, Sgd};
 use crate::state::{AdamState, NetState};
+use crate::targets::Targets;
 
 /// Run-time values passed to the parameter-updating kernels of one step.
 #[derive(Clone, Copy, Debug)]
@@ -198,7 +199,7 @@ pub(crate) fn step_checked(
     layout: &Layout,
     launch_train: impl Fn(&NetState, usize, StepArgs),
     images: &[f32],
-    labels: &[u32],
+    targets: Targets<'_>,
     optimizer: &Optimizer,
     clip_grad_norm: Option<f32>,
 ) -> Result<CheckedStep> {
@@ -207,7 +208,7 @@ pub(crate) fn step_checked(
         layout,
         launch_train,
         images,
-        labels,
+        targets,
         optimizer,
         clip_grad_norm,
         true,
@@ -225,7 +226,7 @@ pub(crate) fn step_unchecked(
     layout: &Layout,
     launch_train: impl Fn(&NetState, usize, StepArgs),
     images: &[f32],
-    labels: &[u32],
+    targets: Targets<'_>,
     optimizer: &Optimizer,
     clip_grad_norm: Option<f32>,
 ) -> Result<(f32, Option<Vec<f32>>)> {
@@ -234,7 +235,7 @@ pub(crate) fn step_unchecked(
         layout,
         launch_train,
         images,
-        labels,
+        targets,
         optimizer,
         clip_grad_norm,
         false,
@@ -250,13 +251,13 @@ fn step_inner(
     layout: &Layout,
     launch_train: impl Fn(&NetState, usize, StepArgs),
     images: &[f32],
-    labels: &[u32],
+    targets: Targets<'_>,
     optimizer: &Optimizer,
     clip_grad_norm: Option<f32>,
     check: bool,
 ) -> Result<CheckedStep> {
     state.require_training()?;
-    let n = state.upload(images, Some(labels))?;
+    let n = state.upload(images, Some(targets))?;
     state.begin_forward(n)?;
     let mut grads = None;
     // The stamp of the device-side finite check, when one was launched.

@@ -7,6 +7,7 @@ use cubecl::server::Handle;
 
 use super::{AdamState, AdamValues, NetState};
 use crate::error::{Error, Result};
+use crate::targets::Targets;
 
 fn bytes_of(v: &[f32]) -> Bytes {
     Bytes::from_bytes_vec(f32::as_bytes(v).to_vec())
@@ -74,12 +75,14 @@ impl NetState {
     }
 
     /// Copies a batch to the device: `images` is `n x C x H x W` (NCHW, already normalised),
-    /// `labels` has `n` class indices (or is empty for inference).
+    /// `targets` are what the network's loss takes ([`Targets`]: `n` class indices, or
+    /// `n x classes` f32 values), or `None` for inference.
     ///
     /// # Errors
     /// [`Error::Shape`] if the lengths disagree with the network or `n` is 0 or above the
-    /// capacity; [`Error::Label`] for a label that is not a class index.
-    pub fn upload(&self, images: &[f32], labels: Option<&[u32]>) -> Result<usize> {
+    /// capacity, or the targets are of the wrong kind for the loss; [`Error::Label`] for a
+    /// label that is not a class index (see [`Targets::check`]).
+    pub fn upload(&self, images: &[f32], targets: Option<Targets<'_>>) -> Result<usize> {
         let len = self.layout.input_len();
         if images.is_empty() || !images.len().is_multiple_of(len) {
             return Err(Error::Shape(format!(
@@ -96,30 +99,25 @@ impl NetState {
                 self.cap
             )));
         }
-        if let Some(labels) = labels {
-            if labels.len() != n {
-                return Err(Error::Shape(format!(
-                    "{} labels for {n} images",
-                    labels.len()
-                )));
+        if let Some(targets) = targets {
+            targets.check(self.layout.loss, n, self.layout.classes)?;
+            match targets {
+                Targets::Classes(labels) => {
+                    let total = self.layout.idx_per_sample * self.cap;
+                    let region =
+                        Self::region(&self.idx, total, self.layout.label_idx * self.cap, n);
+                    self.client.write(
+                        &region,
+                        Bytes::from_bytes_vec(u32::as_bytes(labels).to_vec()),
+                    );
+                }
+                Targets::Values(values) => {
+                    let total = self.layout.acts_per_sample * self.cap;
+                    let start = self.layout.target_act * self.cap;
+                    let region = Self::region(&self.acts, total, start, values.len());
+                    self.client.write(&region, bytes_of(values));
+                }
             }
-            if let Some((sample, &label)) = labels
-                .iter()
-                .enumerate()
-                .find(|(_, &l)| l as usize >= self.layout.classes)
-            {
-                return Err(Error::Label {
-                    sample,
-                    label,
-                    classes: self.layout.classes,
-                });
-            }
-            let total = self.layout.idx_per_sample * self.cap;
-            let region = Self::region(&self.idx, total, self.layout.label_idx * self.cap, n);
-            self.client.write(
-                &region,
-                Bytes::from_bytes_vec(u32::as_bytes(labels).to_vec()),
-            );
         }
         let total = self.layout.acts_per_sample * self.cap;
         let start = self.layout.input_act * self.cap;
