@@ -89,7 +89,10 @@ pub fn quiet_vulkan_loader() {
 /// Everything a user of `#[network]` needs.
 pub mod prelude {
     pub use crate::network;
-    pub use cubenet_runtime::data::{Batch, DataLoader, Dataset, Normalize, Split};
+    pub use cubenet_runtime::data::{
+        Batch, DataLoader, Dataset, ImageFolder, Normalize, RandomCrop, RandomHorizontalFlip,
+        Samples, Split, TargetKind, Targets, Transform,
+    };
     pub use cubenet_runtime::schedule::{CosineAnnealingLr, LinearLr};
     pub use cubenet_runtime::trainer::{evaluate, fit, EpochReport, StepLr, TrainConfig};
     pub use cubenet_runtime::{default_device, Adam, Device, Network, Optimizer, Sgd, StopFlag};

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::data::DataLoader;
+use crate::data::{DataLoader, Targets};
 use crate::error::{Error, Result};
 use crate::network::Network;
 use crate::optim::step::step_checked;
@@ -86,7 +86,12 @@ impl TrainConfig {
 /// every batch `loader` yields (all samples, the short last batch included, unless the loader
 /// was built with `drop_last`), in eval mode (BatchNorm running statistics, no Dropout); the
 /// network's mode is restored afterwards.
+///
+/// # Errors
+/// [`Error::Targets`] if the dataset's targets are f32 values (the networks train with
+/// softmax cross-entropy, which needs class labels); data and kernel errors.
 pub fn evaluate<N: Network>(net: &mut N, loader: &DataLoader) -> Result<(f64, f64)> {
+    check_targets(loader, "evaluation")?;
     let was_training = net.training();
     net.eval();
     let result = evaluate_batches(net, loader);
@@ -127,6 +132,8 @@ fn evaluate_batches<N: Network>(net: &mut N, loader: &DataLoader) -> Result<(f64
 /// set.
 ///
 /// # Errors
+/// [`Error::Targets`] if the training or test dataset holds f32 value targets (the loss is
+/// softmax cross-entropy, which needs class labels);
 /// [`Error::Config`] for `epochs == 0`, invalid optimizer, clipping or schedule values, or
 /// a resumed checkpoint whose optimizer state does not match `cfg.optimizer`; [`Error::NonFinite`] /
 /// [`Error::NonFiniteGradient`] at the first step whose loss / gradient is NaN or infinite;
@@ -138,6 +145,10 @@ pub fn fit<N: Network>(
     test: Option<&DataLoader>,
     cfg: &TrainConfig,
 ) -> Result<Vec<EpochReport>> {
+    check_targets(train, "training")?;
+    if let Some(test) = test {
+        check_targets(test, "evaluation")?;
+    }
     if cfg.epochs == 0 {
         return Err(Error::Config("epochs must be at least 1".into()));
     }
@@ -342,6 +353,20 @@ pub fn fit<N: Network>(
     Ok(run.history)
 }
 
+/// Checks that `loader`'s targets fit the loss: every network trains with the fused softmax
+/// cross-entropy head, which reads one class label per row.
+fn check_targets(loader: &DataLoader, set: &'static str) -> Result<()> {
+    match loader.dataset().targets() {
+        Targets::Classes { .. } => Ok(()),
+        found @ Targets::Values { .. } => Err(Error::Targets {
+            set,
+            found: found.describe(),
+            loss: "cross_entropy",
+            needs: "class labels (a dataset of Targets::Classes; Batch::labels)".into(),
+        }),
+    }
+}
+
 /// The `state_dict` key of the first parameter whose last gradient is NaN or infinite, in
 /// `grads` when the step already read them back (clipping, before the clip), else read now
 /// (only after the device-side check found one).
@@ -358,4 +383,49 @@ fn first_non_finite_gradient<N: Network>(
             .param_at(i)
             .map_or_else(|| format!("parameter {i}"), |p| p.name.to_string())
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{Dataset, Normalize};
+    use std::sync::Arc;
+
+    #[test]
+    fn value_targets_are_refused_by_name() {
+        let ds = Dataset::from_f32(
+            vec![0.5; 4],
+            [1, 2, 2],
+            Targets::Values {
+                values: vec![0.25; 4],
+                len_per_sample: 4,
+            },
+        )
+        .unwrap();
+        let l = DataLoader::new(Arc::new(ds), 1, false, false, Normalize::identity(1), 0).unwrap();
+        let e = check_targets(&l, "training").unwrap_err();
+        assert!(matches!(
+            e,
+            Error::Targets {
+                set: "training",
+                loss: "cross_entropy",
+                ..
+            }
+        ));
+        assert_eq!(
+            e.to_string(),
+            "the training set has f32 value targets (4 per sample), but the network's loss \
+             cross_entropy needs class labels (a dataset of Targets::Classes; Batch::labels)"
+        );
+        let classes = Dataset::from_raw(vec![0; 4], vec![1], [1, 2, 2], 2).unwrap();
+        let l = DataLoader::new(
+            Arc::new(classes),
+            1,
+            false,
+            false,
+            Normalize::identity(1),
+            0,
+        );
+        assert!(check_targets(&l.unwrap(), "evaluation").is_ok());
+    }
 }
