@@ -159,6 +159,7 @@ impl Dataset {
         targets: Targets,
     ) -> Result<Dataset, DataError> {
         let (n, shape) = nchw(tensor_shape).map_err(DataError::InvalidRaw)?;
+        targets.check().map_err(DataError::InvalidRaw)?;
         if n != targets.len() {
             return Err(DataError::InvalidRaw(format!(
                 "the samples tensor of shape {tensor_shape:?} holds {n} samples, the targets {}",
@@ -563,6 +564,100 @@ mod tests {
         assert!(e.to_string().contains("index 1"), "{e}");
         let empty = Dataset::from_raw(vec![], vec![], [1, 1, 1], 10).unwrap();
         assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn tensors_and_targets_checks() {
+        let values = |v: Vec<f32>, k| Targets::Values {
+            values: v,
+            len_per_sample: k,
+        };
+        let classes = |l: Vec<u32>, n| Targets::Classes {
+            labels: l,
+            num_classes: n,
+        };
+        // [N, H, W] is one channel; [N, C, H, W] as given.
+        let x: Vec<f32> = (0..12).map(|i| i as f32 / 4.0).collect();
+        let ds = Dataset::from_tensors(
+            Samples::F32(x.clone()),
+            &[2, 2, 3],
+            classes(vec![0, 299], 300),
+        );
+        let ds = ds.unwrap();
+        assert_eq!(
+            (ds.image_shape(), ds.labels(), ds.num_classes()),
+            ([1, 2, 3], &[0, 299][..], 300)
+        );
+        assert_eq!(ds.head(1).samples(), &Samples::F32(x[..6].to_vec()));
+        assert!(ds.images().is_empty());
+        let ds = Dataset::from_tensors(
+            Samples::U8(vec![1; 12]),
+            &[3, 1, 2, 2],
+            values(vec![0.5; 6], 2),
+        );
+        let ds = ds.unwrap();
+        assert_eq!(
+            (ds.len(), ds.image_shape(), ds.num_classes()),
+            (3, [1, 2, 2], 0)
+        );
+        assert_eq!(ds.head(2).targets(), &values(vec![0.5; 4], 2));
+        assert!(ds.labels().is_empty());
+        let err = |s: Samples, shape: &[usize], t| {
+            Dataset::from_tensors(s, shape, t).unwrap_err().to_string()
+        };
+        let m = err(Samples::F32(x.clone()), &[12], classes(vec![0; 12], 2));
+        assert!(m.contains("1 dimensions"), "{m}");
+        let m = err(Samples::F32(x.clone()), &[2, 2, 3], classes(vec![0; 3], 2));
+        assert!(m.contains("holds 2 samples, the targets 3"), "{m}");
+        let m = err(Samples::F32(x.clone()), &[2, 2, 3], classes(vec![0, 2], 2));
+        assert!(m.contains("label 2 at index 1"), "{m}");
+        let m = err(Samples::F32(x.clone()), &[2, 2, 3], classes(vec![0, 0], 0));
+        assert!(m.contains("num_classes is 0"), "{m}");
+        let m = err(Samples::F32(x.clone()), &[2, 2, 3], values(vec![0.0; 2], 0));
+        assert!(m.contains("len_per_sample is 0"), "{m}");
+        let m = err(
+            Samples::F32(x.clone()),
+            &[2, 2, 3],
+            values(vec![0.0, f32::NAN], 1),
+        );
+        assert!(m.contains("index 1 (sample 1) is not finite"), "{m}");
+        let mut inf = x.clone();
+        inf[7] = f32::INFINITY;
+        let m = err(Samples::F32(inf), &[2, 2, 3], values(vec![0.0; 2], 1));
+        assert!(m.contains("sample value inf at index 7 (sample 1)"), "{m}");
+        let m = err(Samples::F32(x), &[2, 2, 2], values(vec![0.0; 2], 1));
+        assert!(m.contains("12 f32 sample values for 2 targets"), "{m}");
+        assert_eq!(values(vec![0.0; 5], 2).len(), 2);
+        assert!(Dataset::new(Samples::U8(vec![]), [1, 1, 1], values(vec![0.0; 3], 2)).is_err());
+    }
+
+    #[test]
+    fn inputs_as_targets_are_the_normalised_samples() {
+        let ds = Dataset::from_raw(vec![0, 51, 255, 102], vec![0, 1], [2, 1, 1], 2).unwrap();
+        let norm = Normalize {
+            mean: vec![0.5, 0.0],
+            std: vec![0.5, 2.0],
+        };
+        let t = ds.inputs_as_targets(&norm).unwrap();
+        assert_eq!(
+            t,
+            Targets::Values {
+                values: vec![-1.0, 0.1, 1.0, 0.2],
+                len_per_sample: 2
+            }
+        );
+        let f = Dataset::from_f32(vec![3.0, -1.0, 1.0, 0.0], [2, 1, 1], t.clone()).unwrap();
+        assert!(f.clone().with_targets(t).is_ok());
+        let t = f.inputs_as_targets(&norm).unwrap();
+        let want = vec![5.0, -0.5, 1.0, 0.0];
+        assert_eq!(
+            t,
+            Targets::Values {
+                values: want,
+                len_per_sample: 2
+            }
+        );
+        assert!(f.inputs_as_targets(&Normalize::identity(1)).is_err());
     }
 
     #[test]
