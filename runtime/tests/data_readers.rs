@@ -180,6 +180,17 @@ fn npy_bad_files_name_the_file() {
         &["integer"],
     );
     assert_names(&err(&x, &y, TargetKind::Values), &y, &["i64", "f32"]);
+    let f8_labels = write(d, "f8labels.npy", &npy("<f8", &[2], &[0; 16]));
+    assert_names(
+        &err(&x, &f8_labels, classes),
+        &f8_labels,
+        &["<f8 (float64)", "integer"],
+    );
+    assert_names(
+        &err(&x, &f8_labels, TargetKind::Values),
+        &f8_labels,
+        &["float64", "f32"],
+    );
 
     // Wrong number of dimensions.
     let two_d = write(d, "two_d.npy", &npy("<f4", &[2, 12], &le_f32(&values())));
@@ -467,4 +478,80 @@ fn image_folder_errors_name_the_file() {
     let e = ImageFolder::open(&missing, [3, 2, 3]).unwrap_err();
     assert_names(&e, &missing, &["cannot list the folder"]);
     assert!(ImageFolder::open(&root, [3, 0, 3]).is_err());
+}
+
+/// Every truncation and many single-byte changes of good files are an `Ok` or an error,
+/// never a panic (the header parsers included).
+#[test]
+fn mangled_files_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let y = write(d, "y.npy", &npy("<i8", &[2], &le_i64(&[0, 1])));
+    let good = npy("<f4", &[2, 2, 2, 3], &le_f32(&values()));
+    let classes = TargetKind::Classes { num_classes: 2 };
+    let try_npy = |bytes: &[u8]| {
+        let x = write(d, "x.npy", bytes);
+        let _ = Dataset::from_npy(&x, &y, classes);
+        let _ = Dataset::from_npy(&y, &x, TargetKind::Values);
+    };
+    for len in 0..good.len() {
+        try_npy(&good[..len]);
+    }
+    let replacements = [
+        b'(', b')', b'9', b'0', b'-', b',', b'\'', b'{', b'f', b'U', 0xff, b' ',
+    ];
+    for at in 0..130.min(good.len()) {
+        for &r in &replacements {
+            let mut bad = good.clone();
+            bad[at] = r;
+            try_npy(&bad);
+        }
+    }
+    let st = safetensors_file(&[
+        ("x", Dtype::U8, vec![2, 1, 2, 2], vec![1; 8]),
+        ("y", Dtype::I64, vec![2], le_i64(&[0, 1])),
+    ]);
+    let try_st = |bytes: &[u8]| {
+        let p = write(d, "s.safetensors", bytes);
+        let _ = Dataset::from_safetensors(&p, "x", "y", classes);
+    };
+    for len in 0..st.len() {
+        try_st(&st[..len]);
+    }
+    for at in 0..st.len() {
+        for &r in &replacements {
+            let mut bad = st.clone();
+            bad[at] = r;
+            try_st(&bad);
+        }
+    }
+}
+
+/// Truncated and changed PNG and JPEG files in an image folder are errors naming the file
+/// (or, where a change leaves the image valid, read), never panics.
+#[test]
+fn mangled_images_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("set");
+    let img = root.join("a/img");
+    for format in [ImageFormat::Png, ImageFormat::Jpeg] {
+        image(&img, 3, 2, 3, &rgb(1), format);
+        let good = std::fs::read(&img).unwrap();
+        let check = |bytes: &[u8]| {
+            std::fs::write(&img, bytes).unwrap();
+            if let Err(e) = ImageFolder::open(&root, [3, 2, 3]) {
+                assert_names(&e, &img, &[]);
+            }
+        };
+        for len in 0..good.len() {
+            check(&good[..len]);
+        }
+        for at in (0..good.len()).step_by(3) {
+            for r in [0u8, 0xff, 0x7f, 0x01] {
+                let mut bad = good.clone();
+                bad[at] = r;
+                check(&bad);
+            }
+        }
+    }
 }

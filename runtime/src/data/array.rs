@@ -137,7 +137,6 @@ impl RawArray<'_> {
 
     /// The targets, as `kind` says.
     pub fn targets(&self, kind: TargetKind) -> Result<Targets, DataError> {
-        let n = self.count()?;
         match kind {
             TargetKind::Values => {
                 if self.dtype != DType::F32 {
@@ -147,6 +146,7 @@ impl RawArray<'_> {
                         self.dtype.name()
                     )));
                 }
+                let n = self.count()?;
                 let Some((&samples, rest)) = self.shape.split_first() else {
                     return Err(self.err(
                         "value targets must have at least 1 dimension (N, ...), not a scalar"
@@ -172,6 +172,9 @@ impl RawArray<'_> {
                         "class labels must have 1 dimension (N), but the shape is {:?}",
                         self.shape
                     )));
+                }
+                if !matches!(self.dtype, DType::F32 | DType::Other(_)) {
+                    self.count()?;
                 }
                 let labels: Vec<i128> = match self.dtype {
                     DType::U8 => self.data.iter().map(|&b| i128::from(b)).collect(),
