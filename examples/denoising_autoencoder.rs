@@ -110,9 +110,8 @@ fn write_grid(path: &PathBuf, rows: &[&[f32]], cols: usize) -> cubenet::Result<(
             }
         }
     }
-    img.save(path).map_err(|e| {
-        cubenet::Error::Config(format!("could not write {}: {e}", path.display()))
-    })
+    img.save(path)
+        .map_err(|e| cubenet::Error::Config(format!("could not write {}: {e}", path.display())))
 }
 
 fn run(args: &Args) -> cubenet::Result<()> {
@@ -155,7 +154,10 @@ fn run(args: &Args) -> cubenet::Result<()> {
     let out = net.forward(&x)?;
     write_grid(&args.png, &[&x, &out, clean], 8)?;
     eprintln!("wrote {}", args.png.display());
-    println!("test_mse={mse:.5} epochs={} noise={}", args.epochs, args.noise);
+    println!(
+        "test_mse={mse:.5} epochs={} noise={}",
+        args.epochs, args.noise
+    );
     Ok(())
 }
 

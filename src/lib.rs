@@ -64,8 +64,8 @@ pub mod zoo;
 pub use cubenet_macros::network;
 pub use cubenet_runtime::{
     checkpoint, curves, data, default_device, describe, infer, optim, resume, schedule, trainer,
-    Adam, BlockInfo, BufferInfo, Device, Error, Init, KernelPlan, Layout, NamedTensor, NetState,
-    Network, Optimizer, ParamInfo, Result, Sgd, StopFlag, Target, Targets,
+    Adam, BatchTargets, BlockInfo, BufferInfo, Device, Error, Init, KernelPlan, Layout,
+    NamedTensor, NetState, Network, Optimizer, ParamInfo, Result, Sgd, StopFlag, Target,
 };
 
 /// Gives the Vulkan loader a private `XDG_RUNTIME_DIR` (under the system temp folder) when
@@ -89,11 +89,14 @@ pub fn quiet_vulkan_loader() {
 /// Everything a user of `#[network]` needs.
 pub mod prelude {
     pub use crate::network;
-    pub use cubenet_runtime::data::{Batch, DataLoader, Dataset, Normalize, Split};
+    pub use cubenet_runtime::data::{
+        Batch, DataLoader, Dataset, ImageFolder, Normalize, RandomCrop, RandomHorizontalFlip,
+        Samples, Split, TargetKind, Targets, Transform,
+    };
     pub use cubenet_runtime::schedule::{CosineAnnealingLr, LinearLr};
     pub use cubenet_runtime::trainer::{evaluate, fit, EpochReport, StepLr, TrainConfig};
     pub use cubenet_runtime::{
-        default_device, Adam, Device, Network, Optimizer, Sgd, StopFlag, Targets,
+        default_device, Adam, BatchTargets, Device, Network, Optimizer, Sgd, StopFlag,
     };
 }
 

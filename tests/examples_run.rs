@@ -247,7 +247,11 @@ fn denoising_autoencoder_example_learns_and_writes_its_grid() {
         u32::from_be_bytes(bytes[16..20].try_into().unwrap()),
         u32::from_be_bytes(bytes[20..24].try_into().unwrap()),
     );
-    assert_eq!((w, h), (8 * 86 + 2, 3 * 86 + 2), "3 rows of 8 images of 84 + 2 pixels");
+    assert_eq!(
+        (w, h),
+        (8 * 86 + 2, 3 * 86 + 2),
+        "3 rows of 8 images of 84 + 2 pixels"
+    );
 }
 
 /// Ctrl-C (SIGINT) during training: the example finishes the step, writes its checkpoint,

@@ -97,3 +97,38 @@ fn a_device_that_cannot_start_is_an_error_not_a_panic() {
     assert!(cubenet::describe(&device).is_err());
     assert!(Tiny::new(&cubenet::default_device(), 8, 0).is_ok());
 }
+
+/// A dataset of f32 value targets reaching a cross-entropy network is an error naming both,
+/// before any step is taken.
+#[test]
+fn value_targets_for_a_classifier_are_an_error() {
+    let mut net = Tiny::new(&cubenet::default_device(), 8, 0).unwrap();
+    let ds = Dataset::from_f32(
+        vec![0.5; 8 * 16],
+        [1, 4, 4],
+        Targets::Values {
+            values: vec![0.0; 8 * 16],
+            len_per_sample: 16,
+        },
+    )
+    .unwrap();
+    let values = DataLoader::new(Arc::new(ds), 8, false, false, Normalize::identity(1), 0).unwrap();
+    let cfg = TrainConfig::new(1, Sgd::new(0.1));
+    let want = "the training set has f32 value targets (16 per sample), but the network's loss \
+                cross_entropy needs class labels";
+    let err = fit(&mut net, &values, None, &cfg).unwrap_err().to_string();
+    assert!(err.contains(want), "{err}");
+    let err = fit(&mut net, &loader(), Some(&values), &cfg)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("the evaluation set has f32 value targets"),
+        "{err}"
+    );
+    let err = evaluate(&mut net, &values).unwrap_err().to_string();
+    assert!(
+        err.contains("the evaluation set has f32 value targets"),
+        "{err}"
+    );
+    assert_eq!(net.state().steps(), 0);
+}

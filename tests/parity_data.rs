@@ -114,7 +114,9 @@ fn p5_cifar_binary_layout_and_normalisation() {
     );
     assert_eq!(
         train.labels(),
-        (0..7).map(|i| ((3 * i + 1) % 10) as u8).collect::<Vec<_>>()
+        (0..7)
+            .map(|i| ((3 * i + 1) % 10) as u32)
+            .collect::<Vec<_>>()
     );
     let test = Dataset::cifar10(&dir.path().join("cifar-10-batches-bin"), Split::Test).unwrap();
     assert_eq!(test.labels(), [1, 4]);
@@ -275,7 +277,7 @@ fn p6_idx_values_raw_and_gzip() {
         let ds = Dataset::mnist(dir.path(), Split::Test).unwrap();
         assert_eq!(
             (ds.len(), ds.image_shape(), ds.labels()),
-            (2, [1, 2, 3], &[7u8, 2][..])
+            (2, [1, 2, 3], &[7u32, 2][..])
         );
         let loader =
             DataLoader::new(Arc::new(ds), 2, false, false, Normalize::identity(1), 0).unwrap();

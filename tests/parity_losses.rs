@@ -169,3 +169,76 @@ fn evaluate_counts_fit_the_loss() {
         "{loss_sum} vs {want}"
     );
 }
+
+/// `fit` on a dataset of f32 value targets (each sample's own input: an identity
+/// autoencoder) trains an MSE network: the test loss falls, and `evaluate` gives the mean
+/// squared error over every element. A dataset whose targets have the wrong length per sample
+/// is refused before any step, naming the loss and the length it takes.
+#[test]
+fn fit_trains_an_mse_network_on_value_targets() {
+    use std::sync::Arc;
+    let device = default_device();
+    let x: Vec<f32> = (0..64 * 8)
+        .map(|i| ((i * 37 % 101) as f32 / 101.0) - 0.5)
+        .collect();
+    let ds = Dataset::from_f32(
+        x.clone(),
+        [1, 2, 4],
+        Targets::Values {
+            values: vec![0.0; 64 * 8],
+            len_per_sample: 8,
+        },
+    )
+    .unwrap();
+    let ds = {
+        let t = ds.inputs_as_targets(&Normalize::identity(1)).unwrap();
+        ds.with_targets(t).unwrap()
+    };
+    let ds = Arc::new(ds);
+    let train = DataLoader::new(ds.clone(), 16, true, false, Normalize::identity(1), 3).unwrap();
+    let test = DataLoader::new(ds, 64, false, false, Normalize::identity(1), 3).unwrap();
+    let mut net = MseNet::new(&device, 64, 0).unwrap();
+    let before = evaluate(&mut net, &test).unwrap().1;
+    let reports = fit(
+        &mut net,
+        &train,
+        Some(&test),
+        &TrainConfig::new(20, Sgd::new(0.1).with_momentum(0.9)),
+    )
+    .unwrap();
+    let last = reports.last().unwrap();
+    assert_eq!(last.test_accuracy, None, "MSE has no accuracy");
+    let after = last.test_loss.unwrap();
+    assert!(after < 0.5 * before, "test MSE {before} -> {after}");
+    // The reported loss is the mean squared error of the outputs over every element.
+    net.eval();
+    let out = net.forward(&x).unwrap();
+    let mse = out
+        .iter()
+        .zip(&x)
+        .map(|(o, t)| ((o - t) as f64).powi(2))
+        .sum::<f64>()
+        / out.len() as f64;
+    assert!((after - mse).abs() < 1e-5, "{after} vs {mse}");
+    // Targets of 4 values per sample for a network of 8 outputs.
+    let short = Dataset::from_f32(
+        x,
+        [1, 2, 4],
+        Targets::Values {
+            values: vec![0.0; 64 * 4],
+            len_per_sample: 4,
+        },
+    )
+    .unwrap();
+    let short =
+        DataLoader::new(Arc::new(short), 16, true, false, Normalize::identity(1), 3).unwrap();
+    let steps = net.state().steps();
+    let err = fit(&mut net, &short, None, &TrainConfig::new(1, Sgd::new(0.1)))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("loss mse needs 8 f32 values per sample"),
+        "{err}"
+    );
+    assert_eq!(net.state().steps(), steps, "no step was taken");
+}

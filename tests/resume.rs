@@ -261,6 +261,21 @@ fn resuming_with_other_loader_settings_lists_each_difference() {
             && text.contains("settings.safetensors"),
         "{text}"
     );
+    // Other augmentation: the checkpoint of a run without it names the difference.
+    let mut other = Small::new(&cubenet::default_device(), 8, 1).unwrap();
+    let flip = RandomHorizontalFlip::default().into();
+    let flipped = loader(8).with_transforms(vec![flip]).unwrap();
+    let cfg = TrainConfig {
+        resume: Some(path.clone()),
+        ..config(&path)
+    };
+    let text = fit(&mut other, &flipped, None, &cfg)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("data.transforms: checkpoint [], loader [RandomHorizontalFlip"),
+        "{text}"
+    );
     // A weights-only file is not a training checkpoint.
     let weights = tmp("weights-only.safetensors");
     cubenet::checkpoint::save(&weights, &net.state_dict().unwrap()).unwrap();

@@ -33,6 +33,19 @@ pub enum Error {
         /// Number of classes of the network.
         classes: usize,
     },
+    /// A dataset's targets do not fit the network's loss (e.g. f32 value targets given to a
+    /// classifier trained with cross-entropy).
+    #[error("the {set} set has {found}, but the network's loss {loss} needs {needs}")]
+    Targets {
+        /// Which data: "training" or "evaluation".
+        set: &'static str,
+        /// What the dataset holds, e.g. "f32 value targets (784 per sample)".
+        found: String,
+        /// The loss, e.g. "cross_entropy".
+        loss: &'static str,
+        /// What the loss needs, e.g. "class labels (a dataset of Targets::Classes)".
+        needs: String,
+    },
     /// A loss or parameter became NaN or infinite.
     #[error("non-finite loss {loss} at epoch {epoch}, step {step} (batch {batch}); lower the learning rate or check the data")]
     NonFinite {

@@ -34,4 +34,4 @@ pub use plan::KernelPlan;
 pub use state::NetState;
 pub use state_dict::NamedTensor;
 pub use stop::StopFlag;
-pub use targets::Targets;
+pub use targets::BatchTargets;

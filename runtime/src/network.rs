@@ -10,7 +10,7 @@ use crate::optim::{validate_clip, Optimizer, Sgd};
 use crate::plan::KernelPlan;
 use crate::state::NetState;
 use crate::state_dict::{self, NamedTensor};
-use crate::targets::Targets;
+use crate::targets::BatchTargets;
 
 /// A network compiled by `#[network]`: its layout, its kernels, and the operations a trainer
 /// needs. The required items are generated; the provided methods are the public API.
@@ -99,7 +99,7 @@ pub trait Network: Sized {
 
     /// One training step on `images` (`n x C x H x W`, normalised) and `targets` (`n` class
     /// indices as `&[u32]`, or `n x classes` f32 values as `&[f32]` for `loss = mse` /
-    /// `bce_with_logits`; see [`Targets`]): forward, the loss (mean, as PyTorch's), backward,
+    /// `bce_with_logits`; see [`BatchTargets`]): forward, the loss (mean, as PyTorch's), backward,
     /// SGD update. Returns the mean loss of the batch (before the update).
     ///
     /// # Errors
@@ -108,7 +108,7 @@ pub trait Network: Sized {
     fn train_step<'t>(
         &mut self,
         images: &[f32],
-        targets: impl Into<Targets<'t>>,
+        targets: impl Into<BatchTargets<'t>>,
         sgd: &Sgd,
     ) -> Result<f32> {
         sgd.validate()?;
@@ -142,7 +142,7 @@ pub trait Network: Sized {
     fn train_step_with<'t>(
         &mut self,
         images: &[f32],
-        targets: impl Into<Targets<'t>>,
+        targets: impl Into<BatchTargets<'t>>,
         optimizer: &Optimizer,
         clip_grad_norm: Option<f32>,
     ) -> Result<f32> {
@@ -165,7 +165,7 @@ pub trait Network: Sized {
     fn compute_gradients<'t>(
         &mut self,
         images: &[f32],
-        targets: impl Into<Targets<'t>>,
+        targets: impl Into<BatchTargets<'t>>,
     ) -> Result<f32> {
         self.state().require_training()?;
         let n = self.state().upload(images, Some(targets.into()))?;
@@ -184,7 +184,7 @@ pub trait Network: Sized {
     fn evaluate<'t>(
         &mut self,
         images: &[f32],
-        targets: impl Into<Targets<'t>>,
+        targets: impl Into<BatchTargets<'t>>,
     ) -> Result<(usize, f64)> {
         let n = self.state().upload(images, Some(targets.into()))?;
         self.state_mut().begin_forward(n)?;

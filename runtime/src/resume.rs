@@ -101,6 +101,8 @@ fn loader_metadata(loader: &DataLoader) -> Vec<(&'static str, String)> {
         ("data.shuffle", loader.shuffle().to_string()),
         ("data.drop_last", loader.drop_last().to_string()),
         ("data.seed", loader.seed().to_string()),
+        // Checkpoints written before augmentation existed lack it: read as "[]" (none).
+        ("data.transforms", format!("{:?}", loader.transforms())),
     ]
 }
 
@@ -234,12 +236,16 @@ pub fn load<N: Network>(path: &Path, net: &mut N, loader: &DataLoader) -> Result
     }
     let mismatches: Vec<String> = loader_metadata(loader)
         .into_iter()
-        .filter_map(|(k, now)| match meta.get(k) {
-            Some(then) if *then == now => None,
-            then => Some(format!(
-                "{k}: checkpoint {}, loader {now}",
-                then.map_or("(missing)", String::as_str)
-            )),
+        .filter_map(|(k, now)| {
+            let then = meta.get(k).map(String::as_str);
+            let then = then.or((k == "data.transforms").then_some("[]"));
+            match then {
+                Some(then) if then == now => None,
+                then => Some(format!(
+                    "{k}: checkpoint {}, loader {now}",
+                    then.unwrap_or("(missing)")
+                )),
+            }
         })
         .collect();
     if !mismatches.is_empty() {
@@ -247,7 +253,7 @@ pub fn load<N: Network>(path: &Path, net: &mut N, loader: &DataLoader) -> Result
             path,
             format!(
                 "written for other data settings; resume with the same data, batch size, \
-                 shuffling and seed:\n  {}",
+                 shuffling, seed and transforms:\n  {}",
                 mismatches.join("\n  ")
             ),
         ));

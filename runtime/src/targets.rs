@@ -5,49 +5,49 @@ use cubenet_kernels::Loss;
 use crate::error::{Error, Result};
 
 /// The targets of a batch of `n` rows, as the network's loss expects them:
-/// - [`Targets::Classes`]: `n` class indices `< classes` (`#[network(loss = cross_entropy)]`,
+/// - [`BatchTargets::Classes`]: `n` class indices `< classes` (`#[network(loss = cross_entropy)]`,
 ///   the default; PyTorch's `nn.CrossEntropyLoss` with an integer target);
-/// - [`Targets::Values`]: `n x classes` f32 values, row-major (`loss = mse`: any finite values;
+/// - [`BatchTargets::Values`]: `n x classes` f32 values, row-major (`loss = mse`: any finite values;
 ///   `loss = bce_with_logits`: probabilities in [0, 1], as `nn.BCEWithLogitsLoss`).
 ///
 /// Built from a slice with `.into()`: `&[u32]` / `&Vec<u32>` are class indices, `&[f32]` /
 /// `&Vec<f32>` are values, so `net.train_step(&x, &labels, &sgd)` reads as in PyTorch.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Targets<'a> {
+pub enum BatchTargets<'a> {
     /// One class index per row.
     Classes(&'a [u32]),
     /// `classes` values per row, row-major.
     Values(&'a [f32]),
 }
 
-impl<'a> From<&'a [u32]> for Targets<'a> {
+impl<'a> From<&'a [u32]> for BatchTargets<'a> {
     fn from(labels: &'a [u32]) -> Self {
-        Targets::Classes(labels)
+        BatchTargets::Classes(labels)
     }
 }
-impl<'a> From<&'a Vec<u32>> for Targets<'a> {
+impl<'a> From<&'a Vec<u32>> for BatchTargets<'a> {
     fn from(labels: &'a Vec<u32>) -> Self {
-        Targets::Classes(labels)
+        BatchTargets::Classes(labels)
     }
 }
-impl<'a, const N: usize> From<&'a [u32; N]> for Targets<'a> {
+impl<'a, const N: usize> From<&'a [u32; N]> for BatchTargets<'a> {
     fn from(labels: &'a [u32; N]) -> Self {
-        Targets::Classes(labels)
+        BatchTargets::Classes(labels)
     }
 }
-impl<'a> From<&'a [f32]> for Targets<'a> {
+impl<'a> From<&'a [f32]> for BatchTargets<'a> {
     fn from(values: &'a [f32]) -> Self {
-        Targets::Values(values)
+        BatchTargets::Values(values)
     }
 }
-impl<'a> From<&'a Vec<f32>> for Targets<'a> {
+impl<'a> From<&'a Vec<f32>> for BatchTargets<'a> {
     fn from(values: &'a Vec<f32>) -> Self {
-        Targets::Values(values)
+        BatchTargets::Values(values)
     }
 }
-impl<'a, const N: usize> From<&'a [f32; N]> for Targets<'a> {
+impl<'a, const N: usize> From<&'a [f32; N]> for BatchTargets<'a> {
     fn from(values: &'a [f32; N]) -> Self {
-        Targets::Values(values)
+        BatchTargets::Values(values)
     }
 }
 
@@ -60,7 +60,7 @@ pub fn loss_name(loss: Loss) -> &'static str {
     }
 }
 
-impl Targets<'_> {
+impl BatchTargets<'_> {
     /// Checks the targets of `n` rows against `loss` with `classes` outputs per row.
     ///
     /// # Errors
@@ -70,7 +70,7 @@ impl Targets<'_> {
     pub fn check(&self, loss: Loss, n: usize, classes: usize) -> Result<()> {
         let name = loss_name(loss);
         match (self, loss.takes_classes()) {
-            (Targets::Classes(l), true) => {
+            (BatchTargets::Classes(l), true) => {
                 if l.len() != n {
                     return Err(Error::Shape(format!(
                         "{} labels for {n} images (loss `{name}` takes one class index per row)",
@@ -88,7 +88,7 @@ impl Targets<'_> {
                 }
                 Ok(())
             }
-            (Targets::Values(v), false) => {
+            (BatchTargets::Values(v), false) => {
                 if v.len() != n * classes {
                     return Err(Error::Shape(format!(
                         "{} target values for {n} rows: loss `{name}` takes n x {classes} = {} f32 values (one per output, row-major)",
@@ -115,10 +115,10 @@ impl Targets<'_> {
                 }
                 Ok(())
             }
-            (Targets::Classes(_), false) => Err(Error::Shape(format!(
+            (BatchTargets::Classes(_), false) => Err(Error::Shape(format!(
                 "this network's loss is `{name}`, which takes f32 targets (n x {classes} values, one per output), not class indices: pass a &[f32] (or a dataset with value targets)"
             ))),
-            (Targets::Values(_), true) => Err(Error::Shape(format!(
+            (BatchTargets::Values(_), true) => Err(Error::Shape(format!(
                 "this network's loss is `{name}`, which takes one class index per row (&[u32], < {classes}), not f32 values; for value targets declare `#[network(loss = mse)]` or `loss = bce_with_logits`"
             ))),
         }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use cubenet_kernels::Loss;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::data::DataLoader;
+use crate::data::{DataLoader, Targets};
 use crate::error::{Error, Result};
 use crate::network::Network;
 use crate::optim::step::step_checked;
@@ -16,6 +16,7 @@ pub use crate::report::EpochReport;
 use crate::resume::{self, RunState};
 pub use crate::schedule::{CosineAnnealingLr, LinearLr, StepLr};
 use crate::stop::StopFlag;
+use crate::targets::BatchTargets;
 
 /// Settings of [`fit`]. Start from [`TrainConfig::new`] and set the fields you need.
 #[derive(Clone, Debug)]
@@ -91,7 +92,13 @@ impl TrainConfig {
 /// label; BCE with logits, the per-label accuracy (the fraction of the `n x classes` outputs
 /// whose sign agrees with `target > 0.5`); MSE has none (0). The loss is the mean per-row loss
 /// (for MSE and BCE the mean over every element, as PyTorch's mean reduction).
+///
+/// # Errors
+/// [`Error::Targets`] if the dataset's targets are not of the kind the network's loss takes
+/// (class labels for cross-entropy; `classes` f32 values per sample for MSE and BCE); data
+/// and kernel errors.
 pub fn evaluate<N: Network>(net: &mut N, loader: &DataLoader) -> Result<(f64, f64)> {
+    check_targets::<N>(loader, "evaluation")?;
     let was_training = net.training();
     net.eval();
     let result = evaluate_batches(net, loader);
@@ -106,7 +113,7 @@ fn evaluate_batches<N: Network>(net: &mut N, loader: &DataLoader) -> Result<(f64
     let mut loss = 0f64;
     let mut seen = 0usize;
     for batch in loader.epoch(0) {
-        let (c, l) = net.evaluate(&batch.images, &batch.labels)?;
+        let (c, l) = net.evaluate(&batch.images, batch_targets(&batch))?;
         correct += c;
         loss += l;
         seen += batch.len;
@@ -136,6 +143,8 @@ fn evaluate_batches<N: Network>(net: &mut N, loader: &DataLoader) -> Result<(f64
 /// set.
 ///
 /// # Errors
+/// [`Error::Targets`] if the training or test dataset holds f32 value targets (the loss is
+/// softmax cross-entropy, which needs class labels);
 /// [`Error::Config`] for `epochs == 0`, invalid optimizer, clipping or schedule values, or
 /// a resumed checkpoint whose optimizer state does not match `cfg.optimizer`; [`Error::NonFinite`] /
 /// [`Error::NonFiniteGradient`] at the first step whose loss / gradient is NaN or infinite;
@@ -147,6 +156,10 @@ pub fn fit<N: Network>(
     test: Option<&DataLoader>,
     cfg: &TrainConfig,
 ) -> Result<Vec<EpochReport>> {
+    check_targets::<N>(train, "training")?;
+    if let Some(test) = test {
+        check_targets::<N>(test, "evaluation")?;
+    }
     if cfg.epochs == 0 {
         return Err(Error::Config("epochs must be at least 1".into()));
     }
@@ -245,7 +258,7 @@ pub fn fit<N: Network>(
                 &N::LAYOUT,
                 N::launch_train,
                 &batch.images,
-                (&batch.labels).into(),
+                batch_targets(&batch),
                 &opt,
                 cfg.clip_grad_norm,
             )?;
@@ -354,6 +367,48 @@ pub fn fit<N: Network>(
         save(net, &run)?;
     }
     Ok(run.history)
+}
+
+/// Checks that `loader`'s dataset holds the targets `N`'s loss takes: class labels for
+/// cross-entropy, `N::LAYOUT.classes` f32 values per sample for MSE and BCE with logits.
+fn check_targets<N: Network>(loader: &DataLoader, set: &'static str) -> Result<()> {
+    let layout = N::LAYOUT;
+    let loss = crate::targets::loss_name(layout.loss);
+    let refuse = |found: &Targets, needs: String| {
+        Err(Error::Targets {
+            set,
+            found: found.describe(),
+            loss,
+            needs,
+        })
+    };
+    match (loader.dataset().targets(), layout.loss.takes_classes()) {
+        (Targets::Classes { .. }, true) => Ok(()),
+        (found @ Targets::Values { .. }, true) => refuse(
+            found,
+            "class labels (a dataset of Targets::Classes; Batch::labels)".into(),
+        ),
+        (Targets::Values { len_per_sample, .. }, false) if *len_per_sample == layout.classes => {
+            Ok(())
+        }
+        (found, false) => refuse(
+            found,
+            format!(
+                "{} f32 values per sample, one per output (a dataset of Targets::Values; Batch::targets)",
+                layout.classes
+            ),
+        ),
+    }
+}
+
+/// The targets of `batch` as the network takes them: its class labels, or its f32 values
+/// when the dataset holds values.
+fn batch_targets(batch: &crate::data::Batch) -> BatchTargets<'_> {
+    if batch.targets.is_empty() {
+        BatchTargets::Classes(&batch.labels)
+    } else {
+        BatchTargets::Values(&batch.targets)
+    }
 }
 
 /// The `state_dict` key of the first parameter whose last gradient is NaN or infinite, in

@@ -22,7 +22,7 @@
 //! be non-zero somewhere, or the case would test nothing there.
 use std::collections::{BTreeSet, HashMap};
 
-use cubenet::{NamedTensor, Network, Optimizer, Targets};
+use cubenet::{BatchTargets, NamedTensor, Network, Optimizer};
 
 use super::{assert_close, device, grads, params, Fixture};
 
@@ -346,7 +346,7 @@ impl<'f, N: Network> Parity<'f, N> {
                 f(want, k, &mut net, &x, &y);
             }
             let values = self.values(k);
-            let targets: Targets = match &values {
+            let targets: BatchTargets = match &values {
                 Some(v) => v.into(),
                 None => (&y).into(),
             };

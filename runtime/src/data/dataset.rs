@@ -1,8 +1,9 @@
-//! In-memory datasets of u8 images with class labels, and the torchvision-style normalisation.
+//! In-memory datasets (u8 or f32 samples, class or f32 targets), and the torchvision-style
+//! normalisation.
 
 use super::cifar::{self, CIFAR_CHANNELS, CIFAR_HINT, CIFAR_NUM_CLASSES, CIFAR_SIDE};
 use super::idx::{read_idx_images, read_idx_labels, IDX_NUM_CLASSES};
-use super::DataError;
+use super::{DataError, Samples, Targets};
 use std::path::{Path, PathBuf};
 
 /// Which part of a dataset to load.
@@ -14,19 +15,34 @@ pub enum Split {
     Test,
 }
 
-/// A labelled image dataset held in memory as raw bytes.
+/// A dataset held in memory: `N` samples of `C x H x W` values (NCHW) and their targets.
 ///
-/// Images are stored NCHW: sample after sample, each `channels x height x width` bytes
-/// (0..=255), contiguous. Pixels become `byte / 255` in `[0, 1]` (then [`Normalize`]d) only
-/// when a [`DataLoader`](super::DataLoader) builds a batch. Every label is `< num_classes`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Samples are u8 bytes or f32 values ([`Samples`]); they become f32 (`byte / 255` in
+/// `[0, 1]`, or the f32 as it is), then [`Normalize`]d, only when a
+/// [`DataLoader`](super::DataLoader) builds a batch. Targets are class indices or f32 vectors
+/// ([`Targets`]). The counterpart of PyTorch's `TensorDataset(x, y)` is
+/// [`Dataset::from_tensors`]; files are read by [`Dataset::mnist`], [`Dataset::cifar10`],
+/// [`Dataset::from_npy`], [`Dataset::from_safetensors`] and
+/// [`ImageFolder`](super::ImageFolder).
+///
+/// ```
+/// use cubenet_runtime::data::{Dataset, Targets};
+/// // Two 1 x 1 x 2 samples with two regression targets each.
+/// let ds = Dataset::from_f32(
+///     vec![0.5, -1.0, 2.0, 3.0],
+///     [1, 1, 2],
+///     Targets::Values { values: vec![1.0, 2.0, 3.0, 4.0], len_per_sample: 2 },
+/// )?;
+/// assert_eq!((ds.len(), ds.sample_len(), ds.num_classes()), (2, 2, 0));
+/// # Ok::<(), cubenet_runtime::data::DataError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
-    images: Vec<u8>,
-    labels: Vec<u8>,
+    samples: Samples,
+    targets: Targets,
     channels: usize,
     height: usize,
     width: usize,
-    num_classes: usize,
 }
 
 impl Dataset {
@@ -43,6 +59,32 @@ impl Dataset {
         shape: [usize; 3],
         num_classes: usize,
     ) -> Result<Dataset, DataError> {
+        if !(1..=256).contains(&num_classes) {
+            return Err(DataError::InvalidRaw(format!(
+                "num_classes is {num_classes}, must be in 1..=256"
+            )));
+        }
+        let labels = labels.into_iter().map(u32::from).collect();
+        let targets = Targets::Classes {
+            labels,
+            num_classes,
+        };
+        Dataset::new(Samples::U8(images), shape, targets)
+    }
+
+    /// Builds a dataset of `targets.len()` samples of shape `[c, h, w] = shape` (NCHW, sample
+    /// after sample) from u8 or f32 values.
+    ///
+    /// # Errors
+    /// [`DataError::InvalidRaw`] if a dimension is 0, `samples.len() != N * c * h * w`, an
+    /// f32 sample value is not finite, or the targets are inconsistent: `num_classes` not in
+    /// `1..=2^32`, a label `>= num_classes`, `len_per_sample == 0`, a value count that is not
+    /// a multiple of it, or a non-finite target value (each message names the index).
+    pub fn new(
+        samples: Samples,
+        shape: [usize; 3],
+        targets: Targets,
+    ) -> Result<Dataset, DataError> {
         let bad = |m: String| Err(DataError::InvalidRaw(m));
         let [channels, height, width] = shape;
         let sample_len = channels
@@ -53,29 +95,123 @@ impl Dataset {
                 "image shape {shape:?} must have every dimension > 0"
             ));
         };
-        if !(1..=256).contains(&num_classes) {
-            return bad(format!("num_classes is {num_classes}, must be in 1..=256"));
-        }
-        if labels.len().checked_mul(sample_len) != Some(images.len()) {
+        targets.check().map_err(DataError::InvalidRaw)?;
+        let n = targets.len();
+        if n.checked_mul(sample_len) != Some(samples.len()) {
             return bad(format!(
-                "{} image bytes for {} labels of shape {shape:?} ({sample_len} bytes each)",
-                images.len(),
-                labels.len()
+                "{} {} sample values for {n} targets of shape {shape:?} ({sample_len} values each)",
+                samples.len(),
+                samples.dtype(),
             ));
         }
-        if let Some(i) = labels.iter().position(|&l| usize::from(l) >= num_classes) {
-            return bad(format!(
-                "label {} at index {i} is >= num_classes {num_classes}",
-                labels[i]
-            ));
+        if let Samples::F32(v) = &samples {
+            if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+                return bad(format!(
+                    "sample value {} at index {i} (sample {}) is not finite",
+                    v[i],
+                    i / sample_len
+                ));
+            }
         }
         Ok(Dataset {
-            images,
-            labels,
+            samples,
+            targets,
             channels,
             height,
             width,
-            num_classes,
+        })
+    }
+
+    /// [`Dataset::new`] for u8 samples (bytes `0..=255`, read as `byte / 255`).
+    ///
+    /// # Errors
+    /// As [`Dataset::new`].
+    pub fn from_u8(
+        images: Vec<u8>,
+        shape: [usize; 3],
+        targets: Targets,
+    ) -> Result<Dataset, DataError> {
+        Dataset::new(Samples::U8(images), shape, targets)
+    }
+
+    /// [`Dataset::new`] for f32 samples (used as they are, then normalised).
+    ///
+    /// # Errors
+    /// As [`Dataset::new`].
+    pub fn from_f32(
+        samples: Vec<f32>,
+        shape: [usize; 3],
+        targets: Targets,
+    ) -> Result<Dataset, DataError> {
+        Dataset::new(Samples::F32(samples), shape, targets)
+    }
+
+    /// The counterpart of PyTorch's `TensorDataset(x, y)`: `samples` is a tensor of shape
+    /// `tensor_shape`, either `[N, C, H, W]` or `[N, H, W]` (one channel), row-major, as
+    /// `x.shape` and `x.flatten()` give it; `targets` holds `N` samples' targets.
+    ///
+    /// # Errors
+    /// [`DataError::InvalidRaw`] if `tensor_shape` has neither 3 nor 4 dimensions, its `N`
+    /// differs from `targets.len()`, or for any reason of [`Dataset::new`].
+    pub fn from_tensors(
+        samples: Samples,
+        tensor_shape: &[usize],
+        targets: Targets,
+    ) -> Result<Dataset, DataError> {
+        let (n, shape) = nchw(tensor_shape).map_err(DataError::InvalidRaw)?;
+        targets.check().map_err(DataError::InvalidRaw)?;
+        if n != targets.len() {
+            return Err(DataError::InvalidRaw(format!(
+                "the samples tensor of shape {tensor_shape:?} holds {n} samples, the targets {}",
+                targets.len()
+            )));
+        }
+        Dataset::new(samples, shape, targets)
+    }
+
+    /// The same samples with other targets (e.g. for an autoencoder, see
+    /// [`Dataset::inputs_as_targets`]).
+    ///
+    /// # Errors
+    /// As [`Dataset::new`], e.g. if `targets` describe another number of samples.
+    pub fn with_targets(self, targets: Targets) -> Result<Dataset, DataError> {
+        let shape = self.image_shape();
+        Dataset::new(self.samples, shape, targets)
+    }
+
+    /// Each sample's own input as an f32 target, as the loader would put it in a batch
+    /// without augmentation: `(x - mean[c]) / std[c]` with `x = byte / 255` or the stored f32
+    /// (use [`Normalize::identity`] for the raw `[0, 1]` pixels). [`Targets::Values`] with
+    /// `len_per_sample = C * H * W`, so `values` holds `N * C * H * W` f32 (4 bytes each).
+    ///
+    /// A denoising autoencoder takes these from the clean images and attaches them to a noisy
+    /// copy: `noisy.with_targets(clean.inputs_as_targets(&norm)?)`.
+    ///
+    /// # Errors
+    /// [`DataError::InvalidNormalize`] if `normalize` does not fit the channels.
+    pub fn inputs_as_targets(&self, normalize: &Normalize) -> Result<Targets, DataError> {
+        normalize.validate(self.channels)?;
+        let plane = self.height * self.width;
+        let mut values = Vec::with_capacity(self.samples.len());
+        match &self.samples {
+            Samples::U8(bytes) => {
+                let table = normalize.table();
+                for (k, chunk) in bytes.chunks_exact(plane).enumerate() {
+                    let lut = &table[k % self.channels];
+                    values.extend(chunk.iter().map(|&b| lut[usize::from(b)]));
+                }
+            }
+            Samples::F32(v) => {
+                for (k, chunk) in v.chunks_exact(plane).enumerate() {
+                    let c = k % self.channels;
+                    let (m, s) = (normalize.mean[c], normalize.std[c]);
+                    values.extend(chunk.iter().map(|&x| (x - m) / s));
+                }
+            }
+        }
+        Ok(Targets::Values {
+            values,
+            len_per_sample: self.sample_len(),
         })
     }
 
@@ -159,21 +295,26 @@ impl Dataset {
     /// The first `min(n, len)` samples as a new dataset (e.g. a quick-test subset).
     pub fn head(&self, n: usize) -> Dataset {
         let n = n.min(self.len());
+        let end = n * self.sample_len();
+        let samples = match &self.samples {
+            Samples::U8(v) => Samples::U8(v[..end].to_vec()),
+            Samples::F32(v) => Samples::F32(v[..end].to_vec()),
+        };
         Dataset {
-            images: self.images[..n * self.sample_len()].to_vec(),
-            labels: self.labels[..n].to_vec(),
+            samples,
+            targets: self.targets.head(n),
             ..*self
         }
     }
 
     /// Number of samples N.
     pub fn len(&self) -> usize {
-        self.labels.len()
+        self.targets.len()
     }
 
     /// Whether the dataset holds no samples.
     pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
+        self.len() == 0
     }
 
     /// Shape `[channels, height, width]` of one image.
@@ -181,30 +322,65 @@ impl Dataset {
         [self.channels, self.height, self.width]
     }
 
-    /// Bytes (and f32 values in a batch) per sample: `channels * height * width`.
+    /// Values (bytes or f32) per sample: `channels * height * width`.
     pub fn sample_len(&self) -> usize {
         self.channels * self.height * self.width
     }
 
-    /// Number of classes; every label is below it.
+    /// Number of classes, every label is below it; 0 for a dataset of
+    /// [`Targets::Values`].
     pub fn num_classes(&self) -> usize {
-        self.num_classes
+        match self.targets {
+            Targets::Classes { num_classes, .. } => num_classes,
+            Targets::Values { .. } => 0,
+        }
     }
 
-    /// All image bytes, NCHW, `len() * sample_len()` of them.
+    /// All samples, NCHW, `len() * sample_len()` values.
+    pub fn samples(&self) -> &Samples {
+        &self.samples
+    }
+
+    /// All targets, one entry (class) or `len_per_sample` values per sample.
+    pub fn targets(&self) -> &Targets {
+        &self.targets
+    }
+
+    /// All image bytes, NCHW, `len() * sample_len()` of them; empty for a dataset of f32
+    /// samples (see [`Dataset::samples`]).
     pub fn images(&self) -> &[u8] {
-        &self.images
+        match &self.samples {
+            Samples::U8(v) => v,
+            Samples::F32(_) => &[],
+        }
     }
 
-    /// All labels, one per sample.
-    pub fn labels(&self) -> &[u8] {
-        &self.labels
+    /// All class labels, one per sample; empty for a dataset of [`Targets::Values`].
+    pub fn labels(&self) -> &[u32] {
+        match &self.targets {
+            Targets::Classes { labels, .. } => labels,
+            Targets::Values { .. } => &[],
+        }
     }
 
-    /// The bytes (CHW) of sample `index`. Panics if `index >= len()`, like slice indexing.
+    /// The bytes (CHW) of sample `index`. Panics if `index >= len()` or the samples are f32
+    /// (see [`Dataset::samples`]), like slice indexing.
     pub fn image(&self, index: usize) -> &[u8] {
         let s = self.sample_len();
-        &self.images[index * s..(index + 1) * s]
+        &self.images()[index * s..(index + 1) * s]
+    }
+}
+
+/// Splits a tensor shape `[N, C, H, W]` or `[N, H, W]` into `N` and `[C, H, W]`.
+pub(crate) fn nchw(shape: &[usize]) -> Result<(usize, [usize; 3]), String> {
+    match *shape {
+        [n, c, h, w] => Ok((n, [c, h, w])),
+        [n, h, w] => Ok((n, [1, h, w])),
+        _ => Err(format!(
+            "the samples have {} dimensions (shape {shape:?}); expected 4 (N x C x H x W) or 3 \
+             (N x H x W, one channel)",
+            shape.len()
+        )),
     }
 }
 
@@ -228,21 +404,24 @@ fn find(dir: &Path, what: &str, name: &str) -> Result<PathBuf, DataError> {
 }
 
 /// Per-channel normalisation, as torchvision's `Normalize` after `ToTensor`:
-/// `x = (byte / 255 - mean[c]) / std[c]`, computed in f32 in that order.
+/// `x = (byte / 255 - mean[c]) / std[c]` for u8 samples and `x = (v - mean[c]) / std[c]` for
+/// f32 samples `v`, computed in f32 in that order.
 ///
 /// Both vectors must have one entry per channel, every `std` finite and `> 0`, every `mean`
 /// finite; [`Normalize::validate`] (called by [`DataLoader::new`](super::DataLoader::new))
 /// checks this.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Normalize {
-    /// Per-channel mean, in the `[0, 1]` pixel units of `byte / 255`.
+    /// Per-channel mean, in the `[0, 1]` pixel units of `byte / 255` (the f32 samples' own
+    /// units for f32 samples).
     pub mean: Vec<f32>,
     /// Per-channel standard deviation, same units, each `> 0`.
     pub std: Vec<f32>,
 }
 
 impl Normalize {
-    /// No normalisation beyond `byte / 255`: mean 0, std 1 for each of `channels` channels.
+    /// No normalisation beyond `byte / 255` (f32 samples pass unchanged): mean 0, std 1 for
+    /// each of `channels` channels.
     pub fn identity(channels: usize) -> Normalize {
         Normalize {
             mean: vec![0.0; channels],
@@ -385,6 +564,100 @@ mod tests {
         assert!(e.to_string().contains("index 1"), "{e}");
         let empty = Dataset::from_raw(vec![], vec![], [1, 1, 1], 10).unwrap();
         assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn tensors_and_targets_checks() {
+        let values = |v: Vec<f32>, k| Targets::Values {
+            values: v,
+            len_per_sample: k,
+        };
+        let classes = |l: Vec<u32>, n| Targets::Classes {
+            labels: l,
+            num_classes: n,
+        };
+        // [N, H, W] is one channel; [N, C, H, W] as given.
+        let x: Vec<f32> = (0..12).map(|i| i as f32 / 4.0).collect();
+        let ds = Dataset::from_tensors(
+            Samples::F32(x.clone()),
+            &[2, 2, 3],
+            classes(vec![0, 299], 300),
+        );
+        let ds = ds.unwrap();
+        assert_eq!(
+            (ds.image_shape(), ds.labels(), ds.num_classes()),
+            ([1, 2, 3], &[0, 299][..], 300)
+        );
+        assert_eq!(ds.head(1).samples(), &Samples::F32(x[..6].to_vec()));
+        assert!(ds.images().is_empty());
+        let ds = Dataset::from_tensors(
+            Samples::U8(vec![1; 12]),
+            &[3, 1, 2, 2],
+            values(vec![0.5; 6], 2),
+        );
+        let ds = ds.unwrap();
+        assert_eq!(
+            (ds.len(), ds.image_shape(), ds.num_classes()),
+            (3, [1, 2, 2], 0)
+        );
+        assert_eq!(ds.head(2).targets(), &values(vec![0.5; 4], 2));
+        assert!(ds.labels().is_empty());
+        let err = |s: Samples, shape: &[usize], t| {
+            Dataset::from_tensors(s, shape, t).unwrap_err().to_string()
+        };
+        let m = err(Samples::F32(x.clone()), &[12], classes(vec![0; 12], 2));
+        assert!(m.contains("1 dimensions"), "{m}");
+        let m = err(Samples::F32(x.clone()), &[2, 2, 3], classes(vec![0; 3], 2));
+        assert!(m.contains("holds 2 samples, the targets 3"), "{m}");
+        let m = err(Samples::F32(x.clone()), &[2, 2, 3], classes(vec![0, 2], 2));
+        assert!(m.contains("label 2 at index 1"), "{m}");
+        let m = err(Samples::F32(x.clone()), &[2, 2, 3], classes(vec![0, 0], 0));
+        assert!(m.contains("num_classes is 0"), "{m}");
+        let m = err(Samples::F32(x.clone()), &[2, 2, 3], values(vec![0.0; 2], 0));
+        assert!(m.contains("len_per_sample is 0"), "{m}");
+        let m = err(
+            Samples::F32(x.clone()),
+            &[2, 2, 3],
+            values(vec![0.0, f32::NAN], 1),
+        );
+        assert!(m.contains("index 1 (sample 1) is not finite"), "{m}");
+        let mut inf = x.clone();
+        inf[7] = f32::INFINITY;
+        let m = err(Samples::F32(inf), &[2, 2, 3], values(vec![0.0; 2], 1));
+        assert!(m.contains("sample value inf at index 7 (sample 1)"), "{m}");
+        let m = err(Samples::F32(x), &[2, 2, 2], values(vec![0.0; 2], 1));
+        assert!(m.contains("12 f32 sample values for 2 targets"), "{m}");
+        assert_eq!(values(vec![0.0; 5], 2).len(), 2);
+        assert!(Dataset::new(Samples::U8(vec![]), [1, 1, 1], values(vec![0.0; 3], 2)).is_err());
+    }
+
+    #[test]
+    fn inputs_as_targets_are_the_normalised_samples() {
+        let ds = Dataset::from_raw(vec![0, 51, 255, 102], vec![0, 1], [2, 1, 1], 2).unwrap();
+        let norm = Normalize {
+            mean: vec![0.5, 0.0],
+            std: vec![0.5, 2.0],
+        };
+        let t = ds.inputs_as_targets(&norm).unwrap();
+        assert_eq!(
+            t,
+            Targets::Values {
+                values: vec![-1.0, 0.1, 1.0, 0.2],
+                len_per_sample: 2
+            }
+        );
+        let f = Dataset::from_f32(vec![3.0, -1.0, 1.0, 0.0], [2, 1, 1], t.clone()).unwrap();
+        assert!(f.clone().with_targets(t).is_ok());
+        let t = f.inputs_as_targets(&norm).unwrap();
+        let want = vec![5.0, -0.5, 1.0, 0.0];
+        assert_eq!(
+            t,
+            Targets::Values {
+                values: want,
+                len_per_sample: 2
+            }
+        );
+        assert!(f.inputs_as_targets(&Normalize::identity(1)).is_err());
     }
 
     #[test]

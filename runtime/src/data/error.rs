@@ -146,7 +146,17 @@ pub enum DataError {
         /// The file size in bytes.
         size: u64,
     },
-    /// In-memory data passed to [`Dataset::from_raw`](super::Dataset::from_raw) is inconsistent.
+    /// A `.npy`, safetensors or image file (or an image-folder entry) that cannot be used:
+    /// the message says what is wrong and what was expected.
+    #[error("{path}: {message}")]
+    Malformed {
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// What is wrong, with the numbers involved.
+        message: String,
+    },
+    /// In-memory data passed to [`Dataset::from_raw`](super::Dataset::from_raw),
+    /// [`Dataset::new`](super::Dataset::new) and its kin is inconsistent.
     #[error("invalid raw dataset: {0}")]
     InvalidRaw(String),
     /// A [`Normalize`](super::Normalize) does not fit the data.

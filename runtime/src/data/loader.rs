@@ -1,6 +1,8 @@
-//! Batching, shuffling and normalisation, with the next batch prepared on a background thread.
+//! Batching, shuffling, augmentation and normalisation, with the next batch prepared on a
+//! background thread.
 
-use super::{DataError, Dataset, Normalize};
+use super::augment::sample_rng;
+use super::{DataError, Dataset, Normalize, Samples, Targets, Transform};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -11,10 +13,18 @@ use std::thread::JoinHandle;
 /// One mini-batch, ready for the device.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
-    /// `len x C x H x W` values (NCHW), each `(byte / 255 - mean[c]) / std[c]`.
+    /// `len x C x H x W` values (NCHW; `C x H x W` is [`DataLoader::sample_shape`], the
+    /// shape after the loader's transforms), each `(byte / 255 - mean[c]) / std[c]` for u8
+    /// samples, `(value - mean[c]) / std[c]` for f32 samples.
     pub images: Vec<f32>,
-    /// `len` class labels, each `< num_classes`.
+    /// `len` class labels, each `< num_classes`, for a dataset of [`Targets::Classes`];
+    /// empty for [`Targets::Values`].
     pub labels: Vec<u32>,
+    /// `len x len_per_sample` target values, row-major (row `r` is
+    /// `targets[r * len_per_sample..(r + 1) * len_per_sample]`, the targets of dataset sample
+    /// `indices[r]`, as stored: not normalised, not augmented), for a dataset of
+    /// [`Targets::Values`]; empty for [`Targets::Classes`].
+    pub targets: Vec<f32>,
     /// Rows present: the batch size, except that the last batch of an epoch may be short.
     pub len: usize,
     /// Position of this batch in its epoch, `0..num_batches()`.
@@ -28,6 +38,10 @@ pub struct Batch {
 /// With `shuffle`, epoch `e` visits the samples in a permutation drawn by a Fisher-Yates
 /// shuffle from `ChaCha8Rng::seed_from_u64(seed)` on stream `e`: reproducible for a given
 /// `(seed, e)`, different between epochs. Without it, samples come in file order.
+///
+/// A training loader may augment its samples ([`DataLoader::with_transforms`]): each sample's
+/// transforms draw from [`sample_rng`](super::sample_rng)`(seed, e, position)`, so the
+/// batches are bitwise reproducible too.
 #[derive(Debug, Clone)]
 pub struct DataLoader {
     dataset: Arc<Dataset>,
@@ -37,6 +51,8 @@ pub struct DataLoader {
     normalize: Normalize,
     table: Arc<Vec<[f32; 256]>>,
     seed: u64,
+    transforms: Arc<Vec<Transform>>,
+    sample_shape: [usize; 3],
 }
 
 impl DataLoader {
@@ -59,6 +75,7 @@ impl DataLoader {
             return Err(DataError::InvalidLoader("batch_size must be > 0".into()));
         }
         normalize.validate(dataset.image_shape()[0])?;
+        let dataset_shape = dataset.image_shape();
         let table = Arc::new(normalize.table());
         let loader = DataLoader {
             dataset,
@@ -68,6 +85,8 @@ impl DataLoader {
             normalize,
             table,
             seed,
+            transforms: Arc::new(Vec::new()),
+            sample_shape: dataset_shape,
         };
         if loader.num_batches() == 0 {
             return Err(DataError::InvalidLoader(format!(
@@ -78,6 +97,51 @@ impl DataLoader {
             )));
         }
         Ok(loader)
+    }
+
+    /// The same loader with data augmentation: `transforms` run in order on every sample of
+    /// every batch (e.g. torchvision's CIFAR-10 training recipe
+    /// `[RandomCrop::new(32, 4).into(), RandomHorizontalFlip::default().into()]`), on the raw
+    /// sample (bytes or f32) before normalisation, in the background thread. Sample `position`
+    /// of epoch `e` (its place in the epoch's order) draws from
+    /// [`sample_rng`](super::sample_rng)`(seed, e, position)`. Meant for training loaders;
+    /// leave evaluation loaders without.
+    ///
+    /// ```
+    /// use cubenet_runtime::data::{DataLoader, Dataset, Normalize, RandomCrop, RandomHorizontalFlip};
+    /// use std::sync::Arc;
+    /// let ds = Arc::new(Dataset::from_raw(vec![7; 2 * 3 * 8 * 8], vec![0, 1], [3, 8, 8], 2)?);
+    /// let train = DataLoader::new(ds, 2, true, false, Normalize::identity(3), 0)?
+    ///     .with_transforms(vec![RandomCrop::new(8, 2).into(), RandomHorizontalFlip::default().into()])?;
+    /// let batch = train.epoch(1).next().unwrap();
+    /// assert_eq!(batch.images.len(), 2 * 3 * 8 * 8);
+    /// # Ok::<(), cubenet_runtime::data::DataError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DataError::InvalidLoader`] if a transform does not fit the samples (a crop larger
+    /// than the padded image or of size 0, a flip probability outside `[0, 1]`).
+    pub fn with_transforms(mut self, transforms: Vec<Transform>) -> Result<Self, DataError> {
+        let mut shape = self.dataset.image_shape();
+        for (k, t) in transforms.iter().enumerate() {
+            shape = t
+                .output_shape(shape)
+                .map_err(|m| DataError::InvalidLoader(format!("transform {k}: {m}")))?;
+        }
+        self.sample_shape = shape;
+        self.transforms = Arc::new(transforms);
+        Ok(self)
+    }
+
+    /// The augmentation steps, in order (empty: none).
+    pub fn transforms(&self) -> &[Transform] {
+        &self.transforms
+    }
+
+    /// Shape `[C, H, W]` of one sample of a batch: the dataset's, changed by the transforms
+    /// (a [`RandomCrop`](super::RandomCrop) of another size).
+    pub fn sample_shape(&self) -> [usize; 3] {
+        self.sample_shape
     }
 
     /// Rows per full batch.
@@ -143,12 +207,19 @@ impl DataLoader {
     pub fn epoch_from(&self, epoch: u64, first: usize) -> Epoch {
         let (tx, rx) = sync_channel(2);
         let order = self.order(epoch);
-        let (ds, table) = (Arc::clone(&self.dataset), Arc::clone(&self.table));
+        let source = Source {
+            dataset: Arc::clone(&self.dataset),
+            table: Arc::clone(&self.table),
+            normalize: self.normalize.clone(),
+            transforms: Arc::clone(&self.transforms),
+            seed: self.seed,
+            epoch,
+        };
         let (bs, count) = (self.batch_size, self.num_batches());
         let first = first.min(count);
         let worker = std::thread::spawn(move || {
             for (index, rows) in order.chunks(bs).take(count).enumerate().skip(first) {
-                if tx.send(make_batch(&ds, &table, rows, index)).is_err() {
+                if tx.send(source.batch(rows, index, index * bs)).is_err() {
                     return; // the iterator was dropped
                 }
             }
@@ -161,22 +232,94 @@ impl DataLoader {
     }
 }
 
-fn make_batch(ds: &Dataset, table: &[[f32; 256]], rows: &[usize], index: usize) -> Batch {
-    let plane = ds.image_shape()[1] * ds.image_shape()[2];
-    let mut images = Vec::with_capacity(rows.len() * ds.sample_len());
-    for &i in rows {
-        for (bytes, lut) in ds.image(i).chunks_exact(plane).zip(table) {
-            images.extend(bytes.iter().map(|&b| lut[usize::from(b)]));
+/// What the background thread needs to build an epoch's batches.
+struct Source {
+    dataset: Arc<Dataset>,
+    table: Arc<Vec<[f32; 256]>>,
+    normalize: Normalize,
+    transforms: Arc<Vec<Transform>>,
+    seed: u64,
+    epoch: u64,
+}
+
+impl Source {
+    /// Batch `index` of the epoch, of dataset samples `rows`, the first of which is at
+    /// `position` in the epoch's order.
+    fn batch(&self, rows: &[usize], index: usize, position: usize) -> Batch {
+        let ds = &*self.dataset;
+        let mut images = Vec::with_capacity(rows.len() * ds.sample_len());
+        for (r, &i) in rows.iter().enumerate() {
+            let position = (position + r) as u64;
+            match ds.samples() {
+                Samples::U8(bytes) => {
+                    let (raw, shape) = self.augment(sample(bytes, ds, i), ds, position);
+                    let plane = shape[1] * shape[2];
+                    for (bytes, lut) in raw.chunks_exact(plane).zip(self.table.iter()) {
+                        images.extend(bytes.iter().map(|&b| lut[usize::from(b)]));
+                    }
+                }
+                Samples::F32(values) => {
+                    let (raw, shape) = self.augment(sample(values, ds, i), ds, position);
+                    let plane = shape[1] * shape[2];
+                    let norm = &self.normalize;
+                    for (c, values) in raw.chunks_exact(plane).enumerate() {
+                        let (m, s) = (norm.mean[c], norm.std[c]);
+                        images.extend(values.iter().map(|&x| (x - m) / s));
+                    }
+                }
+            }
+        }
+        let (labels, targets) = match ds.targets() {
+            Targets::Classes { labels, .. } => (rows.iter().map(|&i| labels[i]).collect(), vec![]),
+            Targets::Values {
+                values,
+                len_per_sample: k,
+            } => {
+                let t = rows
+                    .iter()
+                    .flat_map(|&i| &values[i * k..(i + 1) * k])
+                    .copied()
+                    .collect();
+                (vec![], t)
+            }
+        };
+        Batch {
+            images,
+            labels,
+            targets,
+            len: rows.len(),
+            index,
+            indices: rows.to_vec(),
         }
     }
-    let labels = rows.iter().map(|&i| u32::from(ds.labels()[i])).collect();
-    Batch {
-        images,
-        labels,
-        len: rows.len(),
-        index,
-        indices: rows.to_vec(),
+
+    /// The sample after the transforms (borrowed as it is when there are none).
+    fn augment<'a, T: Copy + Default>(
+        &self,
+        raw: &'a [T],
+        ds: &Dataset,
+        position: u64,
+    ) -> (std::borrow::Cow<'a, [T]>, [usize; 3])
+    where
+        [T]: ToOwned<Owned = Vec<T>>,
+    {
+        let mut shape = ds.image_shape();
+        if self.transforms.is_empty() {
+            return (std::borrow::Cow::Borrowed(raw), shape);
+        }
+        let mut rng = sample_rng(self.seed, self.epoch, position);
+        let mut data = raw.to_vec();
+        for t in self.transforms.iter() {
+            (data, shape) = t.apply(&data, shape, &mut rng);
+        }
+        (std::borrow::Cow::Owned(data), shape)
     }
+}
+
+/// Sample `i` of a dataset's values.
+fn sample<'a, T>(values: &'a [T], ds: &Dataset, i: usize) -> &'a [T] {
+    let s = ds.sample_len();
+    &values[i * s..(i + 1) * s]
 }
 
 /// Iterator over the batches of one epoch (see [`DataLoader::epoch`]).

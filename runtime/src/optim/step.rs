@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::layout::Layout;
 use crate::optim::{clip_coefficient, Adam, Optimizer, Sgd};
 use crate::state::{AdamState, NetState};
-use crate::targets::Targets;
+use crate::targets::BatchTargets;
 
 /// Run-time values passed to the parameter-updating kernels of one step.
 #[derive(Clone, Copy, Debug)]
@@ -199,7 +199,7 @@ pub(crate) fn step_checked(
     layout: &Layout,
     launch_train: impl Fn(&NetState, usize, StepArgs),
     images: &[f32],
-    targets: Targets<'_>,
+    targets: BatchTargets<'_>,
     optimizer: &Optimizer,
     clip_grad_norm: Option<f32>,
 ) -> Result<CheckedStep> {
@@ -226,7 +226,7 @@ pub(crate) fn step_unchecked(
     layout: &Layout,
     launch_train: impl Fn(&NetState, usize, StepArgs),
     images: &[f32],
-    targets: Targets<'_>,
+    targets: BatchTargets<'_>,
     optimizer: &Optimizer,
     clip_grad_norm: Option<f32>,
 ) -> Result<(f32, Option<Vec<f32>>)> {
@@ -251,7 +251,7 @@ fn step_inner(
     layout: &Layout,
     launch_train: impl Fn(&NetState, usize, StepArgs),
     images: &[f32],
-    targets: Targets<'_>,
+    targets: BatchTargets<'_>,
     optimizer: &Optimizer,
     clip_grad_norm: Option<f32>,
     check: bool,

@@ -7,7 +7,7 @@ use cubecl::server::Handle;
 
 use super::{AdamState, AdamValues, NetState};
 use crate::error::{Error, Result};
-use crate::targets::Targets;
+use crate::targets::BatchTargets;
 
 fn bytes_of(v: &[f32]) -> Bytes {
     Bytes::from_bytes_vec(f32::as_bytes(v).to_vec())
@@ -75,14 +75,14 @@ impl NetState {
     }
 
     /// Copies a batch to the device: `images` is `n x C x H x W` (NCHW, already normalised),
-    /// `targets` are what the network's loss takes ([`Targets`]: `n` class indices, or
+    /// `targets` are what the network's loss takes ([`BatchTargets`]: `n` class indices, or
     /// `n x classes` f32 values), or `None` for inference.
     ///
     /// # Errors
     /// [`Error::Shape`] if the lengths disagree with the network or `n` is 0 or above the
     /// capacity, or the targets are of the wrong kind for the loss; [`Error::Label`] for a
-    /// label that is not a class index (see [`Targets::check`]).
-    pub fn upload(&self, images: &[f32], targets: Option<Targets<'_>>) -> Result<usize> {
+    /// label that is not a class index (see [`BatchTargets::check`]).
+    pub fn upload(&self, images: &[f32], targets: Option<BatchTargets<'_>>) -> Result<usize> {
         let len = self.layout.input_len();
         if images.is_empty() || !images.len().is_multiple_of(len) {
             return Err(Error::Shape(format!(
@@ -102,7 +102,7 @@ impl NetState {
         if let Some(targets) = targets {
             targets.check(self.layout.loss, n, self.layout.classes)?;
             match targets {
-                Targets::Classes(labels) => {
+                BatchTargets::Classes(labels) => {
                     let total = self.layout.idx_per_sample * self.cap;
                     let region =
                         Self::region(&self.idx, total, self.layout.label_idx * self.cap, n);
@@ -111,7 +111,7 @@ impl NetState {
                         Bytes::from_bytes_vec(u32::as_bytes(labels).to_vec()),
                     );
                 }
-                Targets::Values(values) => {
+                BatchTargets::Values(values) => {
                     let total = self.layout.acts_per_sample * self.cap;
                     let start = self.layout.target_act * self.cap;
                     let region = Self::region(&self.acts, total, start, values.len());
