@@ -254,6 +254,66 @@ fn denoising_autoencoder_example_learns_and_writes_its_grid() {
     );
 }
 
+/// An ImageFolder tree under the temp folder: `root/{blue,red}/<k>.png`, `per_class` RGB
+/// 32 x 32 images each, whose class shows in its dominant colour (noise in [0, 64) on every
+/// channel, +160 on the class's one).
+fn image_folder(root: &Path, per_class: usize, seed: u32) {
+    let mut state = seed;
+    let mut next = move || {
+        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (state >> 26) as u8
+    };
+    for (class, ch) in [("blue", 2), ("red", 0)] {
+        let dir = root.join(class);
+        std::fs::create_dir_all(&dir).unwrap();
+        for k in 0..per_class {
+            let img = image::RgbImage::from_fn(32, 32, |_, _| {
+                let mut p = [next(), next(), next()];
+                p[ch] += 160;
+                image::Rgb(p)
+            });
+            img.save(dir.join(format!("{k:03}.png"))).unwrap();
+        }
+    }
+}
+
+/// `train_folder` on generated ImageFolder trees: it names the classes, trains CifarLeNet
+/// and classifies the test folder (chance is 0.5); a wrong-size image is an error naming
+/// the file.
+#[test]
+fn train_folder_example_trains_on_an_image_folder() {
+    let dir = std::env::temp_dir().join(format!("cubenet-folder-{}", std::process::id()));
+    let (train, test) = (dir.join("train"), dir.join("test"));
+    image_folder(&train, 48, 1);
+    image_folder(&test, 16, 2);
+    let args = [
+        OsStr::new("--data"),
+        train.as_os_str(),
+        OsStr::new("--test"),
+        test.as_os_str(),
+        OsStr::new("--epochs"),
+        OsStr::new("4"),
+        OsStr::new("--batch-size"),
+        OsStr::new("16"),
+        OsStr::new("--augment"),
+    ];
+    let out = Printed::run("train_folder", args);
+    assert!(out.test_accuracy() >= 0.9, "{}", out.last());
+    image::RgbImage::new(28, 28)
+        .save(train.join("red").join("small.png"))
+        .unwrap();
+    let run = Command::new(example("train_folder"))
+        .args(["--data".as_ref(), train.as_os_str()])
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "{err}");
+    assert!(err.contains("small.png") && err.contains("28"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 /// Ctrl-C (SIGINT) during training: the example finishes the step, writes its checkpoint,
 /// says how to resume and exits with status 130; the printed command resumes the run, which
 /// ends with the same test accuracy as the uninterrupted run above.

@@ -555,3 +555,34 @@ fn mangled_images_never_panic() {
         }
     }
 }
+
+/// `Normalize::from_dataset`: per-channel mean and population std of `byte / 255` (u8) or of
+/// the values (f32), checked against sums done here; a constant channel gets std 1.
+#[test]
+fn normalize_from_dataset_is_the_per_channel_mean_and_std() {
+    use cubenet_runtime::data::{Dataset, Normalize, Samples, Targets};
+    // 2 samples of 2 channels x 1 x 2: channel 0 = bytes {0, 255, 51, 102}, channel 1 = 7s.
+    let bytes = vec![0u8, 255, 7, 7, 51, 102, 7, 7];
+    let ds = Dataset::from_raw(bytes, vec![0, 1], [2, 1, 2], 2).unwrap();
+    let n = Normalize::from_dataset(&ds).unwrap();
+    let c0 = [0.0, 1.0, 0.2, 0.4];
+    let mean = c0.iter().sum::<f64>() / 4.0;
+    let sd = (c0.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / 4.0).sqrt();
+    assert!((n.mean[0] as f64 - mean).abs() < 1e-6, "{n:?}");
+    assert!((n.std[0] as f64 - sd).abs() < 1e-6, "{n:?}");
+    assert!((n.mean[1] as f64 - 7.0 / 255.0).abs() < 1e-6, "{n:?}");
+    assert_eq!(n.std[1], 1.0, "a constant channel");
+    let f = Dataset::new(
+        Samples::F32(vec![1.0, 3.0, -2.0, 6.0]),
+        [1, 2, 2],
+        Targets::Classes {
+            labels: vec![0],
+            num_classes: 1,
+        },
+    )
+    .unwrap();
+    let n = Normalize::from_dataset(&f).unwrap();
+    assert_eq!(n.mean, vec![2.0]);
+    assert!((n.std[0] - 8.5f32.sqrt()).abs() < 1e-6, "{n:?}");
+    assert!(Normalize::from_dataset(&ds.head(0)).is_err());
+}

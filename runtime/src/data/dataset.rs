@@ -429,6 +429,55 @@ impl Normalize {
         }
     }
 
+    /// The per-channel mean and (population) standard deviation of every sample of `ds`, in
+    /// the units [`Normalize`] takes (`byte / 255`, or the f32 values), summed in f64: what
+    /// one computes by hand for torchvision's `Normalize(mean, std)` (e.g. CIFAR-10's
+    /// training set gives about `[0.4914, 0.4822, 0.4465]`, `[0.2470, 0.2435, 0.2616]`). A
+    /// channel whose values are all equal gets std 1 (nothing to scale).
+    ///
+    /// # Errors
+    /// [`DataError::InvalidRaw`] for an empty dataset.
+    pub fn from_dataset(ds: &Dataset) -> Result<Normalize, DataError> {
+        if ds.is_empty() {
+            return Err(DataError::InvalidRaw(
+                "cannot compute the mean and std of an empty dataset".into(),
+            ));
+        }
+        let [c, h, w] = ds.image_shape();
+        let plane = h * w;
+        let (mut sum, mut sq) = (vec![0f64; c], vec![0f64; c]);
+        let mut add = |k: usize, v: f64| {
+            let ch = (k / plane) % c;
+            sum[ch] += v;
+            sq[ch] += v * v;
+        };
+        match ds.samples() {
+            Samples::U8(b) => b
+                .iter()
+                .enumerate()
+                .for_each(|(k, &b)| add(k, b as f64 / 255.0)),
+            Samples::F32(v) => v.iter().enumerate().for_each(|(k, &v)| add(k, v as f64)),
+        }
+        let n = (ds.len() * plane) as f64;
+        let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+        let std = sq
+            .iter()
+            .zip(&mean)
+            .map(|(q, m)| {
+                let sd = (q / n - m * m).max(0.0).sqrt() as f32;
+                if sd > 0.0 && sd.is_finite() {
+                    sd
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        Ok(Normalize {
+            mean: mean.iter().map(|&m| m as f32).collect(),
+            std,
+        })
+    }
+
     /// Checks that this normalisation fits images of `channels` channels.
     ///
     /// # Errors
