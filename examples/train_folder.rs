@@ -48,9 +48,9 @@ struct Args {
     augment: bool,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Show a progress bar.
+    /// Hide the progress bar (shown when stderr is a terminal).
     #[arg(long)]
-    progress: bool,
+    quiet: bool,
 }
 
 fn open<N: Network>(dir: &Path, classes: Option<&[String]>) -> cubenet::Result<ImageFolder> {
@@ -121,14 +121,13 @@ fn run<N: Network>(args: &Args) -> cubenet::Result<()> {
     };
     let mut net = N::new(&device, args.batch_size.max(256), args.seed)?;
     let mut cfg = TrainConfig::new(args.epochs, Sgd::new(args.lr).with_momentum(0.9));
-    cfg.progress = args.progress;
+    cfg.progress &= !args.quiet;
     let reports = fit(&mut net, &train_loader, test_loader.as_ref(), &cfg)?;
     common::print_last_line(&reports, None, N::KERNELS_PER_STEP);
     Ok(())
 }
 
 fn main() -> ExitCode {
-    cubenet::quiet_vulkan_loader();
     let args = Args::parse();
     let result = match args.net.as_str() {
         "cifar" => run::<CifarLeNet>(&args),

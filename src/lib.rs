@@ -68,30 +68,18 @@ pub use cubenet_runtime::{
     NamedTensor, NetState, Network, Optimizer, ParamInfo, Result, Sgd, StopFlag, Target,
 };
 
-/// Gives the Vulkan loader a private `XDG_RUNTIME_DIR` (under the system temp folder) when
-/// none is set, which silences its harmless "XDG_RUNTIME_DIR is invalid or not set" lines on
-/// headless machines. Call it first in `main`, before any thread starts.
-pub fn quiet_vulkan_loader() {
-    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
-        let dir = std::env::temp_dir().join(format!("cubenet-xdg-{}", std::process::id()));
-        if std::fs::create_dir_all(&dir).is_ok() {
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
-            }
-            // Single-threaded at this point (documented precondition).
-            std::env::set_var("XDG_RUNTIME_DIR", dir);
-        }
-    }
-}
+/// Gives the Vulkan loader a private `XDG_RUNTIME_DIR` when none is set (see
+/// `cubenet_runtime::device::quiet_vulkan_loader`). `default_device()` and `Network::new` do this
+/// themselves;
+/// calling it first in `main` only moves the environment change before any thread starts.
+pub use cubenet_runtime::device::quiet_vulkan_loader;
 
 /// Everything a user of `#[network]` needs.
 pub mod prelude {
     pub use crate::network;
     pub use cubenet_runtime::data::{
-        Batch, DataLoader, Dataset, ImageFolder, Normalize, RandomCrop, RandomHorizontalFlip,
-        Samples, Split, TargetKind, Targets, Transform,
+        Batch, DataLoader, DataLoaderBuilder, Dataset, ImageFolder, Normalize, RandomCrop,
+        RandomHorizontalFlip, Samples, Split, TargetKind, Targets, Transform,
     };
     pub use cubenet_runtime::schedule::{CosineAnnealingLr, LinearLr};
     pub use cubenet_runtime::trainer::{evaluate, fit, EpochReport, StepLr, TrainConfig};

@@ -314,6 +314,34 @@ fn train_folder_example_trains_on_an_image_folder() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// A program that never calls `quiet_vulkan_loader` (train_folder), run with
+/// `XDG_RUNTIME_DIR` unset: the Vulkan loader's "XDG_RUNTIME_DIR is invalid or not set" lines
+/// (4 of them here before the library set it itself) do not appear.
+#[test]
+fn no_xdg_runtime_dir_noise_without_quiet_vulkan_loader() {
+    let source = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/train_folder.rs"),
+    )
+    .unwrap();
+    assert!(!source.contains("quiet_vulkan_loader"));
+    let dir = std::env::temp_dir().join(format!("cubenet-xdg-test-{}", std::process::id()));
+    image_folder(&dir, 2, 3);
+    let run = Command::new(example("train_folder"))
+        .args([
+            "--data".as_ref(),
+            dir.as_os_str(),
+            "--epochs".as_ref(),
+            "1".as_ref(),
+        ])
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{err}");
+    assert!(!err.contains("XDG_RUNTIME_DIR"), "{err}");
+}
+
 /// Ctrl-C (SIGINT) during training: the example finishes the step, writes its checkpoint,
 /// says how to resume and exits with status 130; the printed command resumes the run, which
 /// ends with the same test accuracy as the uninterrupted run above.

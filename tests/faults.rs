@@ -132,3 +132,66 @@ fn value_targets_for_a_classifier_are_an_error() {
     );
     assert_eq!(net.state().steps(), 0);
 }
+
+/// A training loader whose batches exceed the network's capacity fails before any step, naming
+/// the loader, its batch size and the capacity; a test loader with larger batches is evaluated
+/// in chunks of the capacity and gives what batches of the capacity give.
+#[test]
+fn a_training_batch_above_the_capacity_fails_before_the_first_step() {
+    let device = cubenet::default_device();
+    let mut net = Tiny::new(&device, 4, 0).unwrap();
+    let cfg = TrainConfig::new(1, Sgd::new(0.1));
+    let err = fit(&mut net, &loader(), None, &cfg)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("training loader's batch size 8 exceeds the capacity of 4"),
+        "{err}"
+    );
+    assert_eq!(net.state().steps(), 0, "no step was taken");
+    // The test loader (batches of 8) is evaluated in chunks of 4.
+    let images: Vec<u8> = (0..32 * 16).map(|i| (i * 37 % 256) as u8).collect();
+    let labels: Vec<u8> = (0..32).map(|i| (i % 2) as u8).collect();
+    let ds = Arc::new(Dataset::from_raw(images, labels, [1, 4, 4], 2).unwrap());
+    let small = DataLoader::new(ds.clone(), 4, true, false, Normalize::identity(1), 0).unwrap();
+    let big = DataLoader::new(ds.clone(), 8, false, false, Normalize::identity(1), 0).unwrap();
+    let by4 = DataLoader::new(ds, 4, false, false, Normalize::identity(1), 0).unwrap();
+    let reports = fit(&mut net, &small, Some(&big), &cfg).unwrap();
+    let (acc, loss) = evaluate(&mut net, &by4).unwrap();
+    assert_eq!(reports[0].test_accuracy, Some(acc));
+    assert_eq!(reports[0].test_loss, Some(loss));
+}
+
+/// `forward`, `predict` and `predict_proba` take any number of rows: 3 x capacity + 1 rows
+/// give the same values as one row at a time (eval mode).
+#[test]
+fn forward_and_predict_take_more_rows_than_the_capacity() {
+    let mut net = Tiny::new(&cubenet::default_device(), 4, 7).unwrap();
+    net.eval();
+    let rows = 3 * 4 + 1;
+    let x: Vec<f32> = (0..rows * 16)
+        .map(|i| ((i * 29 % 61) as f32) / 30.0 - 1.0)
+        .collect();
+    let all = net.forward(&x).unwrap();
+    assert_eq!(all.len(), rows * 2);
+    let one_by_one: Vec<f32> = x
+        .chunks(16)
+        .flat_map(|row| net.forward(row).unwrap())
+        .collect();
+    assert_eq!(all, one_by_one);
+    let classes = net.predict(&x).unwrap();
+    assert_eq!(classes.len(), rows);
+    for (r, &c) in classes.iter().enumerate() {
+        let z = &all[2 * r..2 * r + 2];
+        assert_eq!(c, usize::from(z[1] > z[0]), "row {r}");
+    }
+    assert_eq!(net.predict_proba(&x).unwrap().len(), rows * 2);
+    let labels: Vec<u32> = (0..rows as u32).map(|i| i % 2).collect();
+    let (correct, _) = net.evaluate(&x, &labels).unwrap();
+    let want = classes
+        .iter()
+        .zip(&labels)
+        .filter(|(c, l)| **c == **l as usize)
+        .count();
+    assert_eq!(correct, want);
+}

@@ -10,6 +10,30 @@ use crate::error::{Error, Result};
 #[cfg(not(any(feature = "wgpu", feature = "cpu", feature = "cuda")))]
 compile_error!("cubenet-runtime needs a cubecl runtime: enable `wgpu`, `cpu` or `cuda`");
 
+/// Gives the Vulkan loader a private `XDG_RUNTIME_DIR` (a 0700 folder under the system temp
+/// folder) when none is set, which silences its harmless "XDG_RUNTIME_DIR is invalid or not set
+/// in the environment" lines on headless machines. [`default_device`] and [`client`] call it
+/// before anything reaches Vulkan, so a program need not; it runs once per process. Calling
+/// it first in `main` keeps the environment change before any thread starts (setting an
+/// environment variable while another thread reads one is a data race in C libraries).
+pub fn quiet_vulkan_loader() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("cubenet-xdg-{}", std::process::id()));
+        if std::fs::create_dir_all(&dir).is_ok() {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+            }
+            std::env::set_var("XDG_RUNTIME_DIR", dir);
+        }
+    });
+}
+
 /// The device to run on, among the runtimes this build links (the `wgpu`, `cpu` and `cuda`
 /// features, in any combination), best first:
 /// 1. `cuda`: CUDA device 0, where the machine has an NVIDIA GPU and driver;
@@ -22,6 +46,7 @@ compile_error!("cubenet-runtime needs a cubecl runtime: enable `wgpu`, `cpu` or 
 /// A build with `cuda` alone on a machine without a GPU returns CUDA device 0 anyway: there is
 /// nothing else, and the first use of the device says why it fails.
 pub fn default_device() -> Device {
+    quiet_vulkan_loader();
     #[cfg(feature = "cuda")]
     if let Ok(device) = Device::cuda(0) {
         return device;
@@ -67,6 +92,7 @@ fn wgpu_has_gpu() -> bool {
 /// driver (`mesa-vulkan-drivers libvulkan1` runs Vulkan on the CPU) or build with
 /// `--features cpu`.
 pub fn client(device: &Device) -> Result<Client> {
+    quiet_vulkan_loader();
     let reason: Arc<Mutex<Option<String>>> = Arc::default();
     let previous = std::panic::take_hook();
     {

@@ -181,37 +181,100 @@ pub trait Network: Sized {
     /// per-row losses). The count is, for cross-entropy, the rows whose argmax output is the
     /// label; for BCE with logits, the outputs whose sign agrees with `target > 0.5`
     /// (`n x classes` of them); for MSE, 0. The per-row loss of MSE and BCE is the row's mean.
+    ///
+    /// Any number of rows: more than the capacity are evaluated in chunks of the capacity, in
+    /// order (in training mode a BatchNorm then normalises each chunk with its own batch
+    /// statistics, as PyTorch would on each chunk; use [`Network::eval`] for inference).
+    ///
+    /// # Errors
+    /// As [`NetState::upload`] (the targets are checked whole first).
     fn evaluate<'t>(
         &mut self,
         images: &[f32],
         targets: impl Into<BatchTargets<'t>>,
     ) -> Result<(usize, f64)> {
-        let n = self.state().upload(images, Some(targets.into()))?;
-        self.state_mut().begin_forward(n)?;
-        Self::launch_eval(self.state(), n);
-        let correct = self
-            .state()
-            .read_idx(Self::LAYOUT.correct_idx, n, "evaluation")?;
-        let losses = self
-            .state()
-            .read_acts(Self::LAYOUT.loss_act, 1, n, "evaluation")?;
-        Ok((
-            correct.iter().map(|&c| c as usize).sum(),
-            losses.iter().map(|&l| l as f64).sum(),
-        ))
+        let targets = targets.into();
+        let rows = self.rows_of(images)?;
+        targets.check(Self::LAYOUT.loss, rows, Self::LAYOUT.classes)?;
+        let (len, cap, classes) = (
+            Self::LAYOUT.input_len(),
+            self.state().cap(),
+            Self::LAYOUT.classes,
+        );
+        let (mut correct, mut loss) = (0usize, 0f64);
+        for start in (0..rows).step_by(cap) {
+            let end = (start + cap).min(rows);
+            let chunk = match targets {
+                BatchTargets::Classes(l) => BatchTargets::Classes(&l[start..end]),
+                BatchTargets::Values(v) => BatchTargets::Values(&v[start * classes..end * classes]),
+            };
+            let n = self
+                .state()
+                .upload(&images[start * len..end * len], Some(chunk))?;
+            self.state_mut().begin_forward(n)?;
+            Self::launch_eval(self.state(), n);
+            let counts = self
+                .state()
+                .read_idx(Self::LAYOUT.correct_idx, n, "evaluation")?;
+            let losses = self
+                .state()
+                .read_acts(Self::LAYOUT.loss_act, 1, n, "evaluation")?;
+            correct += counts.iter().map(|&c| c as usize).sum::<usize>();
+            loss += losses.iter().map(|&l| l as f64).sum::<f64>();
+        }
+        Ok((correct, loss))
+    }
+
+    /// The number of rows in `images` (`rows x C x H x W`).
+    ///
+    /// # Errors
+    /// [`Error::Shape`](crate::Error::Shape) if `images` is empty or not a whole number of
+    /// samples.
+    fn rows_of(&self, images: &[f32]) -> Result<usize> {
+        let len = Self::LAYOUT.input_len();
+        if images.is_empty() || !images.len().is_multiple_of(len) {
+            return Err(crate::Error::Shape(format!(
+                "the batch holds {} floats, which is not a positive multiple of one sample's {} ({:?}, NCHW)",
+                images.len(),
+                len,
+                Self::LAYOUT.input_shape
+            )));
+        }
+        Ok(images.len() / len)
     }
 
     /// The logits (`n x classes`, row-major) of a batch of images, in the current mode: in
     /// training mode (the default) BatchNorm uses the batch statistics and updates its
     /// running ones and Dropout is on, as PyTorch's `model(x)`; call [`Network::eval`] first
     /// for inference.
+    ///
+    /// Any number of rows: more than the capacity run in chunks of the capacity, in order,
+    /// and their outputs are concatenated (in eval mode the same values as one row at a time;
+    /// in training mode each chunk has its own BatchNorm statistics and Dropout masks).
+    ///
+    /// # Errors
+    /// [`Error::Shape`](crate::Error::Shape) if `images` is not a whole number of samples;
+    /// device errors.
     fn forward(&mut self, images: &[f32]) -> Result<Vec<f32>> {
-        let n = self.state().upload(images, None)?;
-        self.state_mut().begin_forward(n)?;
-        // Labels are left as they were; logits do not depend on them.
-        Self::launch_eval(self.state(), n);
-        self.state()
-            .read_acts(Self::LAYOUT.logits_act, Self::LAYOUT.classes, n, "forward")
+        let rows = self.rows_of(images)?;
+        let (len, cap, classes) = (
+            Self::LAYOUT.input_len(),
+            self.state().cap(),
+            Self::LAYOUT.classes,
+        );
+        let mut out = Vec::with_capacity(rows * classes);
+        for start in (0..rows).step_by(cap) {
+            let end = (start + cap).min(rows);
+            let n = self.state().upload(&images[start * len..end * len], None)?;
+            self.state_mut().begin_forward(n)?;
+            // Labels are left as they were; logits do not depend on them.
+            Self::launch_eval(self.state(), n);
+            out.extend(
+                self.state()
+                    .read_acts(Self::LAYOUT.logits_act, classes, n, "forward")?,
+            );
+        }
+        Ok(out)
     }
 
     /// Class probabilities (`n x classes`, row-major) of a batch of images: the softmax of

@@ -30,7 +30,9 @@ pub struct TrainConfig {
     /// (`torch.nn.utils.clip_grad_norm_(params, max_norm)`, see
     /// [`crate::optim::clip_coefficient`]); `None`: no clipping.
     pub clip_grad_norm: Option<f32>,
-    /// Show a progress bar (loss, samples/s) on stderr.
+    /// Show a progress bar (loss, samples/s) on stderr. [`TrainConfig::new`] turns it on
+    /// when stderr is a terminal and off otherwise (a log file or a pipe gets no bar), as
+    /// most training tools do.
     pub progress: bool,
     /// Print the running mean loss every this many steps (0: never), like the PyTorch
     /// tutorial's `[epoch, step] loss: ...` lines.
@@ -64,13 +66,14 @@ pub struct TrainConfig {
 
 impl TrainConfig {
     /// `epochs` epochs of `optimizer` (an [`crate::Sgd`], [`crate::Adam`] or
-    /// [`Optimizer`]), no clipping, no progress bar, no schedule, no checkpoint.
+    /// [`Optimizer`]), no clipping, no schedule, no checkpoint; a progress bar when stderr is
+    /// a terminal (set `progress` to change it).
     pub fn new(epochs: usize, optimizer: impl Into<Optimizer>) -> Self {
         TrainConfig {
             epochs,
             optimizer: optimizer.into(),
             clip_grad_norm: None,
-            progress: false,
+            progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             log_every: 0,
             lr_schedule: None,
             cosine: None,
@@ -142,10 +145,14 @@ fn evaluate_batches<N: Network>(net: &mut N, loader: &DataLoader) -> Result<(f64
 /// clipping reads anyway); the gradients are read to name the parameter only when the flag is
 /// set.
 ///
+/// The training loader's batch size is checked against the network's capacity before the first
+/// step; the test loader may have larger batches (they are evaluated in chunks of the
+/// capacity, see [`Network::evaluate`]).
+///
 /// # Errors
-/// [`Error::Targets`] if the training or test dataset holds f32 value targets (the loss is
-/// softmax cross-entropy, which needs class labels);
-/// [`Error::Config`] for `epochs == 0`, invalid optimizer, clipping or schedule values, or
+/// [`Error::Targets`] if the training or test dataset's targets are not of the kind the
+/// network's loss takes; [`Error::Config`] for `epochs == 0`, a training batch size above the
+/// network's capacity (naming both), invalid optimizer, clipping or schedule values, or
 /// a resumed checkpoint whose optimizer state does not match `cfg.optimizer`; [`Error::NonFinite`] /
 /// [`Error::NonFiniteGradient`] at the first step whose loss / gradient is NaN or infinite;
 /// [`Error::Interrupted`] when `cfg.stop` or `cfg.max_steps` stopped the run (after saving
@@ -165,6 +172,16 @@ pub fn fit<N: Network>(
     }
     cfg.optimizer.validate()?;
     validate_clip(cfg.clip_grad_norm)?;
+    let cap = net.state().cap();
+    if train.batch_size() > cap {
+        return Err(Error::Config(format!(
+            "the training loader's batch size {} exceeds the capacity of {cap} this network was \
+             created with (`new(&device, {cap}, seed)`): create the network with a capacity of at \
+             least {}, or give the loader batches of at most {cap}",
+            train.batch_size(),
+            train.batch_size()
+        )));
+    }
     crate::schedule::validate(cfg.lr_schedule, cfg.cosine, cfg.warmup).map_err(Error::Config)?;
     net.train();
     let mut run = match &cfg.resume {

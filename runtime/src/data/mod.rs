@@ -9,6 +9,7 @@
 
 mod array;
 mod augment;
+mod builder;
 mod cifar;
 mod dataset;
 mod error;
@@ -20,6 +21,7 @@ mod safetensors_file;
 mod targets;
 
 pub use augment::{sample_rng, RandomCrop, RandomHorizontalFlip, Transform};
+pub use builder::DataLoaderBuilder;
 pub use cifar::{read_cifar_batch, CifarBatch};
 pub use dataset::{Dataset, Normalize, Split};
 pub use error::DataError;
