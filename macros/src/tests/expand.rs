@@ -54,7 +54,7 @@ fn one_mistake_is_one_error() {
         (
             quote!(input = [1, 28, 28]),
             quote!(struct Net { conv: Conv2D<1, 6, 5>, relu: Relu, flatten: Flatten, fc: Linear<3456, 10> }),
-            "unknown layer type `Conv2D` (layers: Conv2d, MaxPool2d, Linear, Relu, Tanh, Sigmoid, LeakyRelu, Gelu, SiLU, Flatten, BatchNorm2d, BatchNorm1d, Dropout, AvgPool2d, AdaptiveAvgPool2d, BasicBlock); did you mean `Conv2d`?",
+            "unknown layer type `Conv2D` (layers: Conv2d, MaxPool2d, Linear, Relu, Tanh, Sigmoid, LeakyRelu, Gelu, SiLU, Relu6, Hardswish, Flatten, BatchNorm2d, BatchNorm1d, Dropout, AvgPool2d, AdaptiveAvgPool2d, BasicBlock); did you mean `Conv2d`?",
         ),
         (
             quote!(input = [1, 28, 28]),
