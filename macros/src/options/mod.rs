@@ -147,6 +147,36 @@ impl Parse for AttrArg {
     }
 }
 
+/// Why PyTorch's option `key` of layer type `ty` is not supported (yet), when it is one of
+/// PyTorch's options of that module (torch.nn.Conv2d, MaxPool2d, AvgPool2d, BatchNorm, any
+/// module's `device` and `dtype`) that cubenet does not take (`inplace` is accepted and
+/// ignored, see `parse::accept_inplace`); `None` for any other name (a
+/// misspelling: "unknown option").
+pub fn unsupported(ty: &str, key: &str) -> Option<&'static str> {
+    Some(match (ty, key) {
+        (_, "device") | (_, "dtype") => {
+            "parameters are f32 and live on the device the network is made on"
+        }
+        ("Conv2d", "padding_mode") => {
+            "cubenet pads with zeros (PyTorch's `padding_mode = \"zeros\"`)"
+        }
+        ("MaxPool2d", "return_indices") => {
+            "the indices of the maxima stay inside the fused kernels"
+        }
+        ("MaxPool2d", "dilation") => "a max-pool's window is dense (dilation 1)",
+        ("AvgPool2d", "divisor_override") => {
+            "the divisor is the window size (see `count_include_pad`)"
+        }
+        ("BatchNorm2d" | "BatchNorm1d", "affine") => {
+            "a BatchNorm always has its weight and bias (PyTorch's `affine = True`)"
+        }
+        ("BatchNorm2d" | "BatchNorm1d", "track_running_stats") => {
+            "a BatchNorm always tracks running statistics for eval mode (PyTorch's default)"
+        }
+        _ => return None,
+    })
+}
+
 /// `Conv2d<in_channels, ..>` with optional `#[layer(stride = .., ..)]`: how a layer is
 /// written, for messages.
 pub fn signature(ty: &str, specs: &[OptSpec]) -> String {
@@ -293,6 +323,17 @@ pub fn parse_options(
                 let ks = k.to_string();
                 match specs.iter().position(|s| s.name == ks) {
                     Some(idx) => idx,
+                    None if unsupported(ty, &ks).is_some() => {
+                        let why = unsupported(ty, &ks).unwrap_or_default();
+                        errors.push(
+                            k.span(),
+                            format!(
+                                "`{ks}` is not supported (yet) by {ty} `{name}`: {why}; remove it"
+                            ),
+                        );
+                        (ok, excuse_missing) = (false, true);
+                        continue;
+                    }
                     None => {
                         let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
                         let mut hint = did_you_mean(&ks, &names);

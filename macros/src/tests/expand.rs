@@ -53,6 +53,41 @@ fn one_mistake_is_one_error() {
         ),
         (
             quote!(input = [1, 28, 28]),
+            quote!(struct Net { #[layer(padding_mode = "reflect")] conv: Conv2d<1, 6, 5>, flatten: Flatten, fc: Linear<3456, 10> }),
+            "`padding_mode` is not supported (yet) by Conv2d `conv`: cubenet pads with zeros (PyTorch's `padding_mode = \"zeros\"`); remove it",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { conv: Conv2d<1, 6, 5>, #[layer(return_indices = true)] pool: MaxPool2d<2>, flatten: Flatten, fc: Linear<864, 10> }),
+            "`return_indices` is not supported (yet) by MaxPool2d `pool`: the indices of the maxima stay inside the fused kernels; remove it",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { #[layer(affine = false)] bn: BatchNorm2d<1>, flatten: Flatten, fc: Linear<784, 10> }),
+            "`affine` is not supported (yet) by BatchNorm2d `bn`: a BatchNorm always has its weight and bias (PyTorch's `affine = True`); remove it",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { conv: Conv2d<1, 6, 5>, #[layer(inplace = 1)] relu: Relu, flatten: Flatten, fc: Linear<3456, 10> }),
+            "`inplace` of Relu `relu` must be `true` or `false`",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { #[layer(dtype = f64)] fc: Linear<784, 10> }),
+            "`dtype` is not supported (yet) by Linear `fc`: parameters are f32 and live on the device the network is made on; remove it",
+        ),
+        (
+            quote!(input = [1, 14, 14]),
+            quote!(struct Net { conv: Conv2d<1, 6, 1>, pool: MaxPool2d<16>, flatten: Flatten, fc: Linear<6, 10> }),
+            "MaxPool2d `pool`: its 16 x 16 window is larger than its input (`conv` gives 6 x 14 x 14): the output would be empty; use `MaxPool2d<14>` or `AdaptiveAvgPool2d<1>`",
+        ),
+        (
+            quote!(input = [1, 14, 9]),
+            quote!(struct Net { conv: Conv2d<1, 6, 1>, pool: AvgPool2d<{(3, 12)}>, flatten: Flatten, fc: Linear<6, 10> }),
+            "AvgPool2d `pool`: its 3 x 12 window is larger than its input (`conv` gives 6 x 14 x 9): the output would be empty; use `AvgPool2d<{(3, 9)}>` or `AdaptiveAvgPool2d<1>`",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
             quote!(struct Net { conv: Conv2D<1, 6, 5>, relu: Relu, flatten: Flatten, fc: Linear<3456, 10> }),
             "unknown layer type `Conv2D` (layers: Conv2d, MaxPool2d, Linear, Relu, Tanh, Sigmoid, LeakyRelu, Gelu, SiLU, Relu6, Hardswish, Flatten, BatchNorm2d, BatchNorm1d, Dropout, AvgPool2d, AdaptiveAvgPool2d, BasicBlock); did you mean `Conv2d`?",
         ),
@@ -203,6 +238,63 @@ fn one_mistake_is_one_error() {
             got[0]
         );
     }
+}
+
+/// PyTorch's `inplace = True` changes nothing observable (the layer is fused into the kernel
+/// before it), so it is accepted and ignored where PyTorch's module has it; the network is
+/// the same as without it. Sigmoid's module has no `inplace`: there it is an error.
+#[test]
+fn inplace_is_accepted_where_pytorch_has_it() {
+    let with = quote! {
+        struct Net {
+            conv: Conv2d<1, 6, 5>,
+            #[layer(inplace = true)]
+            relu: Relu,
+            #[layer(inplace = false)]
+            drop: Dropout,
+            flatten: Flatten,
+            fc1: Linear<3456, 10>,
+            #[layer(negative_slope = 0.2, inplace = true)]
+            act: LeakyRelu,
+            fc2: Linear<10, 10>,
+            #[layer(inplace = true)]
+            act2: Relu6,
+            fc3: Linear<10, 10>,
+        }
+    };
+    let without = quote! {
+        struct Net {
+            conv: Conv2d<1, 6, 5>,
+            relu: Relu,
+            drop: Dropout,
+            flatten: Flatten,
+            fc1: Linear<3456, 10>,
+            #[layer(negative_slope = 0.2)]
+            act: LeakyRelu,
+            fc2: Linear<10, 10>,
+            act2: Relu6,
+            fc3: Linear<10, 10>,
+        }
+    };
+    let expand = |item: TokenStream| {
+        let item: syn::Item = syn::parse2(item).unwrap();
+        compile(quote!(input = [1, 28, 28]), &item).map(|t| t.to_string())
+    };
+    let with = expand(with).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(with, expand(without).unwrap());
+    let got = errors(
+        quote!(input = [1, 28, 28]),
+        quote!(
+            struct Net {
+                conv: Conv2d<1, 6, 5>,
+                #[layer(inplace = true)]
+                act: Sigmoid,
+                flatten: Flatten,
+                fc: Linear<3456, 10>,
+            }
+        ),
+    );
+    assert_eq!(got, ["Sigmoid `act` takes no options"]);
 }
 
 #[test]
