@@ -346,7 +346,7 @@ fn parse_layer(name: Ident, ty: &Type, attrs: &[syn::Attribute], errors: &mut Er
             kind: lt.build(&v),
         };
     }
-    let (slots, ok) = parse_options(
+    let (slots, ok, defaults) = parse_options(
         &name,
         &ty_name,
         &seg.arguments,
@@ -357,7 +357,7 @@ fn parse_layer(name: Ident, ty: &Type, attrs: &[syn::Attribute], errors: &mut Er
     );
     let v = Options {
         slots: &slots,
-        defaults: attrs_ok,
+        defaults,
         ok,
         ty_span,
     };

@@ -237,8 +237,11 @@ pub fn layer_attrs(attrs: &[syn::Attribute], errors: &mut Errors) -> (Vec<AttrAr
 }
 
 /// The options of layer `name` of type `ty`, from its type's generic arguments (positional)
-/// and its `#[layer(...)]` attributes (named). Returns what became of every option, and
-/// whether all parsed.
+/// and its `#[layer(...)]` attributes (named). Returns what became of every option, whether
+/// all parsed, and whether the options not written have their defaults: not when something
+/// written may have been meant as one of them (a misspelled option such as `paddng = 1`, a
+/// malformed argument), so that the shapes after the layer are not computed from a default
+/// the user did not mean, which would report a second, wrong error.
 pub fn parse_options(
     name: &Ident,
     ty: &str,
@@ -247,7 +250,7 @@ pub fn parse_options(
     specs: &[OptSpec],
     attrs_ok: bool,
     errors: &mut Errors,
-) -> (Vec<Slot>, bool) {
+) -> (Vec<Slot>, bool, bool) {
     let mut values: Vec<Option<Value>> = specs.iter().map(|_| None).collect();
     // Whether (and whether positionally) the user wrote the option, even with a wrong value.
     let mut given: Vec<Option<bool>> = specs.iter().map(|_| None).collect();
@@ -331,7 +334,9 @@ pub fn parse_options(
                                 "`{ks}` is not supported (yet) by {ty} `{name}`: {why}; remove it"
                             ),
                         );
-                        (ok, excuse_missing) = (false, true);
+                        // It names a PyTorch option, so it was not meant as another one: the
+                        // options not written keep their defaults.
+                        ok = false;
                         continue;
                     }
                     None => {
@@ -424,7 +429,7 @@ pub fn parse_options(
             (None, None) => Slot::Absent,
         })
         .collect();
-    (slots, ok)
+    (slots, ok, !excuse_missing)
 }
 
 /// The parsed options of one layer: each option's value, its default when it was not

@@ -87,6 +87,23 @@ fn one_mistake_is_one_error() {
             "AvgPool2d `pool`: its 3 x 12 window is larger than its input (`conv` gives 6 x 14 x 9): the output would be empty; use `AvgPool2d<{(3, 9)}>` or `AdaptiveAvgPool2d<1>`",
         ),
         (
+            // With `padding = 1` meant, fc's 4704 = 6 x 28 x 28 is right: the misspelling must
+            // not be followed by "expected 4056 input features" (6 x 26 x 26, padding 0).
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { #[layer(paddng = 1)] conv: Conv2d<1, 6, 3>, relu: Relu, flatten: Flatten, fc: Linear<4704, 10> }),
+            "unknown option `paddng` for Conv2d `conv` (options: in_channels, out_channels, kernel_size, stride, padding, dilation, bias, groups); did you mean `padding`?",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { #[layer(strid = 2)] conv: Conv2d<1, 6, 3>, pool: MaxPool2d<2>, flatten: Flatten, fc: Linear<216, 10> }),
+            "unknown option `strid` for Conv2d `conv` (options: in_channels, out_channels, kernel_size, stride, padding, dilation, bias, groups); did you mean `stride`?",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { conv: Conv2d<1, 6, 3>, #[layer(strides = 1)] pool: MaxPool2d<2>, flatten: Flatten, fc: Linear<3750, 10> }),
+            "unknown option `strides` for MaxPool2d `pool` (options: kernel_size, stride, padding, ceil_mode); did you mean `stride`?",
+        ),
+        (
             quote!(input = [1, 28, 28]),
             quote!(struct Net { conv: Conv2D<1, 6, 5>, relu: Relu, flatten: Flatten, fc: Linear<3456, 10> }),
             "unknown layer type `Conv2D` (layers: Conv2d, MaxPool2d, Linear, Relu, Tanh, Sigmoid, LeakyRelu, Gelu, SiLU, Relu6, Hardswish, Flatten, BatchNorm2d, BatchNorm1d, Dropout, AvgPool2d, AdaptiveAvgPool2d, BasicBlock); did you mean `Conv2d`?",
@@ -295,6 +312,39 @@ fn inplace_is_accepted_where_pytorch_has_it() {
         ),
     );
     assert_eq!(got, ["Sigmoid `act` takes no options"]);
+}
+
+/// `SUMMARY`'s layer table stays in columns when a type name is longer than the column's
+/// usual width (`AdaptiveAvgPool2d` in the zoo's ResNet-8): every row's type starts, and every
+/// row's `->` stands, at the same place.
+#[test]
+fn summary_columns_line_up() {
+    let (attr, item) = super::zoo_net("ResNet8");
+    let code = pretty(&compile(attr, &item).unwrap());
+    let line = code
+        .lines()
+        .find(|l| l.contains("const SUMMARY"))
+        .expect("no SUMMARY");
+    let lit = &line[line.find('"').unwrap()..=line.rfind('"').unwrap()];
+    let summary = syn::parse_str::<syn::LitStr>(lit).unwrap().value();
+    let rows: Vec<&str> = summary
+        .lines()
+        .skip_while(|l| *l != "layers:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .collect();
+    assert!(
+        rows.iter().any(|r| r.contains("AdaptiveAvgPool2d")),
+        "{summary}"
+    );
+    let arrow: Vec<usize> = rows.iter().map(|r| r.find(" -> ").unwrap()).collect();
+    assert!(arrow.iter().all(|&a| a == arrow[0]), "{summary}");
+    let type_at = |r: &str| {
+        let name_end = 2 + r[2..].find(' ').unwrap();
+        name_end + r[name_end..].find(|c: char| c != ' ').unwrap()
+    };
+    let types: Vec<usize> = rows.iter().map(|r| type_at(r)).collect();
+    assert!(types.iter().all(|&t| t == types[0]), "{summary}");
 }
 
 #[test]
