@@ -24,6 +24,9 @@ pub enum OptKind {
     Int,
     /// A number, or a pair `(height, width)`.
     Pair,
+    /// A conv's padding: a number, a pair, `"valid"` (no padding) or `"same"` (the output as
+    /// large as the input; torch.nn.Conv2d's string paddings).
+    Padding,
     Bool,
     /// A finite number >= 0 (integer or float literal), with the option's own range rule.
     Float(&'static FloatRule),
@@ -116,6 +119,8 @@ pub enum Value {
     Float(f32),
     /// Index into the option's choices.
     Choice(usize),
+    /// `padding = "same"`, where it is written.
+    Same(Span),
 }
 
 /// What became of one option.
@@ -467,6 +472,13 @@ impl Options<'_> {
             Slot::Absent if self.defaults => {
                 default.map(|value| Spanned::at(value, Span::call_site()))
             }
+            _ => None,
+        }
+    }
+    /// Where `padding = "same"` is written, when it is.
+    pub fn same(&self, i: usize) -> Option<Span> {
+        match self.slots.get(i)? {
+            Slot::Given(Value::Same(span)) => Some(*span),
             _ => None,
         }
     }

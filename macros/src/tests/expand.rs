@@ -105,6 +105,21 @@ fn one_mistake_is_one_error() {
         ),
         (
             quote!(input = [1, 28, 28]),
+            quote!(struct Net { #[layer(padding = "same", stride = 2)] conv: Conv2d<1, 6, 3>, flatten: Flatten, fc: Linear<4704, 10> }),
+            "`padding = \"same\"` of Conv2d `conv` needs stride 1, as in PyTorch (padding='same' is not supported for strided convolutions); give the padding as a number",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { #[layer(padding = "same")] conv: Conv2d<1, 6, {(3, 4)}>, flatten: Flatten, fc: Linear<4704, 10> }),
+            "`padding = \"same\"` of Conv2d `conv` with an even kernel (3 x 4, dilation 1 x 1) is not supported (yet)",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { #[layer(padding = "sam")] conv: Conv2d<1, 6, 3>, flatten: Flatten, fc: Linear<4704, 10> }),
+            "`padding` of Conv2d `conv` must be a number, a pair `(h, w)`, \"same\" or \"valid\", found \"sam\"; did you mean `same`?",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
             quote!(struct Net { conv: Conv2D<1, 6, 5>, relu: Relu, flatten: Flatten, fc: Linear<3456, 10> }),
             "unknown layer type `Conv2D` (layers: Conv2d, MaxPool2d, Linear, Relu, Tanh, Sigmoid, LeakyRelu, Gelu, SiLU, Relu6, Hardswish, Flatten, BatchNorm2d, BatchNorm1d, Dropout, AvgPool2d, AdaptiveAvgPool2d, BasicBlock); did you mean `Conv2d`?",
         ),
@@ -345,6 +360,44 @@ fn summary_columns_line_up() {
     };
     let types: Vec<usize> = rows.iter().map(|r| type_at(r)).collect();
     assert!(types.iter().all(|&t| t == types[0]), "{summary}");
+}
+
+/// `padding = "same"` keeps the input's size (odd kernels, and even kernels whose dilation
+/// makes `d (k - 1)` even); `"valid"` is no padding.
+#[test]
+fn padding_same_and_valid() {
+    for (conv, features) in [
+        (
+            quote!(#[layer(padding = "same")] conv: Conv2d<1, 6, 5>),
+            6 * 28 * 28,
+        ),
+        (
+            quote!(#[layer(padding = "same", dilation = 2)] conv: Conv2d<1, 6, 4>),
+            6 * 28 * 28,
+        ),
+        (
+            quote!(#[layer(padding = "same", dilation = (3, 1))] conv: Conv2d<1, 6, {(3, 5)}>),
+            6 * 28 * 28,
+        ),
+        (
+            quote!(#[layer(padding = "valid")] conv: Conv2d<1, 6, 5>),
+            6 * 24 * 24,
+        ),
+    ] {
+        let item = quote!(struct Net { #conv, flatten: Flatten, fc: Linear<#features, 10> });
+        assert_eq!(
+            errors(quote!(input = [1, 28, 28]), item.clone()),
+            Vec::<String>::new(),
+            "{item}"
+        );
+        let wrong = features + 1;
+        let item = quote!(struct Net { #conv, flatten: Flatten, fc: Linear<#wrong, 10> });
+        assert_eq!(
+            errors(quote!(input = [1, 28, 28]), item.clone()).len(),
+            1,
+            "{item}"
+        );
+    }
 }
 
 #[test]
