@@ -38,14 +38,19 @@
 //! ```
 //!
 //! ## Layers and options (PyTorch names)
-//! | layer | positional | named (default) |
+//! | layer | generic arguments | `#[layer(...)]` options (default) |
 //! |---|---|---|
-//! | `Conv2d` | `in_channels, out_channels, kernel_size` | `stride` (1), `padding` (0), `dilation` (1), `bias` (true) |
-//! | `MaxPool2d` | `kernel_size` | `stride` (kernel_size), `padding` (0), `ceil_mode` (false) |
+//! | `Conv2d` | `in_channels, out_channels, kernel_size` | `stride` (1), `padding` (0; or `"valid"`, or `"same"`: stride 1 and `dilation * (kernel_size - 1)` even), `dilation` (1), `bias` (true), `groups` (1; divides both channel counts, weight `out x in/groups x kh x kw`) |
+//! | `MaxPool2d` | `kernel_size` | `stride` (= kernel_size), `padding` (0, at most half the kernel), `ceil_mode` (false) |
 //! | `Linear` | `in_features, out_features` | `bias` (true) |
 //! | `LeakyRelu` | | `negative_slope` (0.01; must be >= 0) |
 //! | `Gelu` | | `approximate` (`"none"`: exact, with erf; or `"tanh"`) |
-//! | `Relu`, `Tanh`, `Sigmoid`, `Flatten` | | |
+//! | `Relu`, `Tanh`, `Sigmoid`, `SiLU`, `Relu6`, `Hardswish`, `Flatten` | | |
+//! | `BatchNorm2d`, `BatchNorm1d` | `num_features` | `eps` (1e-5), `momentum` (0.1) |
+//! | `Dropout` | | `p` (0.5; `0 <= p < 1`) |
+//! | `AvgPool2d` | `kernel_size` | `stride` (= kernel_size), `padding` (0), `count_include_pad` (true) |
+//! | `AdaptiveAvgPool2d` | `output_size` (`1` for global average pooling) | |
+//! | `BasicBlock` | `inplanes, planes` | `stride` (1), `downsample` (false) |
 //!
 //! A per-axis value is a pair `(height, width)` in `#[layer(...)]`: `#[layer(stride = (2, 1))]`. Parameters are
 //! named `<field>.weight` / `<field>.bias` exactly as PyTorch's `state_dict` keys, with

@@ -1,13 +1,17 @@
 //! PyTorch parity of the fused activations (Tanh, Sigmoid, LeakyRelu with the default and a
-//! non-default `negative_slope`, Gelu exact and `approximate = "tanh"`, SiLU) inside whole
-//! `#[network]`s: each on a conv block and on a linear block, after and before a max-pool;
-//! and of grouped and depthwise convolution (`groups`) in a MobileNet-style block.
+//! non-default `negative_slope`, Gelu exact and `approximate = "tanh"`, SiLU, Relu6,
+//! Hardswish) inside whole `#[network]`s: each on a conv block and on a linear block, after
+//! and before a max-pool; and of grouped and depthwise convolution (`groups`) in
+//! MobileNet-style blocks (one with BatchNorm -> Hardswish and a pool before ReLU6).
 //!
 //! For every case: the logits of a batch at PyTorch's initial weights, the loss and every
 //! parameter gradient, then two SGD steps (lr 0.1, momentum 0.9) with the loss before each and
 //! every parameter after it. Expected values: `tests/fixtures/activation_cases.safetensors`,
-//! written by `scripts/activation_cases.py` with PyTorch 2.15 on the CPU (float32). Tolerance
-//! `1e-4 * max(1, |expected|)`.
+//! written by `scripts/activation_cases.py`, and (ReLU6, Hardswish; inputs 8 * randn so that
+//! every piece of both is reached; the training-mode pass sequence of `common::parity`, for
+//! the BatchNorm's running statistics) `tests/fixtures/activation_cases_mobile.safetensors`,
+//! written by `scripts/activation_cases_mobile.py`, with PyTorch 2.15 on the CPU (float32).
+//! Tolerance `1e-4 * max(1, |expected|)`.
 mod common;
 
 use common::*;
@@ -23,6 +27,20 @@ fn check_case<N: Network>(case: &str) {
         .gradients("loss1")
         .steps([Sgd::new(0.1).with_momentum(0.9); 2])
         .run();
+}
+
+/// [`check_case`] on `activation_cases_mobile.safetensors`, whose loss and gradients come from
+/// a pass of their own after the logits' (so that running statistics see every pass).
+fn check_mobile_case<N: Network>(case: &str) {
+    Parity::<N>::new(
+        &Fixture::load("activation_cases_mobile.safetensors"),
+        case,
+        TOL,
+    )
+    .logits("logits")
+    .gradients("grad_loss")
+    .steps([Sgd::new(0.1).with_momentum(0.9); 2])
+    .run();
 }
 
 #[network(input = [1, 6, 6])]
@@ -146,4 +164,66 @@ pub struct Grouped {
 #[test]
 fn grouped_and_depthwise_conv_match_pytorch() {
     check_case::<Grouped>("grouped");
+}
+
+#[network(input = [2, 6, 6])]
+pub struct Relu6Net {
+    #[layer(padding = 1)]
+    conv: Conv2d<2, 4, 3>,
+    act1: Relu6,
+    pool: MaxPool2d<2>,
+    flatten: Flatten,
+    fc1: Linear<36, 6>,
+    act2: Relu6,
+    fc2: Linear<6, 3>,
+}
+
+/// conv -> ReLU6 -> max-pool, linear -> ReLU6, on inputs whose pre-activations lie on both
+/// sides of 0 and of 6 (gradient 0 outside `(0, 6)`, as torch's `hardtanh_backward`).
+#[test]
+fn relu6_matches_pytorch() {
+    check_mobile_case::<Relu6Net>("relu6");
+}
+
+#[network(input = [2, 6, 6])]
+pub struct HardswishNet {
+    #[layer(padding = 1)]
+    conv: Conv2d<2, 4, 3>,
+    act1: Hardswish,
+    pool: MaxPool2d<2>,
+    flatten: Flatten,
+    fc1: Linear<36, 6>,
+    act2: Hardswish,
+    fc2: Linear<6, 3>,
+}
+
+/// conv -> Hardswish -> max-pool (Hardswish is not monotonic: the pool takes the maximum of
+/// the activated values, the backward pass reads the stored pre-activation), linear ->
+/// Hardswish; pre-activations below -3, in (-3, 3) and above 3.
+#[test]
+fn hardswish_matches_pytorch() {
+    check_mobile_case::<HardswishNet>("hardswish");
+}
+
+#[network(input = [3, 6, 6])]
+pub struct Mobile {
+    #[layer(padding = 1, bias = false)]
+    stem: Conv2d<3, 8, 3>,
+    bn: BatchNorm2d<8>,
+    act1: Hardswish,
+    #[layer(padding = 1, groups = 8)]
+    dw: Conv2d<8, 8, 3>,
+    pool: MaxPool2d<2>,
+    act2: Relu6,
+    pw: Conv2d<8, 4, 1>,
+    flatten: Flatten,
+    fc: Linear<36, 3>,
+}
+
+/// A MobileNetV3-style block: conv -> BatchNorm2d -> Hardswish, a depthwise conv -> max-pool
+/// -> ReLU6 (a monotonic activation after the pool), a pointwise conv; the BatchNorm's
+/// running statistics are compared after every step.
+#[test]
+fn mobile_block_with_batchnorm_hardswish_and_relu6_matches_pytorch() {
+    check_mobile_case::<Mobile>("mobile");
 }

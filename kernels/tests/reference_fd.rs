@@ -266,7 +266,7 @@ fn cross_entropy_gradient_matches_finite_differences() {
 }
 
 /// Every activation, and GELU's two forms, away from the kinks of the piecewise ones.
-const ACTIVATIONS: [Activation; 7] = [
+const ACTIVATIONS: [Activation; 9] = [
     Activation::Relu,
     Activation::Tanh,
     Activation::Sigmoid,
@@ -274,17 +274,29 @@ const ACTIVATIONS: [Activation; 7] = [
     Activation::Gelu,
     Activation::GeluTanh,
     Activation::Silu,
+    Activation::Relu6,
+    Activation::Hardswish,
 ];
 
 #[test]
 fn activation_backward_matches_finite_differences() {
-    // x in [-4, 4] (both tails of GELU and sigmoid), none within 1e-3 of the kink at 0.
-    let x: Vec<f64> = random(700, 40)
+    // x in [-8, 8] (both tails of GELU and sigmoid, both sides of ReLU6's kinks at 0 and 6
+    // and Hardswish's at -3 and 3), none within 1e-3 of a kink.
+    const KINKS: [f64; 4] = [-3.0, 0.0, 3.0, 6.0];
+    let x: Vec<f64> = random(700, 80)
         .iter()
-        .map(|v| 4.0 * v)
-        .filter(|v| v.abs() > 1e-3)
+        .map(|v| 8.0 * v)
+        .filter(|v| KINKS.iter().all(|k| (v - k).abs() > 1e-3))
         .collect();
-    assert!(x.iter().any(|&v| v < -2.0) && x.iter().any(|&v| v > 2.0));
+    for (lo, hi) in [
+        (-8.0, -3.0),
+        (-3.0, 0.0),
+        (0.0, 3.0),
+        (3.0, 6.0),
+        (6.0, 8.0),
+    ] {
+        assert!(x.iter().any(|&v| lo < v && v < hi), "no x in ({lo}, {hi})");
+    }
     let r = random(701, x.len());
     for act in ACTIVATIONS {
         let analytic = activation_backward(act, &x, &r);

@@ -313,11 +313,21 @@ fn parse_layer(name: Ident, ty: &Type, attrs: &[syn::Attribute], errors: &mut Er
             kind: LayerKind::Invalid(Invalid::default()),
         };
     };
+    let named = accept_inplace(&name, &ty_name, named, errors);
     let specs = lt.options();
     if specs.is_empty() {
         // A layer without options: one error on what was written, and the layer stays valid.
         if let Some(a) = named.first() {
-            errors.push(a.key.span(), format!("{ty_name} `{name}` takes no options"));
+            let key = a.key.to_string();
+            let msg = match crate::options::unsupported(&ty_name, &key) {
+                Some(why) => {
+                    format!(
+                        "`{key}` is not supported (yet) by {ty_name} `{name}`: {why}; remove it"
+                    )
+                }
+                None => format!("{ty_name} `{name}` takes no options"),
+            };
+            errors.push(a.key.span(), msg);
         } else if !matches!(seg.arguments, PathArguments::None) {
             errors.push_tokens(
                 &seg.arguments,
@@ -336,7 +346,7 @@ fn parse_layer(name: Ident, ty: &Type, attrs: &[syn::Attribute], errors: &mut Er
             kind: lt.build(&v),
         };
     }
-    let (slots, ok) = parse_options(
+    let (slots, ok, defaults) = parse_options(
         &name,
         &ty_name,
         &seg.arguments,
@@ -347,7 +357,7 @@ fn parse_layer(name: Ident, ty: &Type, attrs: &[syn::Attribute], errors: &mut Er
     );
     let v = Options {
         slots: &slots,
-        defaults: attrs_ok,
+        defaults,
         ok,
         ty_span,
     };
@@ -356,4 +366,46 @@ fn parse_layer(name: Ident, ty: &Type, attrs: &[syn::Attribute], errors: &mut Er
         ty_span,
         kind: lt.build(&v),
     }
+}
+
+/// PyTorch's modules that take `inplace` (torch.nn.ReLU, ReLU6, LeakyReLU, SiLU, Hardswish,
+/// Dropout), by cubenet's type name.
+const TAKES_INPLACE: &[&str] = &["Relu", "Relu6", "LeakyRelu", "SiLU", "Hardswish", "Dropout"];
+
+/// Takes `inplace = true | false` out of the options of a layer whose PyTorch module has it:
+/// it changes nothing observable here (the layer is fused into the kernel before it, which
+/// writes its output once either way), so it is accepted and ignored, as a PyTorch user
+/// expects. A value other than a bool literal is reported.
+fn accept_inplace(
+    name: &Ident,
+    ty: &str,
+    named: Vec<AttrArg>,
+    errors: &mut Errors,
+) -> Vec<AttrArg> {
+    if !TAKES_INPLACE.contains(&ty) {
+        return named;
+    }
+    named
+        .into_iter()
+        .filter(|a| {
+            if a.key != "inplace" {
+                return true;
+            }
+            match &a.value {
+                Some(Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Bool(_),
+                    ..
+                })) => {}
+                Some(e) => errors.push_tokens(
+                    e,
+                    format!("`inplace` of {ty} `{name}` must be `true` or `false`"),
+                ),
+                None => errors.push(
+                    a.key.span(),
+                    format!("expected `inplace = true` or `inplace = false` for {ty} `{name}`"),
+                ),
+            }
+            false
+        })
+        .collect()
 }

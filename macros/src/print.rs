@@ -28,17 +28,32 @@ pub fn summary(decl: &NetDecl, shapes: &[Option<Shaped>], plan: &Plan, name: &st
         c.value, h.value, w.value
     );
     let _ = writeln!(s, "layers:");
-    for (layer, shaped) in decl.layers.iter().zip(shapes) {
-        if let Some(sh) = shaped {
-            let _ = writeln!(
-                s,
-                "  {:<10} {:<10} {:>14} -> {}",
+    // Columns as wide as their longest entry (at least 10, 10 and 14 characters), so that a
+    // long name or type (`AdaptiveAvgPool2d`) does not push its row out of line.
+    let rows: Vec<[String; 4]> = decl
+        .layers
+        .iter()
+        .zip(shapes)
+        .filter_map(|(layer, shaped)| {
+            let sh = shaped.as_ref()?;
+            Some([
                 layer.name.to_string(),
-                layer.kind.ty().map_or("?", |t| t.name()),
+                layer.kind.ty().map_or("?", |t| t.name()).to_string(),
                 sh.input.to_string(),
-                sh.output
-            );
-        }
+                sh.output.to_string(),
+            ])
+        })
+        .collect();
+    let width = |col: usize, min: usize| {
+        rows.iter()
+            .map(|r| r[col].chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(min)
+    };
+    let (wn, wt, wi) = (width(0, 10), width(1, 10), width(2, 14));
+    for [name, ty, input, output] in &rows {
+        let _ = writeln!(s, "  {name:<wn$} {ty:<wt$} {input:>wi$} -> {output}");
     }
     let _ = writeln!(
         s,

@@ -368,10 +368,27 @@ pub fn sizes(
             |x: Option<usize>, p: usize| dim(x.map(|x| x.saturating_add(p.saturating_mul(2))));
         format!(", {} x {} with padding {ph} x {pw}", pad(h, ph), pad(w, pw))
     };
+    // A pool: the largest window that fits (without padding), or a global average pool.
+    let fix = match (ty, h, w) {
+        ("MaxPool2d" | "AvgPool2d", Some(h), Some(w)) => {
+            let fits = if (ph, pw) == (0, 0) && h > 0 && w > 0 {
+                let (fh, fw) = (kh.min(h), kw.min(w));
+                if fh == fw {
+                    format!("`{ty}<{fh}>` or ")
+                } else {
+                    format!("`{ty}<{{({fh}, {fw})}}>` or ")
+                }
+            } else {
+                String::new()
+            };
+            format!("; use {fits}`AdaptiveAvgPool2d<1>`")
+        }
+        _ => String::new(),
+    };
     errors.push(
         name.span(),
         format!(
-            "{ty} `{name}`: its {kh} x {kw} {part}{dilated} is larger than its input ({} {} x {} x {}{padded}): the output would be empty",
+            "{ty} `{name}`: its {kh} x {kw} {part}{dilated} is larger than its input ({} {} x {} x {}{padded}): the output would be empty{fix}",
             src.gives(),
             dim(c),
             dim(h),

@@ -1,8 +1,9 @@
 //! Activations fused into a conv or linear block: ReLU, Tanh, Sigmoid, LeakyReLU, GELU
-//! (exact and tanh approximation) and SiLU, forward and backward, with PyTorch's definitions
-//! (torch.nn.ReLU / Tanh / Sigmoid / LeakyReLU / GELU / SiLU docs and the derivative formulas
-//! of PyTorch's `tanh_backward`, `sigmoid_backward`, `leaky_relu_backward`, `GeluBackward`,
-//! `silu_backward`).
+//! (exact and tanh approximation), SiLU, ReLU6 and Hardswish, forward and backward, with
+//! PyTorch's definitions (torch.nn.ReLU / Tanh / Sigmoid / LeakyReLU / GELU / SiLU / ReLU6 /
+//! Hardswish docs and the derivative formulas of PyTorch's `tanh_backward`,
+//! `sigmoid_backward`, `leaky_relu_backward`, `GeluBackward`, `silu_backward`,
+//! `hardtanh_backward` (ReLU6 is `hardtanh(x, 0, 6)`) and `hardswish_backward`).
 //!
 //! | act | forward | derivative, from |
 //! |---|---|---|
@@ -13,11 +14,13 @@
 //! | `Gelu` | `x Φ(x)`, `Φ(x) = (1 + erf(x / √2)) / 2` | `Φ(x) + x φ(x)`, pre-activation `x` |
 //! | `GeluTanh` | `x (1 + tanh(k))/2`, `k = √(2/π) (x + 0.044715 x³)` | see [`act_grad`], pre-activation `x` |
 //! | `Silu` | `x / (1 + e^-x)` (`x σ(x)`) | `σ(x) (1 + x (1 - σ(x)))`, pre-activation `x` |
+//! | `Relu6` | `min(max(x, 0), 6)` | `0 < y < 6 ? 1 : 0` (0 at x = 0 and x = 6, as `hardtanh_backward`), output `y` |
+//! | `Hardswish` | `x min(max(x + 3, 0), 6) / 6` | `x <= -3 ? 0 : x < 3 ? x/3 + 1/2 : 1`, pre-activation `x` |
 //!
-//! Every derivative but GELU's and SiLU's is a function of the stored block output, as
-//! PyTorch's own backward computes it (`tanh_backward(grad, y)`, `sigmoid_backward(grad, y)`).
-//! GELU's and SiLU's need the pre-activation (neither is invertible from its output): a block
-//! with one stores it in an extra per-sample region of `acts`
+//! Every derivative but GELU's, SiLU's and Hardswish's is a function of the stored block
+//! output, as PyTorch's own backward computes it (`tanh_backward(grad, y)`,
+//! `sigmoid_backward(grad, y)`). GELU's, SiLU's and Hardswish's need the pre-activation (none
+//! is invertible from its output): a block with one stores it in an extra per-sample region of `acts`
 //! (`pre_act` in the block config; under a max-pool, the pre-activation of the selected
 //! element), which costs one float per output and no recomputation of the conv or matmul.
 //!
@@ -51,6 +54,10 @@ pub enum Act {
     GeluTanh,
     /// SiLU (swish): `x σ(x)` (torch.nn.SiLU).
     Silu,
+    /// `min(max(x, 0), 6)` (torch.nn.ReLU6).
+    Relu6,
+    /// `x relu6(x + 3) / 6` (torch.nn.Hardswish).
+    Hardswish,
 }
 
 impl Act {
@@ -66,9 +73,10 @@ impl Act {
             _ => 0.0,
         }
     }
-    /// Whether the backward pass needs the pre-activation (GELU) rather than the output.
+    /// Whether the backward pass needs the pre-activation (GELU, SiLU, Hardswish) rather than
+    /// the output.
     pub const fn needs_pre(self) -> bool {
-        matches!(self, Act::Gelu | Act::GeluTanh | Act::Silu)
+        matches!(self, Act::Gelu | Act::GeluTanh | Act::Silu | Act::Hardswish)
     }
     /// Whether there is an activation at all.
     pub const fn is_some(self) -> bool {
@@ -136,6 +144,11 @@ pub fn activate(x: f32, #[comptime] act: Act) -> f32 {
     } else if comptime!(act == Act::Silu) {
         // PyTorch's `x / (1 + exp(-x))`; -0 for very negative x (exp overflows to inf).
         y = x / (1.0f32 + f32::exp(-x));
+    } else if comptime!(act == Act::Relu6) {
+        y = min(max(x, 0.0f32), 6.0f32);
+    } else if comptime!(act == Act::Hardswish) {
+        // PyTorch's `x * min(max(x + 3, 0), 6) / 6`, in that order.
+        y = x * min(max(x + 3.0f32, 0.0f32), 6.0f32) / 6.0f32;
     }
     y
 }
@@ -145,6 +158,10 @@ pub fn activate(x: f32, #[comptime] act: Act) -> f32 {
 ///
 /// Tanh-approximated GELU (PyTorch's `GeluBackward` for approximate='tanh'):
 /// `t = tanh(k)`, `act' = (1 + t)/2 + x/2 (1 - t²) √(2/π) (1 + 3 · 0.044715 x²)`.
+///
+/// ReLU6 passes the gradient only where `0 < y < 6` (`hardtanh_backward`: zero at and beyond
+/// both bounds). Hardswish (`hardswish_backward` of PyTorch 2.x, checked with torch 2.15):
+/// `0` for `x <= -3`, `x/3 + 1/2` for `-3 < x < 3`, `1` for `x >= 3`.
 #[cube]
 pub fn act_grad(g: f32, v: f32, #[comptime] act: Act) -> f32 {
     let mut d = g;
@@ -174,6 +191,16 @@ pub fn act_grad(g: f32, v: f32, #[comptime] act: Act) -> f32 {
     } else if comptime!(act == Act::Silu) {
         let sig = 1.0f32 / (1.0f32 + f32::exp(-v));
         d = g * (sig * (1.0f32 + v * (1.0f32 - sig)));
+    } else if comptime!(act == Act::Relu6) {
+        if v <= 0.0f32 || v >= 6.0f32 {
+            d = 0.0;
+        }
+    } else if comptime!(act == Act::Hardswish) {
+        if v <= -3.0f32 {
+            d = 0.0;
+        } else if v < 3.0f32 {
+            d = g * (v / 3.0f32 + 0.5f32);
+        }
     }
     d
 }

@@ -1,5 +1,6 @@
 //! Activations in f64: forward and backward of every activation a block can fuse, from
-//! PyTorch's documented definitions (torch.nn.Tanh, Sigmoid, LeakyReLU, GELU, SiLU docs).
+//! PyTorch's documented definitions (torch.nn.Tanh, Sigmoid, LeakyReLU, GELU, SiLU, ReLU6,
+//! Hardswish docs).
 
 /// An activation of the f64 reference (the f64 twin of the kernels' `Act`).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -18,6 +19,10 @@ pub enum Activation {
     GeluTanh,
     /// `x σ(x)`, `σ(x) = 1 / (1 + exp(-x))` (torch.nn.SiLU).
     Silu,
+    /// `min(max(x, 0), 6)` (torch.nn.ReLU6).
+    Relu6,
+    /// `x min(max(x + 3, 0), 6) / 6` (torch.nn.Hardswish).
+    Hardswish,
 }
 
 /// `√(2/π)`.
@@ -70,11 +75,16 @@ impl Activation {
                 0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + KAPPA * x * x * x)).tanh())
             }
             Activation::Silu => x / (1.0 + (-x).exp()),
+            Activation::Relu6 => x.clamp(0.0, 6.0),
+            Activation::Hardswish => x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
         }
     }
 
     /// `act'(x)` at the pre-activation `x`. At the kinks PyTorch's choice: relu'(0) = 0,
-    /// leaky_relu'(0) = negative_slope (`leaky_relu_backward`: `x > 0 ? grad : grad * slope`).
+    /// leaky_relu'(0) = negative_slope (`leaky_relu_backward`: `x > 0 ? grad : grad * slope`),
+    /// relu6'(0) = relu6'(6) = 0 (`hardtanh_backward`: `x <= 0 || x >= 6 ? 0 : grad`),
+    /// hardswish'(-3) = 0 and hardswish'(3) = 1 (`hardswish_backward` of PyTorch 2.x:
+    /// `x <= -3 ? 0 : x < 3 ? grad (x/3 + 1/2) : grad`; torch 2.15 gives these values).
     pub fn derivative(self, x: f64) -> f64 {
         match self {
             Activation::Relu => {
@@ -109,6 +119,22 @@ impl Activation {
             Activation::Silu => {
                 let s = 1.0 / (1.0 + (-x).exp());
                 s * (1.0 + x * (1.0 - s))
+            }
+            Activation::Relu6 => {
+                if x > 0.0 && x < 6.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Activation::Hardswish => {
+                if x <= -3.0 {
+                    0.0
+                } else if x < 3.0 {
+                    x / 3.0 + 0.5
+                } else {
+                    1.0
+                }
             }
         }
     }
@@ -169,5 +195,38 @@ mod tests {
         assert!((Activation::Silu.forward(1.0) - 0.731_058_578_630_004_9).abs() < 1e-15);
         assert!((Activation::Silu.forward(-2.0) + 0.238_405_844_044_235_15).abs() < 1e-15);
         assert_eq!(Activation::Silu.forward(-800.0), -0.0);
+    }
+
+    #[test]
+    fn relu6_and_hardswish_at_their_kinks() {
+        // torch.nn.ReLU6 / Hardswish on float64 [-4, -3, -1.5, 0, 3, 5, 6, 7], torch 2.15:
+        // relu6     [0, 0, 0, 0, 3, 5, 6, 6],             grad [0, 0, 0, 0, 1, 1, 0, 0]
+        // hardswish [-0, -0, -0.375, 0, 3, 5, 6, 7],      grad [0, 0, 0, 0.5, 1, 1, 1, 1]
+        let x = [-4.0, -3.0, -1.5, 0.0, 3.0, 5.0, 6.0, 7.0];
+        let relu6 = [0.0, 0.0, 0.0, 0.0, 3.0, 5.0, 6.0, 6.0];
+        let relu6_grad = [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0];
+        let hardswish = [-0.0, -0.0, -0.375, 0.0, 3.0, 5.0, 6.0, 7.0];
+        let hardswish_grad = [0.0, 0.0, 0.0, 0.5, 1.0, 1.0, 1.0, 1.0];
+        for i in 0..x.len() {
+            assert_eq!(Activation::Relu6.forward(x[i]), relu6[i], "relu6({})", x[i]);
+            assert_eq!(
+                Activation::Relu6.derivative(x[i]),
+                relu6_grad[i],
+                "relu6'({})",
+                x[i]
+            );
+            assert_eq!(
+                Activation::Hardswish.forward(x[i]),
+                hardswish[i],
+                "hardswish({})",
+                x[i]
+            );
+            assert_eq!(
+                Activation::Hardswish.derivative(x[i]),
+                hardswish_grad[i],
+                "hardswish'({})",
+                x[i]
+            );
+        }
     }
 }

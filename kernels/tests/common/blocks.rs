@@ -29,11 +29,13 @@ pub fn reference_act(act: Act) -> Option<Activation> {
         Act::Gelu => Some(Activation::Gelu),
         Act::GeluTanh => Some(Activation::GeluTanh),
         Act::Silu => Some(Activation::Silu),
+        Act::Relu6 => Some(Activation::Relu6),
+        Act::Hardswish => Some(Activation::Hardswish),
     }
 }
 
 /// Every activation a block can fuse (LeakyRelu with a non-default slope).
-pub const ACTIVATIONS: [Act; 7] = [
+pub const ACTIVATIONS: [Act; 9] = [
     Act::Relu,
     Act::Tanh,
     Act::Sigmoid,
@@ -41,6 +43,8 @@ pub const ACTIVATIONS: [Act; 7] = [
     Act::Gelu,
     Act::GeluTanh,
     Act::Silu,
+    Act::Relu6,
+    Act::Hardswish,
 ];
 
 /// A conv block as the tests describe it: conv (+ bias) (+ activation) (+ max-pool).

@@ -1,7 +1,7 @@
-//! Activations: `Relu`, `Tanh`, `Sigmoid`, `LeakyRelu`, `Gelu`, `SiLU` (torch.nn.ReLU, Tanh,
-//! Sigmoid, LeakyReLU, GELU, SiLU). Each is fused into the Conv2d, Linear or BatchNorm block before it, as
-//! the kernels' comptime `Act` ([`Activation::tokens`]); formulas and derivatives are in
-//! `cubenet_kernels::act`.
+//! Activations: `Relu`, `Tanh`, `Sigmoid`, `LeakyRelu`, `Gelu`, `SiLU`, `Relu6`, `Hardswish`
+//! (torch.nn.ReLU, Tanh, Sigmoid, LeakyReLU, GELU, SiLU, ReLU6, Hardswish). Each is fused into
+//! the Conv2d, Linear or BatchNorm block before it, as the kernels' comptime `Act`
+//! ([`Activation::tokens`]); formulas and derivatives are in `cubenet_kernels::act`.
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -23,6 +23,8 @@ pub enum Activation {
         tanh: bool,
     },
     SiLU,
+    Relu6,
+    Hardswish,
 }
 
 impl Activation {
@@ -39,6 +41,8 @@ impl Activation {
             Activation::Gelu { tanh: false } => quote!(Act::Gelu),
             Activation::Gelu { tanh: true } => quote!(Act::GeluTanh),
             Activation::SiLU => quote!(Act::Silu),
+            Activation::Relu6 => quote!(Act::Relu6),
+            Activation::Hardswish => quote!(Act::Hardswish),
         }
     }
     /// Whether the derivative needs the pre-activation rather than the output (the output
@@ -48,8 +52,9 @@ impl Activation {
             Activation::Relu
             | Activation::Tanh
             | Activation::Sigmoid
-            | Activation::LeakyRelu(_) => false,
-            Activation::Gelu { .. } | Activation::SiLU => true,
+            | Activation::LeakyRelu(_)
+            | Activation::Relu6 => false,
+            Activation::Gelu { .. } | Activation::SiLU | Activation::Hardswish => true,
         }
     }
 }
@@ -185,3 +190,24 @@ impl Simple for SiLU {
     }
 }
 activation_layer!(SiLU, "SiLU", &[], monotonic: false, idempotent: false, |_| Some(SiLU));
+
+/// torch.nn.ReLU6: `min(max(x, 0), 6)`. Monotonic, so it may follow a max-pool; idempotent.
+#[derive(Debug)]
+pub struct Relu6;
+impl Simple for Relu6 {
+    fn activation(&self) -> Activation {
+        Activation::Relu6
+    }
+}
+activation_layer!(Relu6, "ReLU6", &[], monotonic: true, idempotent: true, |_| Some(Relu6));
+
+/// torch.nn.Hardswish: `x relu6(x + 3) / 6`. Not monotonic (its minimum is at x = -1.5), so
+/// it must come before a max-pool.
+#[derive(Debug)]
+pub struct Hardswish;
+impl Simple for Hardswish {
+    fn activation(&self) -> Activation {
+        Activation::Hardswish
+    }
+}
+activation_layer!(Hardswish, "Hardswish", &[], monotonic: false, idempotent: false, |_| Some(Hardswish));

@@ -28,6 +28,24 @@ pub struct Conv2d {
     /// `groups`: divides `in_channels` and `out_channels` (checked in [`Layer::infer`]).
     pub groups: Spanned<usize>,
     pub bias: bool,
+    /// Where `padding = "same"` is written (then `padding` is `d (k - 1) / 2` per axis);
+    /// checked in [`Layer::infer`]: stride 1 and an even `d (k - 1)`.
+    pub same: Option<proc_macro2::Span>,
+}
+
+/// torch.nn.Conv2d's `padding = "same"`: per axis a total of `d (k - 1)` (PyTorch's
+/// `_conv_padding` puts `total / 2` before and the rest after), here `total / 2` on each side,
+/// which is PyTorch's padding when `total` is even. `None` for a dilated kernel so large that
+/// `d (k - 1)` overflows.
+pub fn same_padding(
+    kernel_size: (usize, usize),
+    dilation: (usize, usize),
+) -> Option<(usize, usize)> {
+    let total = |k: usize, d: usize| d.checked_mul(k.checked_sub(1)?);
+    Some((
+        total(kernel_size.0, dilation.0)? / 2,
+        total(kernel_size.1, dilation.1)? / 2,
+    ))
 }
 
 impl Conv2d {
@@ -48,7 +66,7 @@ impl Layer for Conv2d {
         OptSpec::positional("out_channels", 1, OptKind::Int).nonzero(CHANNELS),
         OptSpec::positional("kernel_size", 2, OptKind::Pair).nonzero(KERNEL),
         OptSpec::named("stride", OptKind::Pair).nonzero(STRIDE),
-        OptSpec::named("padding", OptKind::Pair),
+        OptSpec::named("padding", OptKind::Padding),
         OptSpec::named("dilation", OptKind::Pair).nonzero(DILATION),
         OptSpec::named("bias", OptKind::Bool),
         OptSpec::named("groups", OptKind::Int).nonzero(GROUPS),
@@ -58,12 +76,22 @@ impl Layer for Conv2d {
         matmul: true,
     };
     fn build(v: &Options) -> Result<Self, Invalid> {
+        let same = v.same(4);
         let window = (|| {
+            let kernel_size = v.pair(2, None)?;
+            let dilation = v.pair(5, Some((1, 1)))?;
+            let padding = match same {
+                Some(span) => Spanned {
+                    value: same_padding(kernel_size.value, dilation.value)?,
+                    span,
+                },
+                None => v.pair(4, Some((0, 0)))?,
+            };
             Some(Window {
-                kernel_size: v.pair(2, None)?,
+                kernel_size,
                 stride: v.pair(3, Some((1, 1)))?,
-                padding: v.pair(4, Some((0, 0)))?,
-                dilation: v.pair(5, Some((1, 1)))?,
+                padding,
+                dilation,
                 ceil_mode: false,
             })
         })();
@@ -79,6 +107,7 @@ impl Layer for Conv2d {
                     dilation: w.dilation,
                     groups,
                     bias,
+                    same,
                 })
             }
             _ => Err(Invalid {
@@ -117,6 +146,31 @@ impl Layer for Conv2d {
                     divisors.join(", ")
                 ),
             );
+        }
+        if let Some(span) = self.same {
+            let (dh, dw) = self.dilation.value;
+            if self.stride.value != (1, 1) {
+                // PyTorch: "padding='same' is not supported for strided convolutions".
+                errors.push(
+                    span,
+                    format!(
+                        "`padding = \"same\"` of Conv2d `{}` needs stride 1, as in PyTorch (padding='same' is not supported for strided convolutions); give the padding as a number",
+                        site.name
+                    ),
+                );
+                return Known::Unknown;
+            }
+            let odd = |k: usize, d: usize| d.saturating_mul(k.saturating_sub(1)) % 2 == 1;
+            if odd(kh, dh) || odd(kw, dw) {
+                errors.push(
+                    span,
+                    format!(
+                        "`padding = \"same\"` of Conv2d `{}` with an even kernel ({kh} x {kw}, dilation {dh} x {dw}) is not supported (yet): it pads one more row or column after than before, which cubenet's convolution does not; use an odd kernel",
+                        site.name
+                    ),
+                );
+                return Known::Unknown;
+            }
         }
         let params = [out_channels, in_channels / groups, kh, kw]
             .iter()

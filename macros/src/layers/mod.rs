@@ -115,6 +115,8 @@ layer_kinds! {
     LeakyRelu => activation::LeakyRelu,
     Gelu => activation::Gelu,
     SiLU => activation::SiLU,
+    Relu6 => activation::Relu6,
+    Hardswish => activation::Hardswish,
     Flatten => flatten::Flatten,
     BatchNorm2d => batch_norm::BatchNorm2d,
     BatchNorm1d => batch_norm::BatchNorm1d,

@@ -24,6 +24,9 @@ pub enum OptKind {
     Int,
     /// A number, or a pair `(height, width)`.
     Pair,
+    /// A conv's padding: a number, a pair, `"valid"` (no padding) or `"same"` (the output as
+    /// large as the input; torch.nn.Conv2d's string paddings).
+    Padding,
     Bool,
     /// A finite number >= 0 (integer or float literal), with the option's own range rule.
     Float(&'static FloatRule),
@@ -116,6 +119,8 @@ pub enum Value {
     Float(f32),
     /// Index into the option's choices.
     Choice(usize),
+    /// `padding = "same"`, where it is written.
+    Same(Span),
 }
 
 /// What became of one option.
@@ -145,6 +150,36 @@ impl Parse for AttrArg {
         };
         Ok(AttrArg { key, value })
     }
+}
+
+/// Why PyTorch's option `key` of layer type `ty` is not supported (yet), when it is one of
+/// PyTorch's options of that module (torch.nn.Conv2d, MaxPool2d, AvgPool2d, BatchNorm, any
+/// module's `device` and `dtype`) that cubenet does not take (`inplace` is accepted and
+/// ignored, see `parse::accept_inplace`); `None` for any other name (a
+/// misspelling: "unknown option").
+pub fn unsupported(ty: &str, key: &str) -> Option<&'static str> {
+    Some(match (ty, key) {
+        (_, "device") | (_, "dtype") => {
+            "parameters are f32 and live on the device the network is made on"
+        }
+        ("Conv2d", "padding_mode") => {
+            "cubenet pads with zeros (PyTorch's `padding_mode = \"zeros\"`)"
+        }
+        ("MaxPool2d", "return_indices") => {
+            "the indices of the maxima stay inside the fused kernels"
+        }
+        ("MaxPool2d", "dilation") => "a max-pool's window is dense (dilation 1)",
+        ("AvgPool2d", "divisor_override") => {
+            "the divisor is the window size (see `count_include_pad`)"
+        }
+        ("BatchNorm2d" | "BatchNorm1d", "affine") => {
+            "a BatchNorm always has its weight and bias (PyTorch's `affine = True`)"
+        }
+        ("BatchNorm2d" | "BatchNorm1d", "track_running_stats") => {
+            "a BatchNorm always tracks running statistics for eval mode (PyTorch's default)"
+        }
+        _ => return None,
+    })
 }
 
 /// `Conv2d<in_channels, ..>` with optional `#[layer(stride = .., ..)]`: how a layer is
@@ -207,8 +242,11 @@ pub fn layer_attrs(attrs: &[syn::Attribute], errors: &mut Errors) -> (Vec<AttrAr
 }
 
 /// The options of layer `name` of type `ty`, from its type's generic arguments (positional)
-/// and its `#[layer(...)]` attributes (named). Returns what became of every option, and
-/// whether all parsed.
+/// and its `#[layer(...)]` attributes (named). Returns what became of every option, whether
+/// all parsed, and whether the options not written have their defaults: not when something
+/// written may have been meant as one of them (a misspelled option such as `paddng = 1`, a
+/// malformed argument), so that the shapes after the layer are not computed from a default
+/// the user did not mean, which would report a second, wrong error.
 pub fn parse_options(
     name: &Ident,
     ty: &str,
@@ -217,7 +255,7 @@ pub fn parse_options(
     specs: &[OptSpec],
     attrs_ok: bool,
     errors: &mut Errors,
-) -> (Vec<Slot>, bool) {
+) -> (Vec<Slot>, bool, bool) {
     let mut values: Vec<Option<Value>> = specs.iter().map(|_| None).collect();
     // Whether (and whether positionally) the user wrote the option, even with a wrong value.
     let mut given: Vec<Option<bool>> = specs.iter().map(|_| None).collect();
@@ -293,6 +331,19 @@ pub fn parse_options(
                 let ks = k.to_string();
                 match specs.iter().position(|s| s.name == ks) {
                     Some(idx) => idx,
+                    None if unsupported(ty, &ks).is_some() => {
+                        let why = unsupported(ty, &ks).unwrap_or_default();
+                        errors.push(
+                            k.span(),
+                            format!(
+                                "`{ks}` is not supported (yet) by {ty} `{name}`: {why}; remove it"
+                            ),
+                        );
+                        // It names a PyTorch option, so it was not meant as another one: the
+                        // options not written keep their defaults.
+                        ok = false;
+                        continue;
+                    }
                     None => {
                         let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
                         let mut hint = did_you_mean(&ks, &names);
@@ -383,7 +434,7 @@ pub fn parse_options(
             (None, None) => Slot::Absent,
         })
         .collect();
-    (slots, ok)
+    (slots, ok, !excuse_missing)
 }
 
 /// The parsed options of one layer: each option's value, its default when it was not
@@ -421,6 +472,13 @@ impl Options<'_> {
             Slot::Absent if self.defaults => {
                 default.map(|value| Spanned::at(value, Span::call_site()))
             }
+            _ => None,
+        }
+    }
+    /// Where `padding = "same"` is written, when it is.
+    pub fn same(&self, i: usize) -> Option<Span> {
+        match self.slots.get(i)? {
+            Slot::Given(Value::Same(span)) => Some(*span),
             _ => None,
         }
     }

@@ -113,6 +113,28 @@ pub(super) fn parse_value(
         },
         OptKind::Int => check(usize_of(expr, what, errors)?, errors).map(Value::Int),
         OptKind::Pair => parse_pair(expr, what, &check, errors).map(Value::Pair),
+        OptKind::Padding => match expr {
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Str(s), ..
+            }) => match s.value().as_str() {
+                "same" => Some(Value::Same(s.span())),
+                "valid" => Some(Value::Pair(Spanned {
+                    value: (0, 0),
+                    span: s.span(),
+                })),
+                v => {
+                    errors.push(
+                        s.span(),
+                        format!(
+                            "{what} must be a number, a pair `(h, w)`, \"same\" or \"valid\", found \"{v}\"{}",
+                            did_you_mean(v, &["same", "valid"])
+                        ),
+                    );
+                    None
+                }
+            },
+            _ => parse_pair(expr, what, &check, errors).map(Value::Pair),
+        },
         OptKind::Float(rule) => {
             let v = parse_float(expr, rule, what, errors)?;
             if let Some(r) = &rule.bad {

@@ -53,8 +53,75 @@ fn one_mistake_is_one_error() {
         ),
         (
             quote!(input = [1, 28, 28]),
+            quote!(struct Net { #[layer(padding_mode = "reflect")] conv: Conv2d<1, 6, 5>, flatten: Flatten, fc: Linear<3456, 10> }),
+            "`padding_mode` is not supported (yet) by Conv2d `conv`: cubenet pads with zeros (PyTorch's `padding_mode = \"zeros\"`); remove it",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { conv: Conv2d<1, 6, 5>, #[layer(return_indices = true)] pool: MaxPool2d<2>, flatten: Flatten, fc: Linear<864, 10> }),
+            "`return_indices` is not supported (yet) by MaxPool2d `pool`: the indices of the maxima stay inside the fused kernels; remove it",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { #[layer(affine = false)] bn: BatchNorm2d<1>, flatten: Flatten, fc: Linear<784, 10> }),
+            "`affine` is not supported (yet) by BatchNorm2d `bn`: a BatchNorm always has its weight and bias (PyTorch's `affine = True`); remove it",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { conv: Conv2d<1, 6, 5>, #[layer(inplace = 1)] relu: Relu, flatten: Flatten, fc: Linear<3456, 10> }),
+            "`inplace` of Relu `relu` must be `true` or `false`",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { #[layer(dtype = f64)] fc: Linear<784, 10> }),
+            "`dtype` is not supported (yet) by Linear `fc`: parameters are f32 and live on the device the network is made on; remove it",
+        ),
+        (
+            quote!(input = [1, 14, 14]),
+            quote!(struct Net { conv: Conv2d<1, 6, 1>, pool: MaxPool2d<16>, flatten: Flatten, fc: Linear<6, 10> }),
+            "MaxPool2d `pool`: its 16 x 16 window is larger than its input (`conv` gives 6 x 14 x 14): the output would be empty; use `MaxPool2d<14>` or `AdaptiveAvgPool2d<1>`",
+        ),
+        (
+            quote!(input = [1, 14, 9]),
+            quote!(struct Net { conv: Conv2d<1, 6, 1>, pool: AvgPool2d<{(3, 12)}>, flatten: Flatten, fc: Linear<6, 10> }),
+            "AvgPool2d `pool`: its 3 x 12 window is larger than its input (`conv` gives 6 x 14 x 9): the output would be empty; use `AvgPool2d<{(3, 9)}>` or `AdaptiveAvgPool2d<1>`",
+        ),
+        (
+            // With `padding = 1` meant, fc's 4704 = 6 x 28 x 28 is right: the misspelling must
+            // not be followed by "expected 4056 input features" (6 x 26 x 26, padding 0).
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { #[layer(paddng = 1)] conv: Conv2d<1, 6, 3>, relu: Relu, flatten: Flatten, fc: Linear<4704, 10> }),
+            "unknown option `paddng` for Conv2d `conv` (options: in_channels, out_channels, kernel_size, stride, padding, dilation, bias, groups); did you mean `padding`?",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { #[layer(strid = 2)] conv: Conv2d<1, 6, 3>, pool: MaxPool2d<2>, flatten: Flatten, fc: Linear<216, 10> }),
+            "unknown option `strid` for Conv2d `conv` (options: in_channels, out_channels, kernel_size, stride, padding, dilation, bias, groups); did you mean `stride`?",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { conv: Conv2d<1, 6, 3>, #[layer(strides = 1)] pool: MaxPool2d<2>, flatten: Flatten, fc: Linear<3750, 10> }),
+            "unknown option `strides` for MaxPool2d `pool` (options: kernel_size, stride, padding, ceil_mode); did you mean `stride`?",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { #[layer(padding = "same", stride = 2)] conv: Conv2d<1, 6, 3>, flatten: Flatten, fc: Linear<4704, 10> }),
+            "`padding = \"same\"` of Conv2d `conv` needs stride 1, as in PyTorch (padding='same' is not supported for strided convolutions); give the padding as a number",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { #[layer(padding = "same")] conv: Conv2d<1, 6, {(3, 4)}>, flatten: Flatten, fc: Linear<4704, 10> }),
+            "`padding = \"same\"` of Conv2d `conv` with an even kernel (3 x 4, dilation 1 x 1) is not supported (yet)",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
+            quote!(struct Net { #[layer(padding = "sam")] conv: Conv2d<1, 6, 3>, flatten: Flatten, fc: Linear<4704, 10> }),
+            "`padding` of Conv2d `conv` must be a number, a pair `(h, w)`, \"same\" or \"valid\", found \"sam\"; did you mean `same`?",
+        ),
+        (
+            quote!(input = [1, 28, 28]),
             quote!(struct Net { conv: Conv2D<1, 6, 5>, relu: Relu, flatten: Flatten, fc: Linear<3456, 10> }),
-            "unknown layer type `Conv2D` (layers: Conv2d, MaxPool2d, Linear, Relu, Tanh, Sigmoid, LeakyRelu, Gelu, SiLU, Flatten, BatchNorm2d, BatchNorm1d, Dropout, AvgPool2d, AdaptiveAvgPool2d, BasicBlock); did you mean `Conv2d`?",
+            "unknown layer type `Conv2D` (layers: Conv2d, MaxPool2d, Linear, Relu, Tanh, Sigmoid, LeakyRelu, Gelu, SiLU, Relu6, Hardswish, Flatten, BatchNorm2d, BatchNorm1d, Dropout, AvgPool2d, AdaptiveAvgPool2d, BasicBlock); did you mean `Conv2d`?",
         ),
         (
             quote!(input = [1, 28, 28]),
@@ -201,6 +268,134 @@ fn one_mistake_is_one_error() {
             got[0].starts_with(expected),
             "{item}:\n  got      {}\n  expected {expected}",
             got[0]
+        );
+    }
+}
+
+/// PyTorch's `inplace = True` changes nothing observable (the layer is fused into the kernel
+/// before it), so it is accepted and ignored where PyTorch's module has it; the network is
+/// the same as without it. Sigmoid's module has no `inplace`: there it is an error.
+#[test]
+fn inplace_is_accepted_where_pytorch_has_it() {
+    let with = quote! {
+        struct Net {
+            conv: Conv2d<1, 6, 5>,
+            #[layer(inplace = true)]
+            relu: Relu,
+            #[layer(inplace = false)]
+            drop: Dropout,
+            flatten: Flatten,
+            fc1: Linear<3456, 10>,
+            #[layer(negative_slope = 0.2, inplace = true)]
+            act: LeakyRelu,
+            fc2: Linear<10, 10>,
+            #[layer(inplace = true)]
+            act2: Relu6,
+            fc3: Linear<10, 10>,
+        }
+    };
+    let without = quote! {
+        struct Net {
+            conv: Conv2d<1, 6, 5>,
+            relu: Relu,
+            drop: Dropout,
+            flatten: Flatten,
+            fc1: Linear<3456, 10>,
+            #[layer(negative_slope = 0.2)]
+            act: LeakyRelu,
+            fc2: Linear<10, 10>,
+            act2: Relu6,
+            fc3: Linear<10, 10>,
+        }
+    };
+    let expand = |item: TokenStream| {
+        let item: syn::Item = syn::parse2(item).unwrap();
+        compile(quote!(input = [1, 28, 28]), &item).map(|t| t.to_string())
+    };
+    let with = expand(with).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(with, expand(without).unwrap());
+    let got = errors(
+        quote!(input = [1, 28, 28]),
+        quote!(
+            struct Net {
+                conv: Conv2d<1, 6, 5>,
+                #[layer(inplace = true)]
+                act: Sigmoid,
+                flatten: Flatten,
+                fc: Linear<3456, 10>,
+            }
+        ),
+    );
+    assert_eq!(got, ["Sigmoid `act` takes no options"]);
+}
+
+/// `SUMMARY`'s layer table stays in columns when a type name is longer than the column's
+/// usual width (`AdaptiveAvgPool2d` in the zoo's ResNet-8): every row's type starts, and every
+/// row's `->` stands, at the same place.
+#[test]
+fn summary_columns_line_up() {
+    let (attr, item) = super::zoo_net("ResNet8");
+    let code = pretty(&compile(attr, &item).unwrap());
+    let line = code
+        .lines()
+        .find(|l| l.contains("const SUMMARY"))
+        .expect("no SUMMARY");
+    let lit = &line[line.find('"').unwrap()..=line.rfind('"').unwrap()];
+    let summary = syn::parse_str::<syn::LitStr>(lit).unwrap().value();
+    let rows: Vec<&str> = summary
+        .lines()
+        .skip_while(|l| *l != "layers:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .collect();
+    assert!(
+        rows.iter().any(|r| r.contains("AdaptiveAvgPool2d")),
+        "{summary}"
+    );
+    let arrow: Vec<usize> = rows.iter().map(|r| r.find(" -> ").unwrap()).collect();
+    assert!(arrow.iter().all(|&a| a == arrow[0]), "{summary}");
+    let type_at = |r: &str| {
+        let name_end = 2 + r[2..].find(' ').unwrap();
+        name_end + r[name_end..].find(|c: char| c != ' ').unwrap()
+    };
+    let types: Vec<usize> = rows.iter().map(|r| type_at(r)).collect();
+    assert!(types.iter().all(|&t| t == types[0]), "{summary}");
+}
+
+/// `padding = "same"` keeps the input's size (odd kernels, and even kernels whose dilation
+/// makes `d (k - 1)` even); `"valid"` is no padding.
+#[test]
+fn padding_same_and_valid() {
+    for (conv, features) in [
+        (
+            quote!(#[layer(padding = "same")] conv: Conv2d<1, 6, 5>),
+            6 * 28 * 28,
+        ),
+        (
+            quote!(#[layer(padding = "same", dilation = 2)] conv: Conv2d<1, 6, 4>),
+            6 * 28 * 28,
+        ),
+        (
+            quote!(#[layer(padding = "same", dilation = (3, 1))] conv: Conv2d<1, 6, {(3, 5)}>),
+            6 * 28 * 28,
+        ),
+        (
+            quote!(#[layer(padding = "valid")] conv: Conv2d<1, 6, 5>),
+            6 * 24 * 24,
+        ),
+    ] {
+        let item = quote!(struct Net { #conv, flatten: Flatten, fc: Linear<#features, 10> });
+        assert_eq!(
+            errors(quote!(input = [1, 28, 28]), item.clone()),
+            Vec::<String>::new(),
+            "{item}"
+        );
+        let wrong = features + 1;
+        let item = quote!(struct Net { #conv, flatten: Flatten, fc: Linear<#wrong, 10> });
+        assert_eq!(
+            errors(quote!(input = [1, 28, 28]), item.clone()).len(),
+            1,
+            "{item}"
         );
     }
 }

@@ -3,7 +3,7 @@ use cubenet::prelude::*;
 #[network(input = [1, 12, 12])]
 pub struct Net {
     conv: Conv2d<1, 4, 3>,
-    #[layer(inplace = true)]
+    #[layer(beta = 1.0)]
     silu: SiLU,
     flatten: Flatten,
     fc: Linear<400, 10>,

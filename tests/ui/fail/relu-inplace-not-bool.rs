@@ -1,0 +1,14 @@
+use cubenet::prelude::*;
+
+#[network(input = [1, 28, 28])]
+pub struct Net {
+    conv: Conv2d<1, 6, 5>,
+    #[layer(inplace = "yes")]
+    relu: Relu,
+    flatten: Flatten,
+    fc: Linear<3456, 10>,
+}
+
+fn main() {
+    let _ = Net::KERNELS_PER_STEP;
+}
