@@ -45,7 +45,10 @@ fn main() -> cubenet::Result<()> {
     let mut net = Net::new(&device, 64, 0)?;
     let cfg = TrainConfig::new(1, Sgd::new(0.05).with_momentum(0.9));
     let reports = fit(&mut net, &train_loader, Some(&test_loader), &cfg)?;
-    println!("test accuracy {:.4}", reports[0].test_accuracy.unwrap_or(0.0));
+    println!(
+        "test accuracy {:.4}",
+        reports[0].test_accuracy.unwrap_or(0.0)
+    );
 
     // Save the weights (safetensors, PyTorch's state_dict keys), load them into a new network.
     let path = std::env::temp_dir().join("quickstart.safetensors");
@@ -55,7 +58,10 @@ fn main() -> cubenet::Result<()> {
     reloaded.eval();
 
     // Predict the first 5 test images (normalised as in training), any number of rows.
-    let batch = DataLoader::builder(test).batch_size(5).normalize(norm).build()?;
+    let batch = DataLoader::builder(test)
+        .batch_size(5)
+        .normalize(norm)
+        .build()?;
     let first = batch.epoch(0).next().expect("the test set is not empty");
     let classes = reloaded.predict(&first.images)?;
     println!("predicted {classes:?}, labels {:?}", first.labels);

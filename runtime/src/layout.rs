@@ -132,6 +132,24 @@ impl Layout {
             .find(|p| (p.offset..p.offset + p.numel()).contains(&i))
     }
 
+    /// The number of samples in `images` (`rows x C x H x W`, NCHW).
+    ///
+    /// # Errors
+    /// [`Error::Shape`](crate::Error::Shape) if `images` is empty or not a whole number of
+    /// samples.
+    pub fn rows_of(&self, images: &[f32]) -> crate::Result<usize> {
+        let len = self.input_len();
+        if images.is_empty() || !images.len().is_multiple_of(len) {
+            return Err(crate::Error::Shape(format!(
+                "the batch holds {} floats, which is not a positive multiple of one sample's {} ({:?}, NCHW)",
+                images.len(),
+                len,
+                self.input_shape
+            )));
+        }
+        Ok(images.len() / len)
+    }
+
     /// Floats of one input sample (`C * H * W`).
     pub fn input_len(&self) -> usize {
         self.input_shape.iter().product()

@@ -194,7 +194,7 @@ pub trait Network: Sized {
         targets: impl Into<BatchTargets<'t>>,
     ) -> Result<(usize, f64)> {
         let targets = targets.into();
-        let rows = self.rows_of(images)?;
+        let rows = Self::LAYOUT.rows_of(images)?;
         targets.check(Self::LAYOUT.loss, rows, Self::LAYOUT.classes)?;
         let (len, cap, classes) = (
             Self::LAYOUT.input_len(),
@@ -225,24 +225,6 @@ pub trait Network: Sized {
         Ok((correct, loss))
     }
 
-    /// The number of rows in `images` (`rows x C x H x W`).
-    ///
-    /// # Errors
-    /// [`Error::Shape`](crate::Error::Shape) if `images` is empty or not a whole number of
-    /// samples.
-    fn rows_of(&self, images: &[f32]) -> Result<usize> {
-        let len = Self::LAYOUT.input_len();
-        if images.is_empty() || !images.len().is_multiple_of(len) {
-            return Err(crate::Error::Shape(format!(
-                "the batch holds {} floats, which is not a positive multiple of one sample's {} ({:?}, NCHW)",
-                images.len(),
-                len,
-                Self::LAYOUT.input_shape
-            )));
-        }
-        Ok(images.len() / len)
-    }
-
     /// The logits (`n x classes`, row-major) of a batch of images, in the current mode: in
     /// training mode (the default) BatchNorm uses the batch statistics and updates its
     /// running ones and Dropout is on, as PyTorch's `model(x)`; call [`Network::eval`] first
@@ -256,7 +238,7 @@ pub trait Network: Sized {
     /// [`Error::Shape`](crate::Error::Shape) if `images` is not a whole number of samples;
     /// device errors.
     fn forward(&mut self, images: &[f32]) -> Result<Vec<f32>> {
-        let rows = self.rows_of(images)?;
+        let rows = Self::LAYOUT.rows_of(images)?;
         let (len, cap, classes) = (
             Self::LAYOUT.input_len(),
             self.state().cap(),

@@ -83,16 +83,7 @@ impl NetState {
     /// capacity, or the targets are of the wrong kind for the loss; [`Error::Label`] for a
     /// label that is not a class index (see [`BatchTargets::check`]).
     pub fn upload(&self, images: &[f32], targets: Option<BatchTargets<'_>>) -> Result<usize> {
-        let len = self.layout.input_len();
-        if images.is_empty() || !images.len().is_multiple_of(len) {
-            return Err(Error::Shape(format!(
-                "the batch holds {} floats, which is not a positive multiple of one sample's {} ({:?}, NCHW)",
-                images.len(),
-                len,
-                self.layout.input_shape
-            )));
-        }
-        let n = images.len() / len;
+        let n = self.layout.rows_of(images)?;
         if n > self.cap {
             return Err(Error::Shape(format!(
                 "batch of {n} samples exceeds the capacity of {} this network was created with",
