@@ -40,7 +40,7 @@
 //! ## Layers and options (PyTorch names)
 //! | layer | generic arguments | `#[layer(...)]` options (default) |
 //! |---|---|---|
-//! | `Conv2d` | `in_channels, out_channels, kernel_size` | `stride` (1), `padding` (0; or `"valid"`, or `"same"`: stride 1 and `dilation * (kernel_size - 1)` even), `dilation` (1), `bias` (true), `groups` (1; divides both channel counts, weight `out x in/groups x kh x kw`) |
+//! | `Conv2d` | `in_channels, out_channels, kernel_size` | `stride` (1), `padding` (0; or `"valid"`, or `"same"`: stride 1, one more row or column after than before when `dilation * (kernel_size - 1)` is odd, as in PyTorch), `dilation` (1), `bias` (true), `groups` (1; divides both channel counts, weight `out x in/groups x kh x kw`) |
 //! | `MaxPool2d` | `kernel_size` | `stride` (= kernel_size), `padding` (0, at most half the kernel), `ceil_mode` (false) |
 //! | `Linear` | `in_features, out_features` | `bias` (true) |
 //! | `LeakyRelu` | | `negative_slope` (0.01; must be >= 0) |

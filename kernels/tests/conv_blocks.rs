@@ -82,6 +82,7 @@ fn conv_plain_non_square_kernel() {
         k: (3, 2),
         stride: (1, 1),
         pad: (0, 0),
+        pad_extra: (0, 0),
         dil: (1, 1),
         groups: 1,
         bias: true,
@@ -103,6 +104,7 @@ fn conv_plain_with_first_sgd_step() {
         k: (3, 2),
         stride: (1, 1),
         pad: (0, 0),
+        pad_extra: (0, 0),
         dil: (1, 1),
         groups: 1,
         bias: true,
@@ -131,6 +133,7 @@ fn conv_per_axis_stride_padding_dilation_relu_batch_1() {
         k: (3, 2),
         stride: (2, 1),
         pad: (1, 2),
+        pad_extra: (0, 0),
         dil: (1, 2),
         groups: 1,
         bias: true,
@@ -159,6 +162,7 @@ fn conv_relu_pool_2x2_short_batch_nesterov() {
         k: (3, 3),
         stride: (1, 1),
         pad: (1, 1),
+        pad_extra: (0, 0),
         dil: (1, 1),
         groups: 1,
         bias: false,
@@ -195,6 +199,7 @@ fn conv_relu_overlapping_pool_3_stride_2_short_batch() {
         k: (2, 3),
         stride: (1, 1),
         pad: (0, 0),
+        pad_extra: (0, 0),
         dil: (1, 1),
         groups: 1,
         bias: true,
@@ -213,6 +218,54 @@ fn conv_relu_overlapping_pool_3_stride_2_short_batch() {
     );
 }
 
+/// PyTorch's `padding = "same"` for even kernels pads `total / 2` before and the rest after:
+/// a 2 x 4 kernel (total 1 x 3: 0 x 1 before, 1 x 2 after) keeps 6 x 7 with the tiled
+/// forward; a 2 x 2 kernel (total 1 x 1: all after) keeps 7 x 7 before a pool 3 / 2 whose
+/// last window covers the last conv row and column, with the per-window forward (whose
+/// unchecked path, taken when nothing is padded before, must not run).
+#[test]
+fn conv_same_padding_even_kernel_pads_one_more_after() {
+    for (what, seed, k, pad, hw, pool) in [
+        (
+            "2->3 k 2x4 same (0,1)+(1,1) + relu",
+            13,
+            (2, 4),
+            (0, 1),
+            (6, 7),
+            None,
+        ),
+        (
+            "2->3 k 2x2 same (0,0)+(1,1) + relu + pool 3/2",
+            14,
+            (2, 2),
+            (0, 0),
+            (7, 7),
+            Some(((3, 3), (2, 2), (0, 0))),
+        ),
+    ] {
+        let spec = ConvSpec {
+            c_in: 2,
+            h: hw.0,
+            w: hw.1,
+            c_out: 3,
+            k,
+            stride: (1, 1),
+            pad,
+            pad_extra: (1, 1),
+            dil: (1, 1),
+            groups: 1,
+            bias: true,
+            act: Act::Relu,
+            pool,
+            ceil_mode: false,
+            ocb: 3,
+        };
+        let cs = spec.conv_shape(1);
+        assert_eq!((cs.h_out(), cs.w_out()), hw, "{what}: same size");
+        conv_case(what, seed, spec, 3, 4, SgdArgs::NO_UPDATE);
+    }
+}
+
 #[test]
 fn conv_strided_padded_pool_per_axis_without_relu() {
     let spec = ConvSpec {
@@ -223,6 +276,7 @@ fn conv_strided_padded_pool_per_axis_without_relu() {
         k: (3, 3),
         stride: (2, 2),
         pad: (1, 1),
+        pad_extra: (0, 0),
         dil: (1, 1),
         groups: 1,
         bias: true,
@@ -256,6 +310,7 @@ fn conv_block_with_each_activation() {
             k: (3, 2),
             stride: (2, 1),
             pad: (1, 1),
+            pad_extra: (0, 0),
             dil: (1, 1),
             groups: 1,
             bias: true,
@@ -296,6 +351,7 @@ fn conv_activation_then_pool_with_each_activation() {
             k: (3, 3),
             stride: (1, 1),
             pad: (1, 0),
+            pad_extra: (0, 0),
             dil: (1, 1),
             groups: 1,
             bias: true,
@@ -328,6 +384,7 @@ fn conv_relu_ceil_mode_pool_without_padding() {
         k: (3, 3),
         stride: (1, 1),
         pad: (0, 0),
+        pad_extra: (0, 0),
         dil: (1, 1),
         groups: 1,
         bias: true,
@@ -371,6 +428,7 @@ fn conv_padded_ceil_mode_pool_stride_not_kernel() {
         k: (3, 3),
         stride: (1, 1),
         pad: (1, 1),
+        pad_extra: (0, 0),
         dil: (1, 1),
         groups: 1,
         bias: true,
@@ -406,6 +464,7 @@ fn conv_activation_then_ceil_mode_pool_with_each_activation() {
             k: (3, 3),
             stride: (1, 1),
             pad: (1, 0),
+            pad_extra: (0, 0),
             dil: (1, 1),
             groups: 1,
             bias: true,
@@ -449,6 +508,7 @@ fn grouped_and_depthwise_conv() {
         k: (3, 2),
         stride: (1, 2),
         pad: (1, 1),
+        pad_extra: (0, 0),
         dil: (1, 1),
         groups: 2,
         bias: true,
@@ -473,6 +533,7 @@ fn grouped_and_depthwise_conv() {
         k: (3, 3),
         stride: (1, 1),
         pad: (2, 2),
+        pad_extra: (0, 0),
         dil: (2, 2),
         groups: 3,
         bias: false,

@@ -97,6 +97,7 @@ fn conv2d_backward_matches_finite_differences() {
         kernel: (3, 2),
         stride: (2, 1),
         padding: (1, 2),
+        padding_extra: (0, 0),
         dilation: (1, 2),
         groups: 1,
     };
@@ -116,6 +117,7 @@ fn grouped_conv2d_backward_matches_finite_differences() {
         kernel: (3, 2),
         stride: (1, 2),
         padding: (1, 1),
+        padding_extra: (0, 0),
         dilation: (1, 1),
         groups: 2,
     };
@@ -149,6 +151,7 @@ fn conv_relu_pool_backward_matches_finite_differences() {
         kernel: (3, 3),
         stride: (1, 1),
         padding: (1, 1),
+        padding_extra: (0, 0),
         dilation: (1, 1),
         groups: 1,
     };
@@ -188,6 +191,7 @@ fn conv_relu_ceil_mode_pool_backward_matches_finite_differences() {
         kernel: (3, 3),
         stride: (1, 1),
         padding: (1, 1),
+        padding_extra: (0, 0),
         dilation: (1, 1),
         groups: 1,
     };
@@ -350,6 +354,7 @@ fn conv_activation_pool_backward_matches_finite_differences() {
         kernel: (3, 2),
         stride: (1, 1),
         padding: (1, 0),
+        padding_extra: (0, 0),
         dilation: (1, 1),
         groups: 1,
     };

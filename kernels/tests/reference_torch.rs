@@ -23,6 +23,7 @@ fn conv_shape(case: &serde_json::Value) -> Conv2dShape {
         kernel: (w[2], w[3]),
         stride: pair("stride"),
         padding: pair("padding"),
+        padding_extra: (0, 0),
         dilation: pair("dilation"),
         groups: 1,
     }
@@ -181,6 +182,7 @@ fn relu_and_composites_match_pytorch() {
         kernel: (3, 3),
         stride: (1, 1),
         padding: (1, 1),
+        padding_extra: (0, 0),
         dilation: (1, 1),
         groups: 1,
     };

@@ -56,6 +56,9 @@ pub struct Window {
     pub kernel_size: Pair,
     pub stride: Pair,
     pub padding: Pair,
+    /// Zero rows and columns after the input beyond `padding` (a Conv2d's `padding = "same"`
+    /// with an odd total `d (k - 1)`: 1; else 0).
+    pub padding_extra: (usize, usize),
     pub dilation: Pair,
     /// MaxPool2d's `ceil_mode` (always `false` for a conv): the output size rounds up, a
     /// last window may run past the input's end.
@@ -69,6 +72,7 @@ impl Window {
             kernel_size,
             stride,
             padding,
+            padding_extra: (0, 0),
             dilation: Spanned::at((1, 1), kernel_size.span),
             ceil_mode,
         }

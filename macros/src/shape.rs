@@ -336,6 +336,12 @@ pub fn sizes(
         win.padding.value,
         win.dilation.value,
     );
+    // Padding after beyond `padding` lengthens the input it slides over.
+    let (eh, ew) = win.padding_extra;
+    let (h_pad, w_pad) = (
+        h.map(|h| h.saturating_add(eh)),
+        w.map(|w| w.saturating_add(ew)),
+    );
     let (oh, ow) = if win.ceil_mode {
         (
             h.map(|h| pool_out_size(h, kh, sh, ph, true)),
@@ -343,8 +349,8 @@ pub fn sizes(
         )
     } else {
         (
-            h.map(|h| conv_out_size(h, kh, sh, ph, dh)),
-            w.map(|w| conv_out_size(w, kw, sw, pw, dw)),
+            h_pad.map(|h| conv_out_size(h, kh, sh, ph, dh)),
+            w_pad.map(|w| conv_out_size(w, kw, sw, pw, dw)),
         )
     };
     if !matches!(oh, Some(None)) && !matches!(ow, Some(None)) {

@@ -309,7 +309,11 @@ pub fn conv_forward_unit(
                     let xx = px * cfg.pool.stride_w + wx;
                     let mut v = 0.0f32;
                     if comptime!(
-                        cfg.padding_h == 0 && cfg.padding_w == 0 && !cfg.pool.needs_checks()
+                        cfg.padding_h == 0
+                            && cfg.padding_w == 0
+                            && cfg.padding_extra_h == 0
+                            && cfg.padding_extra_w == 0
+                            && !cfg.pool.needs_checks()
                     ) {
                         // No padding anywhere and no pool window past the conv output's end
                         // (as in floor mode): every window position and every tap is in

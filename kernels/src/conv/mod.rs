@@ -92,6 +92,12 @@ pub struct ConvCfg {
     pub padding_h: usize,
     /// Zero `padding` along W.
     pub padding_w: usize,
+    /// Zero rows after the input beyond `padding_h`: 1 for PyTorch's `padding = "same"` with
+    /// an odd total `dilation_h * (kernel_h - 1)` (`total / 2` before, the rest after), else
+    /// 0. Only `conv_h` and the bounds checks see it: every tap past the input reads zero.
+    pub padding_extra_h: usize,
+    /// Zero columns after the input beyond `padding_w` (see `padding_extra_h`).
+    pub padding_extra_w: usize,
     /// `dilation` along H.
     pub dilation_h: usize,
     /// `dilation` along W.

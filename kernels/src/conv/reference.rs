@@ -21,6 +21,10 @@ pub struct Conv2dShape {
     pub stride: (usize, usize),
     /// Zero `padding` (ph, pw) on both sides.
     pub padding: (usize, usize),
+    /// Zero rows and columns after the input beyond `padding` (eh, ew): PyTorch's
+    /// `padding='same'` puts `total / 2` of an odd total `d (k - 1)` before and one more after
+    /// (`torch.nn.Conv2d._conv_forward` pads with `F.pad` first), so 1 there, else 0.
+    pub padding_extra: (usize, usize),
     /// `dilation` (dh, dw).
     pub dilation: (usize, usize),
     /// `groups`: input and output channels are split into `groups` equal groups, and output
@@ -30,20 +34,20 @@ pub struct Conv2dShape {
 }
 
 impl Conv2dShape {
-    /// Output height: `floor((h_in + 2 ph - dh (kh - 1) - 1) / sh) + 1`.
+    /// Output height: `floor((h_in + 2 ph + eh - dh (kh - 1) - 1) / sh) + 1`.
     pub fn h_out(&self) -> usize {
         out_size(
-            self.h_in,
+            self.h_in + self.padding_extra.0,
             self.kernel.0,
             self.stride.0,
             self.padding.0,
             self.dilation.0,
         )
     }
-    /// Output width: `floor((w_in + 2 pw - dw (kw - 1) - 1) / sw) + 1`.
+    /// Output width: `floor((w_in + 2 pw + ew - dw (kw - 1) - 1) / sw) + 1`.
     pub fn w_out(&self) -> usize {
         out_size(
-            self.w_in,
+            self.w_in + self.padding_extra.1,
             self.kernel.1,
             self.stride.1,
             self.padding.1,

@@ -57,6 +57,9 @@ pub struct ConvSpec {
     pub k: (usize, usize),
     pub stride: (usize, usize),
     pub pad: (usize, usize),
+    /// Zero rows and columns after the input beyond `pad` (`padding = "same"` with an odd
+    /// total: 1).
+    pub pad_extra: (usize, usize),
     pub dil: (usize, usize),
     /// `groups` (divides `c_in` and `c_out`).
     pub groups: usize,
@@ -81,6 +84,7 @@ impl ConvSpec {
             kernel: self.k,
             stride: self.stride,
             padding: self.pad,
+            padding_extra: self.pad_extra,
             dilation: self.dil,
             groups: self.groups,
         }
@@ -200,6 +204,8 @@ impl ConvSpec {
             stride_w: self.stride.1,
             padding_h: self.pad.0,
             padding_w: self.pad.1,
+            padding_extra_h: self.pad_extra.0,
+            padding_extra_w: self.pad_extra.1,
             dilation_h: self.dil.0,
             dilation_w: self.dil.1,
             conv_h: h_conv,

@@ -120,6 +120,7 @@ impl Layer for BasicBlock {
                 kernel_size: (k, k),
                 stride: (s, s),
                 padding: (p, p),
+                padding_extra: (0, 0),
                 dilation: (1, 1),
                 conv_hw: (oh, ow),
                 act: None,

@@ -24,28 +24,32 @@ pub struct Conv2d {
     pub kernel_size: Pair,
     pub stride: Pair,
     pub padding: Pair,
+    /// Padding after beyond `padding` (see [`same_padding`]; 0 but for `"same"`).
+    pub padding_extra: (usize, usize),
     pub dilation: Pair,
     /// `groups`: divides `in_channels` and `out_channels` (checked in [`Layer::infer`]).
     pub groups: Spanned<usize>,
     pub bias: bool,
-    /// Where `padding = "same"` is written (then `padding` is `d (k - 1) / 2` per axis);
-    /// checked in [`Layer::infer`]: stride 1 and an even `d (k - 1)`.
+    /// Where `padding = "same"` is written (then `padding` and `padding_extra` come from
+    /// [`same_padding`]); checked in [`Layer::infer`]: stride 1.
     pub same: Option<proc_macro2::Span>,
 }
 
-/// torch.nn.Conv2d's `padding = "same"`: per axis a total of `d (k - 1)` (PyTorch's
-/// `_conv_padding` puts `total / 2` before and the rest after), here `total / 2` on each side,
-/// which is PyTorch's padding when `total` is even. `None` for a dilated kernel so large that
-/// `d (k - 1)` overflows.
+/// torch.nn.Conv2d's `padding = "same"`: per axis a total of `d (k - 1)`, `total / 2` before
+/// and the rest after (PyTorch's `Conv2d.__init__` / `_conv_forward`: an odd total pads one
+/// more row or column after). Returns (`padding`, on both sides; `padding_extra`, after only:
+/// `total % 2`). `None` for a dilated kernel so large that `d (k - 1)` overflows.
+#[allow(clippy::type_complexity)]
 pub fn same_padding(
     kernel_size: (usize, usize),
     dilation: (usize, usize),
-) -> Option<(usize, usize)> {
+) -> Option<((usize, usize), (usize, usize))> {
     let total = |k: usize, d: usize| d.checked_mul(k.checked_sub(1)?);
-    Some((
-        total(kernel_size.0, dilation.0)? / 2,
-        total(kernel_size.1, dilation.1)? / 2,
-    ))
+    let (th, tw) = (
+        total(kernel_size.0, dilation.0)?,
+        total(kernel_size.1, dilation.1)?,
+    );
+    Some(((th / 2, tw / 2), (th % 2, tw % 2)))
 }
 
 impl Conv2d {
@@ -54,6 +58,7 @@ impl Conv2d {
             kernel_size: self.kernel_size,
             stride: self.stride,
             padding: self.padding,
+            padding_extra: self.padding_extra,
             dilation: self.dilation,
             ceil_mode: false,
         }
@@ -80,17 +85,18 @@ impl Layer for Conv2d {
         let window = (|| {
             let kernel_size = v.pair(2, None)?;
             let dilation = v.pair(5, Some((1, 1)))?;
-            let padding = match same {
-                Some(span) => Spanned {
-                    value: same_padding(kernel_size.value, dilation.value)?,
-                    span,
-                },
-                None => v.pair(4, Some((0, 0)))?,
+            let (padding, padding_extra) = match same {
+                Some(span) => {
+                    let (value, extra) = same_padding(kernel_size.value, dilation.value)?;
+                    (Spanned { value, span }, extra)
+                }
+                None => (v.pair(4, Some((0, 0)))?, (0, 0)),
             };
             Some(Window {
                 kernel_size,
                 stride: v.pair(3, Some((1, 1)))?,
                 padding,
+                padding_extra,
                 dilation,
                 ceil_mode: false,
             })
@@ -104,6 +110,7 @@ impl Layer for Conv2d {
                     kernel_size: w.kernel_size,
                     stride: w.stride,
                     padding: w.padding,
+                    padding_extra: w.padding_extra,
                     dilation: w.dilation,
                     groups,
                     bias,
@@ -148,24 +155,12 @@ impl Layer for Conv2d {
             );
         }
         if let Some(span) = self.same {
-            let (dh, dw) = self.dilation.value;
             if self.stride.value != (1, 1) {
                 // PyTorch: "padding='same' is not supported for strided convolutions".
                 errors.push(
                     span,
                     format!(
                         "`padding = \"same\"` of Conv2d `{}` needs stride 1, as in PyTorch (padding='same' is not supported for strided convolutions); give the padding as a number",
-                        site.name
-                    ),
-                );
-                return Known::Unknown;
-            }
-            let odd = |k: usize, d: usize| d.saturating_mul(k.saturating_sub(1)) % 2 == 1;
-            if odd(kh, dh) || odd(kw, dw) {
-                errors.push(
-                    span,
-                    format!(
-                        "`padding = \"same\"` of Conv2d `{}` with an even kernel ({kh} x {kw}, dilation {dh} x {dw}) is not supported (yet): it pads one more row or column after than before, which cubenet's convolution does not; use an odd kernel",
                         site.name
                     ),
                 );
@@ -209,6 +204,7 @@ impl Layer for Conv2d {
             kernel_size: self.kernel_size.value,
             stride: self.stride.value,
             padding: self.padding.value,
+            padding_extra: self.padding_extra,
             dilation: self.dilation.value,
             conv_hw: (oh, ow),
             act: None,
@@ -232,6 +228,9 @@ pub struct ConvBlock {
     pub kernel_size: (usize, usize),
     pub stride: (usize, usize),
     pub padding: (usize, usize),
+    /// Zero rows and columns after the input beyond `padding` (`padding = "same"` with an
+    /// odd total: 1).
+    pub padding_extra: (usize, usize),
     pub dilation: (usize, usize),
     /// The conv's output size (before the pool).
     pub conv_hw: (usize, usize),
@@ -456,6 +455,7 @@ impl BlockOp for ConvBlock {
         let (kernel_h, kernel_w) = self.kernel_size;
         let (stride_h, stride_w) = self.stride;
         let (padding_h, padding_w) = self.padding;
+        let (padding_extra_h, padding_extra_w) = self.padding_extra;
         let (dilation_h, dilation_w) = self.dilation;
         let (conv_h, conv_w) = self.conv_hw;
         let (out_h, out_w) = self.out_hw;
@@ -487,6 +487,7 @@ impl BlockOp for ConvBlock {
                 in_h: #in_h, in_w: #in_w,
                 kernel_h: #kernel_h, kernel_w: #kernel_w, stride_h: #stride_h, stride_w: #stride_w,
                 padding_h: #padding_h, padding_w: #padding_w,
+                padding_extra_h: #padding_extra_h, padding_extra_w: #padding_extra_w,
                 dilation_h: #dilation_h, dilation_w: #dilation_w,
                 conv_h: #conv_h, conv_w: #conv_w, act: #act, pool: #pool,
                 out_h: #out_h, out_w: #out_w, bias: #bias, w_off: #w_off, b_off: #b_off,

@@ -110,11 +110,6 @@ fn one_mistake_is_one_error() {
         ),
         (
             quote!(input = [1, 28, 28]),
-            quote!(struct Net { #[layer(padding = "same")] conv: Conv2d<1, 6, {(3, 4)}>, flatten: Flatten, fc: Linear<4704, 10> }),
-            "`padding = \"same\"` of Conv2d `conv` with an even kernel (3 x 4, dilation 1 x 1) is not supported (yet)",
-        ),
-        (
-            quote!(input = [1, 28, 28]),
             quote!(struct Net { #[layer(padding = "sam")] conv: Conv2d<1, 6, 3>, flatten: Flatten, fc: Linear<4704, 10> }),
             "`padding` of Conv2d `conv` must be a number, a pair `(h, w)`, \"same\" or \"valid\", found \"sam\"; did you mean `same`?",
         ),
@@ -362,11 +357,23 @@ fn summary_columns_line_up() {
     assert!(types.iter().all(|&t| t == types[0]), "{summary}");
 }
 
-/// `padding = "same"` keeps the input's size (odd kernels, and even kernels whose dilation
-/// makes `d (k - 1)` even); `"valid"` is no padding.
+/// `padding = "same"` keeps the input's size (odd kernels; even kernels, where PyTorch pads
+/// one more row or column after; dilated ones); `"valid"` is no padding.
 #[test]
 fn padding_same_and_valid() {
     for (conv, features) in [
+        (
+            quote!(#[layer(padding = "same")] conv: Conv2d<1, 6, 4>),
+            6 * 28 * 28,
+        ),
+        (
+            quote!(#[layer(padding = "same")] conv: Conv2d<1, 6, {(2, 3)}>),
+            6 * 28 * 28,
+        ),
+        (
+            quote!(#[layer(padding = "same", dilation = 3)] conv: Conv2d<1, 6, 2>),
+            6 * 28 * 28,
+        ),
         (
             quote!(#[layer(padding = "same")] conv: Conv2d<1, 6, 5>),
             6 * 28 * 28,
@@ -546,4 +553,18 @@ fn hostile_input_never_panics() {
             let _ = network(attr.clone(), item.clone());
         }
     }
+}
+
+/// PyTorch's split of `padding = "same"` (`Conv2d.__init__`: `total = d (k - 1)`, `total / 2`
+/// before, the rest after): (padding on both sides, one more after).
+#[test]
+fn same_padding_splits_the_total_as_pytorch() {
+    use crate::layers::conv2d::same_padding;
+    assert_eq!(same_padding((5, 5), (1, 1)), Some(((2, 2), (0, 0))));
+    assert_eq!(same_padding((4, 4), (1, 1)), Some(((1, 1), (1, 1))));
+    assert_eq!(same_padding((2, 3), (1, 1)), Some(((0, 1), (1, 0))));
+    assert_eq!(same_padding((3, 4), (2, 2)), Some(((2, 3), (0, 0))));
+    assert_eq!(same_padding((2, 2), (3, 1)), Some(((1, 0), (1, 1))));
+    assert_eq!(same_padding((1, 1), (1, 1)), Some(((0, 0), (0, 0))));
+    assert_eq!(same_padding((3, 3), (usize::MAX, 1)), None);
 }
