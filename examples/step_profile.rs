@@ -7,7 +7,9 @@
 //! With `CUBENET_PROFILE=1` every launch is synchronised and timed (per-kernel table);
 //! without it only the whole-step throughput is printed, on one machine-readable line.
 //! `--plan` prints every training kernel's units and longest loop per unit on each target
-//! row instead.
+//! row instead. `--graph` replays the repeated steps as recorded device graphs
+//! (`NetState::set_graph_capture`; a CUDA graph on CUDA, wgpu's own on wgpu, none on the cpu
+//! runtime: the line then says `graph_replays=0`).
 use std::time::Instant;
 
 use clap::Parser;
@@ -31,6 +33,9 @@ struct Args {
     /// target row, at `--batch-size`) and exit.
     #[arg(long)]
     plan: bool,
+    /// Record the step as a device graph and replay it (see the module docs).
+    #[arg(long)]
+    graph: bool,
 }
 
 fn main() -> cubenet::Result<()> {
@@ -54,6 +59,7 @@ fn bench<N: Network>(args: &Args, name: &str) -> cubenet::Result<()> {
     }
     let device = cubenet::default_device();
     let mut net = N::new(&device, args.batch_size, 0)?;
+    net.state_mut().set_graph_capture(args.graph);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     let len: usize = N::LAYOUT.input_shape.iter().product();
     let x: Vec<f32> = (0..args.batch_size * len)
@@ -99,11 +105,12 @@ fn bench<N: Network>(args: &Args, name: &str) -> cubenet::Result<()> {
         }
     }
     println!(
-        "net={name} device={} batch={} samples_per_s={sps:.1} ms_per_step={:.1} gflops={gflops:.3} kernels_per_step={}",
+        "net={name} device={} batch={} samples_per_s={sps:.1} ms_per_step={:.1} gflops={gflops:.3} kernels_per_step={} graph_replays={}",
         net.state().client().name(),
         args.batch_size,
         1e3 * secs / args.steps as f64,
-        N::KERNELS_PER_STEP
+        N::KERNELS_PER_STEP,
+        net.state().graph_replays()
     );
     Ok(())
 }

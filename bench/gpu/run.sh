@@ -10,7 +10,8 @@
 #   3. measures the GPU's fp32 matmul peak as PyTorch reaches it (bench/peak.py, TF32 off);
 #   4. times the training step of the four networks (lenet5, cifar, bn = FashionBn,
 #      resnet8 = ResNet8) at batch 128 and 1024: cubenet (the binary built with
-#      `--features cuda`), PyTorch eager and PyTorch torch.compile, one after the other;
+#      `--features cuda`, launching its kernels, then replaying the step as a CUDA graph,
+#      `--graph`), PyTorch eager and PyTorch torch.compile, one after the other;
 #   5. prints one table (markdown), plus `nvidia-smi -L` and the versions above it.
 #
 #   bench/gpu/run.sh [steps]      (default 50 timed steps after 3 warm-up steps)
@@ -82,6 +83,8 @@ for net in "${nets[@]}"; do
     for bs in "${batches[@]}"; do
         c="$("$bin/step_profile" --net "$net" --batch-size "$bs" --steps "$steps" | tail -n 1)"
         echo "cubenet: $c" >&2
+        gr="$("$bin/step_profile" --graph --net "$net" --batch-size "$bs" --steps "$steps" | tail -n 1)" || gr="samples_per_s=n/a"
+        echo "cubenet graph: $gr" >&2
         dev="$(echo "$c" | field device)"
         case "${dev,,}" in *cuda*) ;; *) echo "run.sh: cubenet ran on '$dev', not CUDA" >&2; exit 1 ;; esac
         e="$("$py" bench/pytorch_step.py --device cuda --net "$net" --batch-size "$bs" --steps "$steps")"
@@ -93,19 +96,20 @@ for net in "${nets[@]}"; do
         fi
         echo "pytorch: $t" >&2
         cs="$(echo "$c" | field samples_per_s)"
+        gs="$(echo "$gr" | field samples_per_s)"
         es="$(echo "$e" | field samples_per_s)"
         ts="$(echo "$t" | field samples_per_s)"
         [[ -n "$ts" ]] || ts="n/a"
         g="$(echo "$c" | field gflops)"
         ratio="$(awk -v c="$cs" -v e="$es" 'BEGIN {printf "%.2f", c / e}')"
         pct="$(awk -v g="$g" -v p="$peak" 'BEGIN {if (p + 0 > 0) printf "%.2f", 100 * g / p; else print "n/a"}')"
-        row="| $net | $bs | $cs | $es | $ts | $ratio | $g | $pct | $(echo "$c" | field kernels_per_step) |"
+        row="| $net | $bs | $cs | $gs | $es | $ts | $ratio | $g | $pct | $(echo "$c" | field kernels_per_step) |"
         echo "row: $row" >&2
         rows+=("$row")
     done
 done
 
 echo "## training step, samples/s ($steps steps after 3 warm-up, fp32, SGD momentum; reference check: $check; fp32 matmul peak ${peak:-n/a} GFLOP/s)"
-echo "| net | batch | cubenet (cuda) | PyTorch eager | PyTorch torch.compile | cubenet / eager | cubenet GFLOP/s | % of peak | kernels/step |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| net | batch | cubenet (cuda) | cubenet, CUDA graph | PyTorch eager | PyTorch torch.compile | cubenet / eager | cubenet GFLOP/s | % of peak | kernels/step |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"

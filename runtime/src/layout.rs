@@ -117,6 +117,9 @@ pub struct Layout {
     /// single value per channel and sample (BatchNorm1d, or a 1x1 plane), as PyTorch
     /// requires more than one value per channel to compute a variance.
     pub min_train_batch: usize,
+    /// The network has a Dropout layer: its training kernels read the per-step seed
+    /// ([`crate::NetState::launch_seed`]).
+    pub dropout: bool,
     /// Floats of the `part` arena (the weight gradients' per-chunk partial sums) per sample
     /// of batch capacity: the arena holds `part_a * cap + part_b`.
     pub part_a: usize,

@@ -62,6 +62,12 @@ pub struct TrainConfig {
     pub stop: StopFlag,
     /// Stop, as for `stop`, once the run has taken this many optimiser steps in total.
     pub max_steps: Option<u64>,
+    /// Replay repeated training steps as recorded device graphs (a CUDA graph on CUDA; wgpu
+    /// records its own; cubecl's cpu runtime has none and launches as usual): see
+    /// [`NetState::set_graph_capture`](crate::NetState::set_graph_capture). Off by default.
+    /// `true` turns it on for the network (it stays on after `fit`); the results are the
+    /// same bit for bit.
+    pub graph_capture: bool,
 }
 
 impl TrainConfig {
@@ -83,6 +89,7 @@ impl TrainConfig {
             resume: None,
             stop: StopFlag::new(),
             max_steps: None,
+            graph_capture: false,
         }
     }
 }
@@ -184,6 +191,9 @@ pub fn fit<N: Network>(
     }
     crate::schedule::validate(cfg.lr_schedule, cfg.cosine, cfg.warmup).map_err(Error::Config)?;
     net.train();
+    if cfg.graph_capture {
+        net.state_mut().set_graph_capture(true);
+    }
     let mut run = match &cfg.resume {
         Some(path) => {
             let run = resume::load(path, net, train)?;

@@ -27,7 +27,7 @@ pub fn fallback(
             const LAYOUT: ::cubenet::__private::Layout = ::cubenet::__private::Layout {
                 input_shape: [1, 1, 1], classes: 1, params: &[], num_params: 0, blocks: &[], acts_per_sample: 0,
                 idx_per_sample: 0, input_act: 0, loss_act: 0, loss: ::cubenet::__private::kernels::Loss::cross_entropy(0.0), target_act: 0, logits_act: 0, label_idx: 0, correct_idx: 0,
-                buffers: &[], num_bufs: 0, batch_norms: &[], min_train_batch: 1, part_a: 0, part_b: 0,
+                buffers: &[], num_bufs: 0, batch_norms: &[], min_train_batch: 1, dropout: false, part_a: 0, part_b: 0,
             };
             const KERNELS_PER_STEP: usize = 0;
             const KERNELS_PER_EVAL: usize = 0;

@@ -75,6 +75,7 @@ pub fn layout(plan: &Plan) -> TokenStream {
     let (label_idx, correct_idx) = (plan.label_idx, plan.correct_idx);
     let (loss, target_act) = (super::loss_tokens(plan.loss), plan.target_act);
     let (part_a, part_b) = (plan.part_a, plan.part_b);
+    let dropout = blocks.iter().any(|b| b.op.cfg_type() == "DropoutCfg");
     quote! {
         ::cubenet::__private::Layout {
             input_shape: [#c, #h, #w],
@@ -95,6 +96,7 @@ pub fn layout(plan: &Plan) -> TokenStream {
             num_bufs: #num_bufs,
             batch_norms: &[#(#batch_norms),*],
             min_train_batch: #min_train_batch,
+            dropout: #dropout,
             part_a: #part_a,
             part_b: #part_b,
         }

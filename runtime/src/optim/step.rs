@@ -266,14 +266,14 @@ fn step_inner(
         // The update fused into the weight-gradient kernels.
         (Optimizer::Sgd(sgd), None) => {
             let args = state.step_args(sgd);
-            launch_train(state, n, args);
+            state.launch_step(n, args, &launch_train)?;
             if check {
                 stamp = Some(state.launch_finite_check());
             }
         }
         // Gradients first, then one update pass over the arena.
         _ => {
-            launch_train(state, n, StepArgs::NO_UPDATE);
+            state.launch_step(n, StepArgs::NO_UPDATE, &launch_train)?;
             let scale = match clip_grad_norm {
                 Some(max_norm) => {
                     let g = state.read_grads()?;

@@ -14,10 +14,14 @@ use crate::error::{Error, Result};
 use crate::layout::{Init, Layout};
 use crate::profile::Profile;
 
+pub mod graph;
 mod io;
 
 /// The device buffers of one network instance, allocated once for a batch capacity.
 pub struct NetState {
+    /// Training steps recorded as device graphs (`graph`); first, so that they are dropped
+    /// before the arenas they replay on.
+    graphs: graph::StepGraphs,
     client: Client,
     layout: Layout,
     cap: usize,
@@ -141,6 +145,7 @@ impl NetState {
             finite_flag,
             finite_stamp: 0,
             reads: Cell::new(0),
+            graphs: graph::StepGraphs::default(),
         })
     }
 
@@ -173,6 +178,8 @@ impl NetState {
     pub fn set_cube_dim(&mut self, units: u32) {
         let max = self.client.properties().hardware.max_units_per_cube;
         self.cube_dim = units.clamp(1, max.max(1));
+        // Recorded steps hold the old launch geometry.
+        self.clear_graphs();
     }
 
     /// Launch geometry for `units` units: 1-D cubes of up to `cube_dim` units, smaller when
