@@ -9,7 +9,10 @@
 //! `--plan` prints every training kernel's units and longest loop per unit on each target
 //! row instead. `--graph` replays the repeated steps as recorded device graphs
 //! (`NetState::set_graph_capture`; a CUDA graph on CUDA, wgpu's own on wgpu, none on the cpu
-//! runtime: the line then says `graph_replays=0`).
+//! runtime: the line then says `graph_replays=0`). `--check-graph` trains two copies of the
+//! network for `--steps` steps on the same batches, one launching its kernels and one
+//! replaying graphs, and fails unless every loss and every `state_dict` value agree bit for
+//! bit (`bench/gpu/run.sh` runs it on CUDA).
 use std::time::Instant;
 
 use clap::Parser;
@@ -36,6 +39,10 @@ struct Args {
     /// Record the step as a device graph and replay it (see the module docs).
     #[arg(long)]
     graph: bool,
+    /// Check that replayed graphs give bitwise the losses and weights of launched kernels
+    /// (see the module docs) and exit.
+    #[arg(long)]
+    check_graph: bool,
 }
 
 fn main() -> cubenet::Result<()> {
@@ -57,17 +64,13 @@ fn bench<N: Network>(args: &Args, name: &str) -> cubenet::Result<()> {
         print!("net={name}\n{}", N::plan_table(args.batch_size));
         return Ok(());
     }
+    if args.check_graph {
+        return check_graph::<N>(args, name);
+    }
     let device = cubenet::default_device();
     let mut net = N::new(&device, args.batch_size, 0)?;
     net.state_mut().set_graph_capture(args.graph);
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-    let len: usize = N::LAYOUT.input_shape.iter().product();
-    let x: Vec<f32> = (0..args.batch_size * len)
-        .map(|_| rng.random_range(-1.0..1.0))
-        .collect();
-    let y: Vec<u32> = (0..args.batch_size)
-        .map(|_| rng.random_range(0..10))
-        .collect();
+    let (x, y) = batch::<N>(args.batch_size, 1);
     let sgd = Sgd::new(0.01).with_momentum(0.9);
     for _ in 0..3 {
         net.train_step(&x, &y, &sgd)?;
@@ -113,4 +116,61 @@ fn bench<N: Network>(args: &Args, name: &str) -> cubenet::Result<()> {
         net.state().graph_replays()
     );
     Ok(())
+}
+
+/// A batch of `n` random images in [-1, 1) and labels 0..10, drawn from `seed`.
+fn batch<N: Network>(n: usize, seed: u64) -> (Vec<f32>, Vec<u32>) {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let len: usize = N::LAYOUT.input_shape.iter().product();
+    let x = (0..n * len).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let y = (0..n).map(|_| rng.random_range(0..10)).collect();
+    (x, y)
+}
+
+/// `--check-graph`: the losses and `state_dict` (as bits) of `--steps` (at least 6) SGD steps
+/// on batches that change every step (the last three of half the size, so that both sizes
+/// replay), launched and replayed.
+fn check_graph<N: Network>(args: &Args, name: &str) -> cubenet::Result<()> {
+    let device = cubenet::default_device();
+    let sgd = Sgd::new(0.01).with_momentum(0.9);
+    let run = |graph: bool| -> cubenet::Result<(Vec<u32>, Vec<u32>, u64)> {
+        let mut net = N::new(&device, args.batch_size, 0)?;
+        net.state_mut().set_graph_capture(graph);
+        let mut losses = Vec::new();
+        let steps = args.steps.max(6);
+        for step in 0..steps {
+            let n = if step + 3 >= steps {
+                (args.batch_size / 2).max(1)
+            } else {
+                args.batch_size
+            };
+            let (x, y) = batch::<N>(n, 100 + step as u64);
+            losses.push(net.train_step(&x, &y, &sgd)?.to_bits());
+        }
+        let state = net
+            .state_dict()?
+            .iter()
+            .flat_map(|t| t.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+            .collect();
+        Ok((losses, state, net.state().graph_replays()))
+    };
+    let (launched, replayed) = (run(false)?, run(true)?);
+    let same = launched.0 == replayed.0 && launched.1 == replayed.1;
+    println!(
+        "net={name} device={} batch={} graph_check={} graph_replays={}",
+        cubenet::describe(&device)?
+            .split(' ')
+            .next()
+            .unwrap_or_default(),
+        args.batch_size,
+        if same { "identical" } else { "DIFFERENT" },
+        replayed.2
+    );
+    if same {
+        Ok(())
+    } else {
+        Err(cubenet::Error::Device(format!(
+            "{name}: replayed graphs gave other losses or weights than launched kernels"
+        )))
+    }
 }

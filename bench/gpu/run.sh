@@ -5,6 +5,8 @@
 #      (LeNet-5 and the CIFAR LeNet: logits, loss, every gradient and two SGD steps, 1e-4)
 #      and tests/parity_norm.rs (BatchNorm2d/1d, pools, torchvision BasicBlock ResNets, in
 #      training and eval mode);
+#      and step_profile --check-graph per net (10 SGD steps launched and replayed as CUDA
+#      graphs must give bitwise the same losses and weights);
 #   2. prints step_profile's launch plan (`--plan`: units and longest loop of every training
 #      kernel, per target row) of each network at batch 128;
 #   3. measures the GPU's fp32 matmul peak as PyTorch reaches it (bench/peak.py, TF32 off);
@@ -64,6 +66,15 @@ for t in "${checks[@]}"; do
         echo "$t: FAILED"
     fi
     tail -n 20 "$bin/$t.log"
+done
+
+for net in "${nets[@]}"; do
+    if g="$("$bin/step_profile" --check-graph --net "$net" --batch-size 32 --steps 10 2>&1 | tail -n 1)"; then
+        echo "graph check: $g"
+    else
+        check="FAILED"
+        echo "graph check FAILED: $g"
+    fi
 done
 
 echo "## launch plan at batch $plan_batch (step_profile --plan)"
