@@ -92,8 +92,10 @@ pub fn summary(decl: &NetDecl, shapes: &[Option<Shaped>], plan: &Plan, name: &st
             .join(" | ")
     };
     let _ = writeln!(s, "training step: {} kernel launches", plan.train.len());
+    // Numbers right-aligned, so that the names line up past 9 kernels.
+    let w = plan.train.len().to_string().len();
     for (i, k) in plan.train.iter().enumerate() {
-        let _ = writeln!(s, "  {}. {:<22} {}", i + 1, k.name, describe(&k.jobs));
+        let _ = writeln!(s, "  {:>w$}. {:<22} {}", i + 1, k.name, describe(&k.jobs));
     }
     let _ = writeln!(s, "evaluation: {} kernel launches", plan.eval.len());
     let _ = writeln!(
