@@ -158,7 +158,11 @@ impl NetState {
                 }
                 self.graphs.graphs.push((key, thread, graph));
             }
-            // The warm-up ran the step; only the recording failed. Launch from now on.
+            // The warm-up ran the step; only the recording failed. Launch from now on. (cubecl
+            // marks the buffers the refused recording claimed with its error, so a read of
+            // them before a kernel writes them again reports it: the step's loss read then
+            // fails with that error rather than returning a value. Not seen on wgpu or in
+            // tests; a failure that could not be induced here.)
             Err(_) => self.graphs.unsupported = true,
         }
         Ok(())
