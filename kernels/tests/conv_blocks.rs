@@ -152,6 +152,57 @@ fn conv_per_axis_stride_padding_dilation_relu_batch_1() {
     );
 }
 
+/// Unpadded convs whose every tap lies inside the input (`ConvCfg::taps_inside`), where the
+/// cpu target's weight-gradient unit reads the taps straight from the input rows: strided and
+/// dilated on both axes with 4 rows of 4 columns packed in one lane group (and a last input
+/// column no tap reads), and 20-column rows over two lane groups (the second one 4 lanes).
+#[test]
+fn conv_unpadded_taps_read_directly_strided_dilated_and_wide_rows() {
+    for (what, seed, c, hw, k, stride, dil, groups) in [
+        (
+            "4->6 groups 2, 17x10, k 3x2, stride (2,2), dil (1,2) + relu",
+            21,
+            (4, 6),
+            (17, 10),
+            (3, 2),
+            (2, 2),
+            (1, 2),
+            2,
+        ),
+        (
+            "3->4, 8x24, k 5x5 + relu",
+            22,
+            (3, 4),
+            (8, 24),
+            (5, 5),
+            (1, 1),
+            (1, 1),
+            1,
+        ),
+    ] {
+        let spec = ConvSpec {
+            c_in: c.0,
+            h: hw.0,
+            w: hw.1,
+            c_out: c.1,
+            k,
+            stride,
+            pad: (0, 0),
+            pad_extra: (0, 0),
+            dil,
+            groups,
+            bias: true,
+            act: Act::Relu,
+            pool: NO_POOL,
+            ceil_mode: false,
+            ocb: 1,
+        };
+        let cfg = spec.cfg_tiled(true);
+        assert!(cfg.taps_inside(), "{what}: every tap inside");
+        conv_case(what, seed, spec, 3, 4, SgdArgs::NO_UPDATE);
+    }
+}
+
 #[test]
 fn conv_relu_pool_2x2_short_batch_nesterov() {
     let spec = ConvSpec {

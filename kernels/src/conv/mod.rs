@@ -271,6 +271,18 @@ impl ConvCfg {
 
     // ---- weight gradient ----
 
+    /// Whether every tap of every conv position lies inside the input (no padding on any
+    /// side, and the last position's window ends inside): the `cpu` weight-gradient unit
+    /// then reads its taps straight from the input rows, skipping the bound-checked staging.
+    pub const fn taps_inside(&self) -> bool {
+        self.padding_h == 0
+            && self.padding_w == 0
+            && self.padding_extra_h == 0
+            && self.padding_extra_w == 0
+            && (self.conv_h - 1) * self.stride_h + (self.kernel_h - 1) * self.dilation_h < self.in_h
+            && (self.conv_w - 1) * self.stride_w + (self.kernel_w - 1) * self.dilation_w < self.in_w
+    }
+
     /// Conv rows side by side in one group of [`LANES`] weight-gradient lanes: for a plane
     /// narrower than `LANES`, the largest divisor of `chunk_rows` whose rows fit `LANES`
     /// lanes, else 1.
