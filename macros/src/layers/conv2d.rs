@@ -254,26 +254,49 @@ impl ConvBlock {
                 && self.out_hw.1 * p.kernel_size.1 <= self.conv_hw.1
         })
     }
-    /// Conv rows per weight-gradient chunk: the most rows of at most [`CHUNK_POSITIONS`]
-    /// positions that divide the conv height. Shapes only, never the target: it fixes the
+    /// Conv positions per weight-gradient chunk: the longest of [`CHUNK_POSITIONS`] whose
+    /// chunks still give the `gpu` row (one partial-sum unit per parameter and chunk) at
+    /// least [`GPU_MIN_UNITS`] units at batch [`GPU_REFERENCE_BATCH`], else the shortest.
+    /// Longer chunks mean fewer units and fewer partial sums to add (CifarLeNet's conv1 at
+    /// 784 positions instead of 392: its weight gradient 0.94 -> 0.80 ms per step on the
+    /// `cpu` row); LeNet-5's layers keep 512. Shapes only, never the target: it fixes the
     /// summation order.
+    fn chunk_positions(&self) -> usize {
+        let units = |p: usize| {
+            GPU_REFERENCE_BATCH.div_ceil(self.chunk_samples_of(p))
+                * (self.conv_hw.0 / self.chunk_rows_of(p))
+                * self.num_params()
+        };
+        CHUNK_POSITIONS
+            .into_iter()
+            .find(|&p| units(p) >= GPU_MIN_UNITS)
+            .unwrap_or(CHUNK_POSITIONS[CHUNK_POSITIONS.len() - 1])
+    }
+    /// Conv rows per weight-gradient chunk: the most rows of at most
+    /// [`Self::chunk_positions`] positions that divide the conv height.
     fn chunk_rows(&self) -> usize {
+        self.chunk_rows_of(self.chunk_positions())
+    }
+    /// Samples per weight-gradient chunk: whole planes of as many samples as fit
+    /// [`Self::chunk_positions`] when a chunk is a whole plane.
+    fn chunk_samples(&self) -> usize {
+        self.chunk_samples_of(self.chunk_positions())
+    }
+    fn chunk_rows_of(&self, positions: usize) -> usize {
         let (h, w) = self.conv_hw;
         // Rows packed side by side in one group of 16 lanes (`rows_per_lane_group`).
         let packed = if w < 16 && 16 % w == 0 { 16 / w } else { 1 };
-        let fits = |r: &usize| h % r == 0 && r * w <= CHUNK_POSITIONS;
+        let fits = |r: &usize| h % r == 0 && r * w <= positions;
         (1..=h)
             .rev()
             .find(|r| fits(r) && r % packed == 0)
             .or_else(|| (1..=h).rev().find(fits))
             .unwrap_or(1)
     }
-    /// Samples per weight-gradient chunk: whole planes of as many samples as fit
-    /// [`CHUNK_POSITIONS`] when a chunk is a whole plane (shapes only, like `chunk_rows`).
-    fn chunk_samples(&self) -> usize {
+    fn chunk_samples_of(&self, positions: usize) -> usize {
         let (h, w) = self.conv_hw;
-        if self.chunk_rows() == h {
-            (CHUNK_POSITIONS / (h * w).max(1)).max(1)
+        if self.chunk_rows_of(positions) == h {
+            (positions / (h * w).max(1)).max(1)
         } else {
             1
         }
@@ -360,8 +383,14 @@ impl ConvBlock {
     }
 }
 
-/// The most conv positions in one weight-gradient chunk.
-const CHUNK_POSITIONS: usize = 512;
+/// The most conv positions in one weight-gradient chunk, longest first (see
+/// `ConvBlock::chunk_positions`).
+const CHUNK_POSITIONS: [usize; 3] = [2048, 1024, 512];
+/// The fewest units a heavy `gpu`-row kernel should launch (issue 14's floor; an H200 runs
+/// about 270k threads at once).
+const GPU_MIN_UNITS: usize = 32_768;
+/// The batch size at which [`GPU_MIN_UNITS`] is asked for.
+const GPU_REFERENCE_BATCH: usize = 128;
 
 impl BlockOp for ConvBlock {
     fn label(&self) -> &'static str {
