@@ -206,6 +206,39 @@ fn linear_blocked_relu_odd_short_batch() {
     );
 }
 
+/// Wider than one vector: on the cpu runtime the vector layout's forward units take 16
+/// outputs, here two whole tiles and a last one of 8 (clamped), and its input- and
+/// weight-gradient units a tile of 12 of 16 inputs; the batch sum runs over two blocks
+/// (37 = 32 + 5 samples).
+#[test]
+fn linear_wider_than_a_vector_relu_two_sum_blocks() {
+    let spec = LinearSpec {
+        in_f: 12,
+        out_f: 40,
+        act: Act::Relu,
+        bias: true,
+        rb: 4,
+        ob: 8,
+        ib: 4,
+        k_splits: 1,
+    };
+    let sgd = SgdArgs {
+        lr: 0.1,
+        momentum: 0.9,
+        dampening: 0.0,
+        weight_decay: 0.01,
+        flags: 0,
+    };
+    linear_case(
+        "linear 12->40 + relu, ob 8 ib 4, n 37 of cap 40",
+        15,
+        spec,
+        37,
+        40,
+        sgd,
+    );
+}
+
 #[test]
 fn linear_no_bias_relu_batch_1_first_sgd_step() {
     let spec = LinearSpec {
