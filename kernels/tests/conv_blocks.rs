@@ -370,13 +370,7 @@ fn conv_block_with_each_activation() {
             ceil_mode: false,
             ocb: 2,
         };
-        let sgd = SgdArgs {
-            lr: 0.1,
-            momentum: 0.9,
-            dampening: 0.0,
-            weight_decay: 0.01,
-            flags: 0,
-        };
+        let sgd = SgdArgs::MOMENTUM;
         conv_case(
             &format!("2->4 k (3,2) s (2,1) p 1 + {act:?}, n 3 of cap 4"),
             40 + i as u64,
@@ -544,13 +538,7 @@ fn conv_activation_then_ceil_mode_pool_with_each_activation() {
 /// is `out x in / groups x kh x kw` (torch.nn.Conv2d).
 #[test]
 fn grouped_and_depthwise_conv() {
-    let sgd = SgdArgs {
-        lr: 0.1,
-        momentum: 0.9,
-        dampening: 0.0,
-        weight_decay: 0.01,
-        flags: 0,
-    };
+    let sgd = SgdArgs::MOMENTUM;
     let grouped = ConvSpec {
         c_in: 4,
         h: 9,

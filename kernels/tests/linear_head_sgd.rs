@@ -222,13 +222,7 @@ fn linear_wider_than_a_vector_relu_two_sum_blocks() {
         ib: 4,
         k_splits: 1,
     };
-    let sgd = SgdArgs {
-        lr: 0.1,
-        momentum: 0.9,
-        dampening: 0.0,
-        weight_decay: 0.01,
-        flags: 0,
-    };
+    let sgd = SgdArgs::MOMENTUM;
     linear_case(
         "linear 12->40 + relu, ob 8 ib 4, n 37 of cap 40",
         15,

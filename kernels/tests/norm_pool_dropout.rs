@@ -639,13 +639,7 @@ fn batch_norm2d_train_residual_relu_momentum_step() {
         pool: None,
         skip: true,
     };
-    let sgd = SgdArgs {
-        lr: 0.1,
-        momentum: 0.9,
-        dampening: 0.0,
-        weight_decay: 0.01,
-        flags: 0,
-    };
+    let sgd = SgdArgs::MOMENTUM;
     norm_case(
         "BatchNorm2d 2x4x7 + skip + Relu, SGD step",
         30,

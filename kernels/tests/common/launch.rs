@@ -26,6 +26,15 @@ impl SgdArgs {
         weight_decay: 0.0,
         flags: SgdFlags::NO_UPDATE,
     };
+    /// A plain momentum step with weight decay, not the first (the momentum buffer holds the
+    /// arena's initial values): lr 0.1, momentum 0.9, no dampening, weight decay 0.01.
+    pub const MOMENTUM: Self = Self {
+        lr: 0.1,
+        momentum: 0.9,
+        dampening: 0.0,
+        weight_decay: 0.01,
+        flags: 0,
+    };
 }
 
 /// Host copies of the five arenas of a network (see the crate docs).
